@@ -1,0 +1,26 @@
+"""`python -m charsuite +model=FAMILY ...`: validate the command line, then hand it to Hydra."""
+
+from __future__ import annotations
+
+import sys
+
+import hydra
+
+from charsuite.cli import check_argv
+from charsuite.config import CONF_DIR
+
+
+@hydra.main(config_path=str(CONF_DIR), config_name="config", version_base="1.3")
+def _hydra_main(cfg) -> None:
+    from charsuite.app import main_job
+
+    main_job(cfg)
+
+
+def main() -> None:
+    check_argv(sys.argv[1:])
+    _hydra_main()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""One sweep of one model on one device into one run folder (what a Hydra job runs)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from charsuite import environment, results
+from charsuite.config import ConfigError, RunConfig, to_run_config
+from charsuite.models import count_params_meta
+from charsuite.progress import Progress, print_table
+from charsuite.sweep import Sweep
+
+# Settings that change what a point measures: a run folder holds one combination.
+FINGERPRINT_KEYS = ("model", "device", "workload")
+NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("workload", "phases")}
+
+
+def fingerprint(run: RunConfig) -> dict[str, Any]:
+    raw = run.raw
+    out = {}
+    for section in FINGERPRINT_KEYS:
+        for k, v in (raw.get(section) or {}).items():
+            if (section, k) not in NOT_FINGERPRINTED and not (section == "model" and k == "sizes"):
+                out[f"{section}.{k}"] = v
+    out["model.hf_config"] = run.model.hf_config
+    return out
+
+
+def check_resumable(run_dir: Path, run: RunConfig) -> None:
+    previous = results.read_json(run_dir / results.RUN)
+    if not previous or not (run_dir / results.RESULTS).exists():
+        return
+    old = previous.get("fingerprint") or {}
+    new = fingerprint(run)
+    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+    if changed:
+        k = changed[0]
+        raise ConfigError(f"run folder {run_dir} holds results measured with other settings ({k}: "
+                          f"{old.get(k)!r} -> {new.get(k)!r}); pass hydra.run.dir=NEW_FOLDER or remove it")
+
+
+def execute(cfg: DictConfig, run_dir: Path) -> list[dict[str, Any]]:
+    run = to_run_config(cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    if run.resume:
+        check_resumable(run_dir, run)
+    sweep = Sweep(run, run_dir, progress=Progress(f"charsuite: {run.model.name} {run.model.size} "
+                                                  f"({run.model.dtype}) on {run.device.name} -> {run_dir}"))
+    sweep.params = count_params_meta(run.model)
+    if run.resume:
+        sweep.done = results.finished(results.read_points(run_dir / results.RESULTS))
+    run_info = {
+        "config": run.raw,
+        "fingerprint": fingerprint(run),
+        "params": sweep.params,
+        "memory_limit_bytes": run.device.memory_limit_bytes(),
+        "environment": environment.describe({**run.device.allocator_env}),
+    }
+    results.write_json(run_dir / results.RUN, run_info)
+    try:
+        summary = sweep.execute()
+    finally:
+        sweep.progress.stop()
+        run_info.update({"worker": sweep.info, "correctness_guard": sweep.guard})
+        results.write_json(run_dir / results.RUN, run_info)
+    results.write_json(run_dir / results.SUMMARY, summary)
+    points = list(results.finished(results.read_points(run_dir / results.RESULTS)).values())
+    print_table(points, summary)
+    return summary
+
+
+def main_job(cfg: DictConfig) -> None:
+    from hydra.core.hydra_config import HydraConfig
+
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    try:
+        execute(cfg, run_dir)
+    except ConfigError as exc:
+        print(f"charsuite: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

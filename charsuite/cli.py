@@ -1,0 +1,110 @@
+"""Command-line door: check every override before Hydra runs, so bad input ends in
+one line and exit code 2 rather than Hydra's multi-line report and a traceback.
+
+Sweeps (`-m +model=a,b context.max=1K,2K`) are expanded and each combination is
+composed and validated here; Hydra then launches only a batch that can run.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.override_parser.overrides_parser import OverridesParser
+
+from charsuite.config import CONF_DIR, ConfigError, choices, to_run_config
+
+_FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
+                     "--info", "-i", "--experimental-rerun"}
+_HELP_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--info", "-i"}
+_MAX_COMBINATIONS = 4096
+_GROUPS = ("model", "device", "context", "workload", "profile")
+
+
+def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
+    """Separate Hydra's flags from config overrides (hydra.* overrides count as flags)."""
+    flags, overrides, i = [], [], 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg.startswith("-"):
+            flags.append(arg)
+            if arg in _FLAGS_WITH_VALUE and i + 1 < len(argv) and "=" not in argv[i + 1]:
+                flags.append(argv[i + 1])
+                i += 1
+        elif arg.lstrip("+~").startswith(("hydra.", "hydra/")):
+            flags.append(arg)
+        else:
+            overrides.append(arg)
+        i += 1
+    return flags, overrides
+
+
+def expand_sweeps(overrides: list[str]) -> list[list[str]]:
+    """Every combination of a multirun's overrides, as plain override lists."""
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    options: list[list[str]] = []
+    for o in parsed:
+        key = o.get_key_element()
+        if o.is_sweep_override():
+            options.append([f"{key}={v}" for v in o.sweep_string_iterator()])
+        else:
+            options.append([o.input_line])
+    combos = []
+    for combo in itertools.product(*options):
+        combos.append(list(combo))
+        if len(combos) >= _MAX_COMBINATIONS:
+            break
+    return combos
+
+
+def _explain(exc: Exception, overrides: list[str]) -> str:
+    """Turn Hydra/OmegaConf composition errors into one actionable line."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    for group in _GROUPS:
+        if f"'{group}/" in text or f"group {group}" in text.lower() or f"{group}=" in first:
+            for o in overrides:
+                if o.lstrip("+~").startswith(f"{group}="):
+                    value = o.split("=", 1)[1]
+                    return f"unknown {group} {value!r}; choose one of: {', '.join(choices(group))}"
+    if "Could not override" in text or "not in struct" in text or "Key '" in text:
+        key = first.split("'")[1] if "'" in first else first
+        section = key.split(".")[0]
+        hint = ""
+        if section in _GROUPS:
+            hint = "; check the spelling against conf/" + section + "/"
+        return f"unknown config key {key!r}{hint} (see conf/ for valid keys)"
+    return first
+
+
+def validate(overrides: list[str]) -> None:
+    """Compose and validate every combination; raise ConfigError on the first bad one."""
+    if not any(o.lstrip("+~").startswith("model=") for o in overrides):
+        raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
+    try:
+        combos = expand_sweeps(overrides)
+    except Exception as exc:
+        raise ConfigError(f"cannot parse overrides: {str(exc).strip().splitlines()[0]}") from None
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        for combo in combos:
+            try:
+                cfg = compose(config_name="config", overrides=combo)
+            except Exception as exc:
+                raise ConfigError(_explain(exc, combo)) from None
+            to_run_config(cfg)
+    GlobalHydra.instance().clear()
+
+
+def check_argv(argv: list[str]) -> None:
+    """Validate the command line; print one line and exit 2 if it cannot run."""
+    flags, overrides = split_argv(argv)
+    if any(f in _HELP_FLAGS for f in flags):
+        return
+    try:
+        validate(overrides)
+    except ConfigError as exc:
+        print(f"charsuite: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None

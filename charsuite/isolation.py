@@ -1,0 +1,130 @@
+"""The driver's side of the worker process: start it, ask it for points, and turn
+whatever happens to it (an answer, death, silence) into a verdict.
+
+The driver waits by blocking on the reply pipe with a timeout (select), never by
+spinning: on a 2-core machine a busy parent steals a core from the measurement.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict
+from typing import Any
+
+from charsuite.config import RunConfig
+
+STDERR_TAIL_LINES = 8
+
+
+class Worker:
+    """One warm worker process holding one built model."""
+
+    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0):
+        self.run = run
+        self.setup_timeout_s = setup_timeout_s
+        self.proc: subprocess.Popen | None = None
+        self.info: dict[str, Any] = {}
+        self._reply = None
+        self._stderr = None
+
+    @property
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        env.update(self.run.device.allocator_env)
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        env.setdefault("HF_HUB_OFFLINE", "0" if self.run.model.weights == "pretrained" else "1")
+        return env
+
+    def start(self) -> dict[str, Any]:
+        """Spawn the process and build the model; returns the setup reply."""
+        read_fd, write_fd = os.pipe()
+        self._stderr = tempfile.TemporaryFile(mode="w+")
+        env = self.env()
+        env["CHARSUITE_RESULT_FD"] = str(write_fd)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "charsuite.worker"],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
+            pass_fds=(write_fd,), env=env, text=True, start_new_session=True,
+        )
+        os.close(write_fd)
+        self._reply = os.fdopen(read_fd, "r")
+        run = self.run
+        setup = {
+            "cmd": "setup",
+            "model": asdict(run.model),
+            "device": asdict(run.device),
+            "workload": asdict(run.workload),
+            "memory_limit_bytes": run.device.memory_limit_bytes(),
+        }
+        reply = self.request(setup, self.setup_timeout_s)
+        if reply["status"] == "ok":
+            self.info = reply["info"]
+        return reply
+
+    def request(self, msg: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+        """Send one request and wait for its reply; death and silence become verdicts."""
+        assert self.proc is not None and self.proc.stdin is not None
+        t0 = time.perf_counter()
+        try:
+            self.proc.stdin.write(json.dumps(msg) + "\n")
+            self.proc.stdin.flush()
+        except BrokenPipeError:
+            return self._died(t0)
+        ready, _, _ = select.select([self._reply], [], [], timeout_s)
+        if not ready:
+            self.kill()
+            return {"status": "timeout", "error": f"no answer within {timeout_s:g} s; worker killed",
+                    "stderr_tail": self.stderr_tail(), "wall_s": time.perf_counter() - t0}
+        line = self._reply.readline()
+        if not line:
+            return self._died(t0)
+        reply = json.loads(line)
+        reply["wall_s"] = time.perf_counter() - t0
+        return reply
+
+    def _died(self, t0: float) -> dict[str, Any]:
+        code = self.proc.wait() if self.proc else None
+        how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        return {"status": "crashed", "error": f"worker died ({how})", "stderr_tail": self.stderr_tail(),
+                "wall_s": time.perf_counter() - t0}
+
+    def stderr_tail(self) -> list[str]:
+        if self._stderr is None:
+            return []
+        self._stderr.flush()
+        self._stderr.seek(0)
+        lines = [ln.rstrip() for ln in self._stderr.read().splitlines() if ln.strip()]
+        return lines[-STDERR_TAIL_LINES:]
+
+    def kill(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait()
+
+    def close(self) -> None:
+        if self.alive:
+            try:
+                self.proc.stdin.write(json.dumps({"cmd": "exit"}) + "\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=10)
+            except (BrokenPipeError, subprocess.TimeoutExpired):
+                pass
+        self.kill()
+        for f in (self._reply, self._stderr):
+            if f is not None:
+                f.close()
+        self._reply = self._stderr = None

@@ -1,0 +1,1 @@
+"""Monitors that wrap a phase: memory now; power, energy and thermal later."""

@@ -1,0 +1,80 @@
+"""Peak memory of a phase and the bytes held by weights, caches and logits.
+
+CPU: the worker's peak resident set (VmHWM), reset before each phase through
+/proc/self/clear_refs. CUDA: the caching allocator's peak, reset likewise.
+"""
+
+from __future__ import annotations
+
+import ctypes
+from typing import Any
+
+import torch
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise RuntimeError(f"{field} missing from /proc/self/status")
+
+
+def current_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.memory_allocated(device)
+    return _status_kib("VmRSS") * 1024
+
+
+def release_free_memory(device: torch.device) -> None:
+    """Give freed-but-cached memory back before a phase, so the phase's peak is its own
+    and not a leftover of a larger earlier point (glibc malloc_trim; CUDA empty_cache)."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        return
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
+def reset_peak(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    with open("/proc/self/clear_refs", "w") as f:
+        f.write("5")
+
+
+def peak_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device)
+    return _status_kib("VmHWM") * 1024
+
+
+def tensor_bytes(t: Any) -> int:
+    return t.numel() * t.element_size() if isinstance(t, torch.Tensor) else 0
+
+
+def weight_bytes(model: torch.nn.Module) -> int:
+    seen: set[int] = set()
+    total = 0
+    for t in list(model.parameters()) + list(model.buffers()):
+        if id(t) not in seen:
+            seen.add(id(t))
+            total += tensor_bytes(t)
+    return total
+
+
+def cache_bytes(cache: Any) -> dict[str, int]:
+    """Bytes of attention KV tensors and SSM (conv + recurrent) states in a cache."""
+    kv = ssm = 0
+    for layer in getattr(cache, "layers", []) or []:
+        kv += tensor_bytes(getattr(layer, "keys", None)) + tensor_bytes(getattr(layer, "values", None))
+        for name in ("conv_states", "recurrent_states"):
+            states = getattr(layer, name, None)
+            if isinstance(states, dict):
+                ssm += sum(tensor_bytes(t) for t in states.values())
+            else:
+                ssm += tensor_bytes(states)
+    return {"kv_cache": kv, "ssm_state": ssm}

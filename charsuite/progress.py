@@ -1,0 +1,75 @@
+"""What a researcher sees while a sweep runs: a live line per point (current point,
+done/total, elapsed) and a short table at the end. Rich draws it; in a log file
+(no terminal) it degrades to one plain line per finished point."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from charsuite.units import human_bytes, human_tokens
+
+
+class Progress:
+    def __init__(self, title: str, console: Console | None = None):
+        self.console = console or Console(stderr=True, highlight=False)
+        self.title = title
+        self.total = 0
+        self.count = 0
+        self.t0 = time.monotonic()
+        self.status = None
+
+    def start(self, total_estimate: int) -> None:
+        self.total = total_estimate
+        self.console.print(f"[bold]{self.title}[/bold]  ({total_estimate} ladder points; bisection adds a few)")
+        if self.console.is_terminal:
+            self.status = self.console.status("")
+            self.status.start()
+
+    def elapsed(self) -> str:
+        s = int(time.monotonic() - self.t0)
+        return f"{s // 60:d}:{s % 60:02d}"
+
+    def point(self, phase: str, context: int, how: str) -> None:
+        if self.status:
+            self.status.update(f"{phase} at {human_tokens(context)} tokens ({how}) - "
+                               f"{self.count}/{self.total} done - {self.elapsed()} elapsed")
+
+    def done(self, phase: str, context: int, status: str, rec: dict[str, Any], resumed: bool) -> None:
+        self.count += 1
+        self.total = max(self.total, self.count)
+        lat = rec.get("latency_s")
+        detail = f"{lat * 1e3:9.1f} ms" if lat is not None else f"{(rec.get('error') or '')[:70]}"
+        mem = rec.get("peak_mem_bytes")
+        mark = " (recorded earlier)" if resumed else ""
+        self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:7s} {human_tokens(context):>6s} "
+                           f"{status:8s} {detail}  {human_bytes(mem) if mem else ''}{mark}")
+
+    def stop(self) -> None:
+        if self.status:
+            self.status.stop()
+            self.status = None
+
+
+def print_table(points: list[dict[str, Any]], summary: list[dict[str, Any]], console: Console | None = None) -> None:
+    console = console or Console(highlight=False)
+    table = Table(title="charsuite results", show_lines=False)
+    for col in ("phase", "context", "status", "latency", "tokens/s", "peak memory"):
+        table.add_column(col, justify="right" if col not in ("phase", "status") else "left")
+    for p in sorted(points, key=lambda r: (r["phase"] != "prefill", r["context"])):
+        lat = p.get("latency_s")
+        tps = p.get("tokens_per_s")
+        mem = p.get("peak_mem_bytes")
+        table.add_row(p["phase"], human_tokens(p["context"]), p["status"],
+                      f"{lat * 1e3:.1f} ms" if lat is not None else "-",
+                      f"{tps:,.0f}" if tps is not None else "-",
+                      human_bytes(mem) if mem else "-")
+    console.print(table)
+    for s in summary:
+        ok = human_tokens(s["max_context_ok"]) if s["max_context_ok"] else "none"
+        oom = human_tokens(s["min_context_oom"]) if s["min_context_oom"] else "-"
+        console.print(f"{s['phase']}: largest context that ran {ok}; smallest out of memory {oom}; "
+                      f"{s['probes']} probes; stopped: {s['stop_reason']}")

@@ -1,0 +1,171 @@
+"""The measuring process. Started by isolation.Worker with `python -m charsuite.worker`.
+
+It caps its own memory, builds the model once, then answers one JSON request per line
+on stdin with one JSON reply per line on the file descriptor in CHARSUITE_RESULT_FD.
+It knows nothing of sweeps: it measures the point it is asked for. Running out of
+memory is caught here and reported as `oom`; anything worse kills the process, and
+the driver records that as `crashed`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+from typing import Any
+
+OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
+
+
+def cap_memory(limit_bytes: int | None) -> None:
+    """Hard cap on the data segment (heap + private mappings): an allocation past it
+    fails with a catchable error instead of summoning the kernel's OOM killer."""
+    if limit_bytes:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit_bytes, limit_bytes))
+
+
+def is_oom(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    name = type(exc).__name__
+    return name == "OutOfMemoryError" or any(m in str(exc).lower() for m in OOM_MARKERS)
+
+
+def one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text}"[:500]
+
+
+class Session:
+    """A built model and the settings to measure it with."""
+
+    def __init__(self, setup: dict[str, Any]):
+        import torch
+
+        from charsuite.config import DeviceConfig, ModelConfig
+        from charsuite.models import build, count_params, implementations
+
+        self.torch = torch
+        self.model_cfg = ModelConfig(**setup["model"])
+        self.device_cfg = DeviceConfig(**setup["device"])
+        self.workload = setup["workload"]
+        if self.device_cfg.kind == "cuda":
+            self.device = torch.device("cuda")
+            limit = setup.get("memory_limit_bytes")
+            total = torch.cuda.get_device_properties(0).total_memory
+            if limit and limit < total:
+                torch.cuda.set_per_process_memory_fraction(limit / total, 0)
+        else:
+            self.device = torch.device("cpu")
+        threads = self.device_cfg.threads or len(os.sched_getaffinity(0))
+        torch.set_num_threads(threads)
+        t0 = time.perf_counter()
+        self.model = build(self.model_cfg, self.device)
+        self.build_s = time.perf_counter() - t0
+        self.params = count_params(self.model)
+        self.vocab_size = self.model.get_input_embeddings().num_embeddings
+        self.max_positions = self._max_positions()
+        self.info = {
+            "params": self.params,
+            "build_s": self.build_s,
+            "threads": torch.get_num_threads(),
+            "device_name": self._device_name(),
+            **implementations(self.model, self.device),
+        }
+
+    def _max_positions(self) -> int | None:
+        """A hard length limit, for models with learned absolute positions only."""
+        emb = getattr(getattr(self.model, "transformer", None), "wpe", None)
+        return emb.num_embeddings if emb is not None else None
+
+    def _device_name(self) -> str:
+        if self.device.type == "cuda":
+            return self.torch.cuda.get_device_name(0)
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        return line.split(":", 1)[1].strip()
+        except OSError:
+            pass
+        import platform
+
+        return platform.processor() or "cpu"
+
+    def guard(self) -> dict[str, Any]:
+        from charsuite.measure import decode_matches_forward
+
+        delta = decode_matches_forward(self.model, self.vocab_size, self.device)
+        tol = self.workload["guard_tolerance"].get(self.model_cfg.dtype, 1e-3)
+        return {"max_abs_dlogit": delta, "tolerance": tol, "passed": delta <= tol}
+
+    def measure(self, phase: str, context: int) -> dict[str, Any]:
+        from charsuite.measure import measure_decode, measure_prefill, random_tokens
+
+        w = self.workload
+        if self.max_positions is not None and context > self.max_positions:
+            return {"status": "error", "error": f"context {context} exceeds the model's {self.max_positions} "
+                                                f"learned positions"}
+        ids = random_tokens(self.vocab_size, w["batch"], context, w["seed"], self.device)
+        if phase == "prefill":
+            r = measure_prefill(self.model, ids, w["repeats"], w["warmup"], w["logits"], self.device)
+        else:
+            r = measure_decode(self.model, ids, w["decode_tokens"], w["repeats"], w["warmup"], self.device)
+        return {
+            "status": "ok",
+            "error": None,
+            "latency_s": r.latency_s,
+            "latency_samples_s": r.samples_s,
+            "tokens_per_s": r.tokens / r.latency_s,
+            "peak_mem_bytes": r.peak_mem_bytes,
+            "mem": r.mem,
+        }
+
+
+def serve(inp, out) -> None:
+    session: Session | None = None
+
+    def reply(msg: dict[str, Any]) -> None:
+        out.write(json.dumps(msg) + "\n")
+        out.flush()
+
+    for line in inp:
+        if not line.strip():
+            continue
+        req = json.loads(line)
+        t0 = time.perf_counter()
+        try:
+            if req["cmd"] == "setup":
+                cap_memory(req.get("memory_limit_bytes"))
+                session = Session(req)
+                msg = {"status": "ok", "info": session.info}
+            elif req["cmd"] == "guard":
+                msg = {"status": "ok", **session.guard()}
+            elif req["cmd"] == "measure":
+                msg = session.measure(req["phase"], int(req["context"]))
+            elif req["cmd"] == "exit":
+                return
+            else:
+                msg = {"status": "error", "error": f"unknown command {req['cmd']!r}"}
+        except BaseException as exc:  # noqa: BLE001 - every failure becomes a verdict
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            status = "oom" if is_oom(exc) else "error"
+            if status == "error":
+                traceback.print_exc(file=sys.stderr)
+            msg = {"status": status, "error": one_line(exc)}
+        msg["worker_s"] = time.perf_counter() - t0
+        reply(msg)
+
+
+def main() -> None:
+    fd = int(os.environ["CHARSUITE_RESULT_FD"])
+    with os.fdopen(fd, "w") as out:
+        serve(sys.stdin, out)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Operator profiling: capture torch.profiler traces, classify kernels by a taxonomy, attribute time."""
