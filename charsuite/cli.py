@@ -13,6 +13,7 @@ import sys
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
 
 from charsuite.config import CONF_DIR, ConfigError, choices, to_run_config
 
@@ -59,6 +60,12 @@ def expand_sweeps(overrides: list[str]) -> list[list[str]]:
     return combos
 
 
+def group_keys(group: str) -> list[str]:
+    """Keys an entry of a config group has (from its first YAML file)."""
+    first = choices(group)[0]
+    return sorted(str(k) for k in OmegaConf.load(CONF_DIR / group / f"{first}.yaml"))
+
+
 def _explain(exc: Exception, overrides: list[str]) -> str:
     """Turn Hydra/OmegaConf composition errors into one actionable line."""
     text = str(exc)
@@ -72,10 +79,9 @@ def _explain(exc: Exception, overrides: list[str]) -> str:
     if "Could not override" in text or "not in struct" in text or "Key '" in text:
         key = first.split("'")[1] if "'" in first else first
         section = key.split(".")[0]
-        hint = ""
         if section in _GROUPS:
-            hint = "; check the spelling against conf/" + section + "/"
-        return f"unknown config key {key!r}{hint} (see conf/ for valid keys)"
+            return f"unknown config key {key!r}; valid keys under {section}: {', '.join(group_keys(section))}"
+        return f"unknown config key {key!r}; valid top-level keys: {', '.join(_GROUPS)}, resume"
     return first
 
 

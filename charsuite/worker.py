@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import resource
+import signal
 import sys
 import time
 import traceback
@@ -32,6 +33,20 @@ def is_oom(exc: BaseException) -> bool:
         return True
     name = type(exc).__name__
     return name == "OutOfMemoryError" or any(m in str(exc).lower() for m in OOM_MARKERS)
+
+
+def inject_fault(phase: str, context: int) -> None:
+    """Test seam: CHARSUITE_FAULT="kill:prefill:512" or "hang:decode:256" makes the worker
+    die by SIGKILL or hang at that point, as a segfault or a deadlock would."""
+    fault = os.environ.get("CHARSUITE_FAULT")
+    if not fault:
+        return
+    kind, f_phase, f_context = fault.split(":")
+    if f_phase == phase and int(f_context) == context:
+        if kind == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+        elif kind == "hang":
+            time.sleep(24 * 3600)
 
 
 def one_line(exc: BaseException) -> str:
@@ -105,6 +120,7 @@ class Session:
     def measure(self, phase: str, context: int) -> dict[str, Any]:
         from charsuite.measure import measure_decode, measure_prefill, random_tokens
 
+        inject_fault(phase, context)
         w = self.workload
         if self.max_positions is not None and context > self.max_positions:
             return {"status": "error", "error": f"context {context} exceeds the model's {self.max_positions} "

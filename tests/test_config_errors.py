@@ -1,0 +1,30 @@
+"""Bad input ends in one line naming the bad value and the choices, exit code 2."""
+
+import pytest
+
+BAD = [
+    ((), "no model chosen", "mamba2"),
+    (("+model=mamba3",), "'mamba3'", "qwen2_5"),
+    (("+model=mamba2", "model.size=9b"), "'9b'", "130m"),
+    (("+model=mamba2", "device=tpu_v9"), "'tpu_v9'", "rtx4090"),
+    (("+model=mamba2", "context.min=9000", "context.max=100"), "9000", "context.max"),
+    (("+model=mamba2", "context.max=-5"), "-5", "positive"),
+    (("+model=mamba2", "context.max=0"), "0", "positive"),
+    (("+model=mamba2", "context.max=1.5"), "1.5", "integer"),
+    (("+model=mamba2", "context.min=abc"), "abc", "integer"),
+    (("+model=mamba2", "model.dtype=float8"), "float8", "bfloat16"),
+    (("+model=mamba2", "context.mx=5"), "context.mx", "max"),
+    (("+model=mamba2", "workload.logits=some"), "some", "last"),
+    (("+model=mamba2", "workload.repeats=0"), "repeats", "positive"),
+    (("-m", "+model=mamba2,nope"), "'nope'", "mamba2"),
+]
+
+
+@pytest.mark.parametrize("args,bad,hint", BAD, ids=[" ".join(a) or "no-model" for a, _, _ in BAD])
+def test_bad_input_is_one_line_and_exit_2(cli, args, bad, hint):
+    r = cli(*args, timeout=120)
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert "Traceback" not in r.stderr
+    assert bad in lines[0] and hint in lines[0], lines[0]

@@ -1,0 +1,57 @@
+"""Real tiny-model sweeps through the real CLI: one SSM, one hybrid, one Transformer,
+each writing valid prefill and decode lines at three lengths."""
+
+import json
+
+import pytest
+
+from charsuite import results
+from conftest import run_cli
+
+REQUIRED = ("schema", "model", "size", "family", "params", "device", "device_name", "dtype", "batch", "context",
+            "phase", "status", "error", "latency_s", "latency_samples_s", "tokens_per_s", "peak_mem_bytes", "mem",
+            "energy_j")
+MEM_KEYS = ("weights", "kv_cache", "ssm_state", "logits", "activations")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model,family", [("mamba2", "ssm"), ("zamba2", "hybrid"), ("qwen2_5", "transformer")])
+def test_tiny_sweep_writes_valid_points(tmp_path, model, family):
+    run_dir = tmp_path / model
+    r = run_cli(f"+model={model}", "model.size=tiny", "context.min=64", "context.max=256",
+                "workload.repeats=2", "workload.decode_tokens=4", f"hydra.run.dir={run_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    points = results.read_points(run_dir / results.RESULTS)
+    assert sorted((p["phase"], p["context"]) for p in points) == sorted(
+        (ph, n) for ph in ("prefill", "decode") for n in (64, 128, 256))
+    for p in points:
+        assert all(k in p for k in REQUIRED), set(REQUIRED) - set(p)
+        assert p["status"] == "ok" and p["error"] is None
+        assert p["family"] == family and p["params"] > 0
+        assert len(p["latency_samples_s"]) == 2 and p["latency_s"] > 0
+        assert p["energy_j"] is None
+        assert all(p["mem"][k] >= 0 for k in MEM_KEYS)
+        assert p["mem"]["weights"] > 0 and p["peak_mem_bytes"] > p["mem"]["weights"]
+        if p["phase"] == "decode":
+            assert p["guard_max_abs_dlogit"] < 1e-3
+    by = {(p["phase"], p["context"]): p for p in points}
+    if family == "transformer":
+        assert by[("prefill", 256)]["mem"]["kv_cache"] > by[("prefill", 64)]["mem"]["kv_cache"] > 0
+    else:
+        assert by[("prefill", 256)]["mem"]["ssm_state"] == by[("prefill", 64)]["mem"]["ssm_state"] > 0
+    run = json.loads((run_dir / results.RUN).read_text())
+    assert run["config"]["model"]["name"] == model
+    assert run["environment"]["torch"] and run["worker"]["threads"] >= 1
+    assert run["correctness_guard"]["passed"] is True
+    assert "attn_implementation" in run["worker"] and "ssm_implementation" in run["worker"]
+    summary = json.loads((run_dir / results.SUMMARY).read_text())
+    assert {s["phase"]: s["max_context_ok"] for s in summary} == {"prefill": 256, "decode": 256}
+
+
+def test_logits_all_materializes_every_position(tmp_path):
+    run_dir = tmp_path / "all"
+    r = run_cli("+model=qwen2_5", "model.size=tiny", "context.min=128", "context.max=128", "workload.logits=all",
+                "workload.phases=[prefill]", "workload.repeats=1", f"hydra.run.dir={run_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    (p,) = results.read_points(run_dir / results.RESULTS)
+    assert p["logits"] == "all" and p["mem"]["logits"] == 128 * 512 * 4

@@ -1,0 +1,88 @@
+"""The driver survives whatever its worker does: runs out of memory, is killed, hangs;
+and a driver killed mid-sweep resumes to the same points with no duplicates."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from charsuite import results
+from conftest import REPO, run_cli
+
+TINY = ["+model=qwen2_5", "model.size=tiny", "workload.repeats=1", "workload.warmup=0", "workload.decode_tokens=2"]
+
+
+def points(run_dir):
+    return results.read_points(run_dir / results.RESULTS, warn=None)
+
+
+@pytest.mark.slow
+def test_real_oom_is_caught_and_the_boundary_bisected(tmp_path):
+    # logits=all makes memory grow by 2 KiB per token; a 1.6 GB cap ends the ladder.
+    run_dir = tmp_path / "oom"
+    r = run_cli(*TINY, "workload.phases=[prefill]", "workload.logits=all", "device.memory_gb=1.6",
+                "context.min=16K", "context.max=1M", "context.tolerance=4096", f"hydra.run.dir={run_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    pts = points(run_dir)
+    ooms = [p for p in pts if p["status"] == "oom"]
+    assert ooms, [(p["context"], p["status"]) for p in pts]
+    assert all("allocat" in p["error"].lower() or "memory" in p["error"].lower() for p in ooms)
+    (s,) = [s for s in results.read_json(run_dir / results.SUMMARY)]
+    assert s["stop_reason"] == "out of memory"
+    assert s["min_context_oom"] - s["max_context_ok"] <= 4096
+    assert any(p["probe"] == "bisect" for p in pts)
+    ok = [p for p in pts if p["status"] == "ok"]
+    assert max(p["context"] for p in ok) == s["max_context_ok"]
+
+
+def test_killed_worker_is_recorded_as_crashed(tmp_path):
+    run_dir = tmp_path / "kill"
+    r = run_cli(*TINY, "context.min=64", "context.max=256", f"hydra.run.dir={run_dir}",
+                env={"CHARSUITE_FAULT": "kill:prefill:128"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    by = {(p["phase"], p["context"]): p for p in points(run_dir)}
+    assert by[("prefill", 64)]["status"] == "ok"
+    assert by[("prefill", 128)]["status"] == "crashed"
+    assert "SIGKILL" in by[("prefill", 128)]["error"]
+    assert ("prefill", 256) not in by  # the phase stops at a crash
+    assert by[("decode", 256)]["status"] == "ok"  # a fresh worker carries on
+
+
+def test_hanging_worker_is_recorded_as_timeout(tmp_path):
+    run_dir = tmp_path / "hang"
+    t0 = time.monotonic()
+    r = run_cli(*TINY, "context.min=64", "context.max=128", "workload.phases=[prefill]", "workload.timeout_s=5",
+                f"hydra.run.dir={run_dir}", env={"CHARSUITE_FAULT": "hang:prefill:128"})
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert time.monotonic() - t0 < 120
+    by = {p["context"]: p for p in points(run_dir)}
+    assert by[64]["status"] == "ok" and by[128]["status"] == "timeout"
+    assert "5 s" in by[128]["error"]
+
+
+@pytest.mark.slow
+def test_driver_killed_mid_sweep_resumes_without_loss_or_duplicates(tmp_path):
+    args = [*TINY, "model.size=tiny", "context.min=64", "context.max=2048", "+model=mamba2"]
+    args = [a for a in args if a != "+model=qwen2_5"]
+    clean = tmp_path / "clean"
+    assert run_cli(*args, f"hydra.run.dir={clean}").returncode == 0
+    resumed = tmp_path / "resumed"
+    proc = subprocess.Popen([sys.executable, "-m", "charsuite", *args, f"hydra.run.dir={resumed}"], cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(points(resumed)) < 4:
+        time.sleep(0.2)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    before = len(points(resumed))
+    assert 4 <= before < len(points(clean))
+    r = run_cli(*args, f"hydra.run.dir={resumed}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "recorded earlier" in r.stderr
+    keys = Counter(results.point_key(p) for p in points(resumed))
+    assert all(c == 1 for c in keys.values()), keys
+    assert set(keys) == {results.point_key(p) for p in points(clean)}

@@ -1,0 +1,56 @@
+"""The model zoo is data: every shipped config composes, and every real size has the
+parameter count of its published checkpoint (counted on the meta device: no memory)."""
+
+import pytest
+
+from charsuite.config import choices
+from charsuite.models import count_params_meta
+from conftest import compose
+
+REQUIRED_FAMILIES = {"mamba", "mamba2", "falcon_h1", "zamba2", "jamba", "bamba", "nemotron_h", "qwen2_5",
+                     "llama3_2", "phi3", "tinyllama", "gpt_neo"}
+
+
+def all_sizes():
+    from omegaconf import OmegaConf
+
+    from charsuite.config import CONF_DIR
+
+    for family in choices("model"):
+        for size in OmegaConf.load(CONF_DIR / "model" / f"{family}.yaml").sizes:
+            yield family, str(size)
+
+
+def test_required_families_are_shipped():
+    assert REQUIRED_FAMILIES <= set(choices("model"))
+
+
+@pytest.mark.parametrize("device", choices("device"))
+def test_every_device_profile_composes(device):
+    _, run = compose("+model=mamba2", f"device={device}")
+    assert run.device.name == device
+    assert run.context.min <= run.context.max
+
+
+@pytest.mark.parametrize("family,size", list(all_sizes()))
+def test_every_size_composes_and_builds_on_meta(family, size):
+    _, run = compose(f"+model={family}", f"model.size={size}")
+    assert run.model.size == size
+    assert count_params_meta(run.model) > 0
+
+
+PUBLISHED = [(f, s) for f, s in all_sizes() if s != "tiny"]
+
+
+@pytest.mark.parametrize("family,size", PUBLISHED)
+def test_parameter_count_matches_published_checkpoint(family, size):
+    _, run = compose(f"+model={family}", f"model.size={size}")
+    assert run.model.published_params, f"{family} {size} has no published_params"
+    built = count_params_meta(run.model)
+    assert abs(built - run.model.published_params) / run.model.published_params < 0.02, (built, run.model.published_params)
+
+
+def test_known_exact_counts():
+    # Qwen2.5-0.5B is 494,032,768 parameters with tied embeddings.
+    _, run = compose("+model=qwen2_5", "model.size=0.5b")
+    assert count_params_meta(run.model) == 494_032_768
