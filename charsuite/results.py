@@ -35,7 +35,7 @@ def append(run_dir: Path, record: dict[str, Any]) -> None:
         os.fsync(f.fileno())
 
 
-def read_points(path: Path, warn=sys.stderr) -> list[dict[str, Any]]:
+def read_points(path: Path, quiet: bool = False) -> list[dict[str, Any]]:
     """Every complete line of a results.jsonl; a torn or garbled line is reported and skipped."""
     points = []
     if not path.exists():
@@ -47,8 +47,8 @@ def read_points(path: Path, warn=sys.stderr) -> list[dict[str, Any]]:
             try:
                 rec = json.loads(line)
             except json.JSONDecodeError:
-                if warn is not None:
-                    print(f"charsuite: ignoring unreadable line {n} of {path}", file=warn)
+                if not quiet:
+                    print(f"charsuite: ignoring unreadable line {n} of {path}", file=sys.stderr)
                 continue
             if isinstance(rec, dict):
                 points.append(rec)

@@ -15,7 +15,7 @@ def test_torn_last_line_is_ignored(tmp_path, capsys):
     results.append(tmp_path, rec(512))
     with open(tmp_path / results.RESULTS, "a") as f:
         f.write('{"schema": 1, "model": "m", "cont')  # killed mid-write
-    points = results.read_points(tmp_path / results.RESULTS, warn=None)
+    points = results.read_points(tmp_path / results.RESULTS, quiet=True)
     assert [p["context"] for p in points] == [256, 512]
     results.read_points(tmp_path / results.RESULTS)
     assert "ignoring unreadable line 3" in capsys.readouterr().err
