@@ -1,0 +1,64 @@
+"""Boundary-search benchmark: probes and wall time to find the out-of-memory boundary
+with charsuite's geometric ladder + bisection, against a plain linear ladder stepped at
+the same resolution. Both run for real, on this machine, under the same memory cap.
+
+    python scripts/bench_boundary.py [--memory-gb 0.7] [--tolerance 2048] [--max 128K]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def sweep(overrides: list[str]) -> tuple[dict, float, int]:
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from charsuite import results
+    from charsuite.app import execute
+    from charsuite.config import CONF_DIR
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+        cfg = compose(config_name="config", overrides=overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        (summary,) = execute(cfg, Path(tmp))
+        wall = time.perf_counter() - t0
+        n = len(results.read_points(Path(tmp) / results.RESULTS))
+    return summary, wall, n
+
+
+def main() -> None:
+    from charsuite.config import parse_length
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--memory-gb", default="0.7")
+    ap.add_argument("--tolerance", type=int, default=2048)
+    ap.add_argument("--min", default="2K")
+    ap.add_argument("--max", default="128K")
+    args = ap.parse_args()
+    lo, hi = parse_length(args.min, "--min"), parse_length(args.max, "--max")
+    base = ["+model=qwen2_5", "model.size=tiny", "workload.phases=[prefill]", "workload.logits=all",
+            "workload.repeats=1", "workload.warmup=0", f"device.memory_gb={args.memory_gb}",
+            f"context.min={lo}", f"context.max={hi}", f"context.tolerance={args.tolerance}"]
+    linear = list(range(lo, hi + 1, args.tolerance))
+    rows = []
+    for name, extra in (("geometric + bisection", []), ("linear ladder", [f"context.ladder=[{','.join(map(str, linear))}]"])):
+        s, wall, n = sweep(base + extra)
+        rows.append((name, s["max_context_ok"], s["min_context_oom"], s["probes"], wall))
+    print(f"\nqwen2_5 tiny, logits=all, memory cap {args.memory_gb} GB, resolution {args.tolerance} tokens")
+    print(f"{'search':24s} {'largest ok':>10s} {'first oom':>10s} {'probes':>7s} {'wall s':>8s}")
+    for name, ok, oom, probes, wall in rows:
+        print(f"{name:24s} {ok!s:>10s} {oom!s:>10s} {probes:7d} {wall:8.1f}")
+
+
+if __name__ == "__main__":
+    main()
