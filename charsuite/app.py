@@ -9,6 +9,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from charsuite import environment, results
+from charsuite.batch import JOB_STATUS
 from charsuite.config import ConfigError, RunConfig, to_run_config
 from charsuite.models import count_params_meta
 from charsuite.progress import Progress, print_table
@@ -73,12 +74,31 @@ def execute(cfg: DictConfig, run_dir: Path) -> list[dict[str, Any]]:
     return summary
 
 
-def main_job(cfg: DictConfig) -> None:
+def main_job(cfg: DictConfig) -> dict[str, Any]:
+    """A Hydra job. In a batch (-m) a failure is recorded in the job's folder and
+    returned, never raised, so one bad job does not stop the others."""
     from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
 
-    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    batch = hc.mode == RunMode.MULTIRUN
+    overrides = list(hc.overrides.task)
     try:
-        execute(cfg, run_dir)
+        summary = execute(cfg, run_dir)
+        status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary}
     except ConfigError as exc:
-        print(f"charsuite: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+        status = {"status": "failed", "error": str(exc), "overrides": overrides}
+        if not batch:
+            print(f"charsuite: {exc}", file=sys.stderr)
+            raise SystemExit(2) from None
+    except Exception as exc:  # noqa: BLE001 - the batch report says why
+        if not batch:
+            raise
+        status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300],
+                  "overrides": overrides}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    results.write_json(run_dir / JOB_STATUS, status)
+    if batch and status["status"] != "ok":
+        print(f"charsuite: job {run_dir.name} failed: {status['error']}", file=sys.stderr)
+    return status

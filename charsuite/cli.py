@@ -85,14 +85,17 @@ def _explain(exc: Exception, overrides: list[str]) -> str:
     return first
 
 
-def validate(overrides: list[str]) -> None:
-    """Compose and validate every combination; raise ConfigError on the first bad one."""
+def validate(overrides: list[str], batch: bool = False) -> list[str]:
+    """Compose and validate every combination; raise ConfigError on the first bad one.
+    In a batch, a combination that composes but does not validate (a size its family
+    lacks, say) only fails its own job: its reason is returned as a warning."""
     if not any(o.lstrip("+~").startswith("model=") for o in overrides):
         raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
     try:
         combos = expand_sweeps(overrides)
     except Exception as exc:
         raise ConfigError(f"cannot parse overrides: {str(exc).strip().splitlines()[0]}") from None
+    warnings = []
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
         for combo in combos:
@@ -100,8 +103,16 @@ def validate(overrides: list[str]) -> None:
                 cfg = compose(config_name="config", overrides=combo)
             except Exception as exc:
                 raise ConfigError(_explain(exc, combo)) from None
-            to_run_config(cfg)
+            try:
+                to_run_config(cfg)
+            except ConfigError as exc:
+                if not batch:
+                    raise
+                warnings.append(f"job {' '.join(combo)} will fail: {exc}")
     GlobalHydra.instance().clear()
+    if batch and len(warnings) == len(combos):
+        raise ConfigError(warnings[0].split(" will fail: ", 1)[1])
+    return warnings
 
 
 def check_argv(argv: list[str]) -> None:
@@ -109,8 +120,12 @@ def check_argv(argv: list[str]) -> None:
     flags, overrides = split_argv(argv)
     if any(f in _HELP_FLAGS for f in flags):
         return
+    if any(f in ("-m", "--multirun") for f in flags) and any(f in ("--cfg", "-c") for f in flags):
+        print("charsuite: --cfg shows one job's config; drop -m/--multirun to use it", file=sys.stderr)
+        raise SystemExit(2)
     try:
-        validate(overrides)
+        for warning in validate(overrides, batch=any(f in ("-m", "--multirun") for f in flags)):
+            print(f"charsuite: {warning}", file=sys.stderr)
     except ConfigError as exc:
         print(f"charsuite: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

@@ -45,7 +45,7 @@ class Progress:
         detail = f"{lat * 1e3:9.1f} ms" if lat is not None else f"{(rec.get('error') or '')[:70]}"
         mem = rec.get("peak_mem_bytes")
         mark = " (recorded earlier)" if resumed else ""
-        self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:7s} {human_tokens(context):>6s} "
+        self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:15s} {human_tokens(context):>6s} "
                            f"{status:8s} {detail}  {human_bytes(mem) if mem else ''}{mark}")
 
     def stop(self) -> None:

@@ -19,7 +19,7 @@ RUN = "run.json"
 SUMMARY = "summary.json"
 STATUSES = ("ok", "oom", "timeout", "crashed", "error", "skipped")
 # A point is the same point when these match; a re-run skips it.
-POINT_KEY = ("model", "size", "device", "dtype", "batch", "phase", "context", "logits")
+POINT_KEY = ("model", "size", "device", "dtype", "batch", "phase", "context", "logits", "profiled_phase")
 
 
 def point_key(rec: dict[str, Any]) -> tuple:

@@ -17,6 +17,7 @@ from typing import Any, Callable
 from charsuite import results
 from charsuite.config import RunConfig
 from charsuite.isolation import Worker
+from charsuite.profiling import run_profiles
 
 STOP_STATUSES = ("timeout", "crashed", "error", "skipped")
 
@@ -203,6 +204,8 @@ class Sweep:
                 })
                 if b.stop_reason == "skipped":
                     self._skip_rest(phase, lengths)
+            if self.run.profile.enabled and not self.skipped:
+                run_profiles(self)
         finally:
             self.retire_worker()
         return self.summary

@@ -140,6 +140,31 @@ class Session:
             "mem": r.mem,
         }
 
+    def profile(self, phase: str, context: int, trace_path: str) -> dict[str, Any]:
+        """One profiled step of the phase (after one traced warmup step); writes the trace."""
+        from kernels_profile.capture import capture
+
+        seconds = capture(self.model, _profile_step(self, phase, context), trace_path, self.device)
+        return {"status": "ok", "latency_s": seconds, "trace_path": trace_path}
+
+
+def _profile_step(session: "Session", phase: str, context: int):
+    from charsuite.measure import decode_step, prefill, random_tokens
+
+    w = session.workload
+    ids = random_tokens(session.vocab_size, w["batch"], context, w["seed"], session.device)
+    if phase == "prefill":
+        return lambda: prefill(session.model, ids, w["logits"])
+    _, cache, token = prefill(session.model, ids, "last")
+    state = {"cache": cache, "token": token, "position": context}
+
+    def step():
+        logits, state["cache"] = decode_step(session.model, state["token"], state["cache"], state["position"])
+        state["token"] = logits[:, -1].argmax(dim=-1, keepdim=True)
+        state["position"] += 1
+
+    return step
+
 
 def serve(inp, out) -> None:
     session: Session | None = None
@@ -160,6 +185,8 @@ def serve(inp, out) -> None:
                 msg = {"status": "ok", "info": session.info}
             elif req["cmd"] == "guard":
                 msg = {"status": "ok", **session.guard()}
+            elif req["cmd"] == "profile":
+                msg = session.profile(req["phase"], int(req["context"]), req["trace_path"])
             elif req["cmd"] == "measure":
                 msg = session.measure(req["phase"], int(req["context"]))
             elif req["cmd"] == "exit":

@@ -1,0 +1,96 @@
+"""Batches: the end-of-batch report (a Hydra callback) and named experiments.
+
+    python -m charsuite.batch EXPERIMENT [hydra/launcher=submitit_slurm] [override ...]
+
+runs conf/experiment/EXPERIMENT.yaml: one Hydra multirun per model family (its sizes
+swept) into runs/EXPERIMENT/, then prints which jobs succeeded and which failed, and why.
+Re-running it skips finished jobs and points (the folders are stable).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import OmegaConf
+
+from charsuite.config import CONF_DIR, choices
+
+JOB_STATUS = "job_status.json"
+
+
+def job_statuses(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One entry per job folder under a batch folder: ok, failed (with why) or missing."""
+    out = []
+    for status_file in sorted(Path(sweep_dir).rglob(JOB_STATUS)):
+        try:
+            status = json.loads(status_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            status = {"status": "failed", "error": "unreadable job_status.json"}
+        out.append({"job": str(status_file.parent.relative_to(sweep_dir)), **status})
+    return out
+
+
+def report(sweep_dir: Path, file=sys.stderr) -> tuple[int, int]:
+    jobs = job_statuses(sweep_dir)
+    ok = [j for j in jobs if j["status"] == "ok"]
+    failed = [j for j in jobs if j["status"] != "ok"]
+    print(f"\ncharsuite batch {sweep_dir}: {len(ok)} job(s) succeeded, {len(failed)} failed", file=file)
+    for j in ok:
+        stops = "; ".join(f"{s['phase']} max {s['max_context_ok']} ({s['stop_reason']})" for s in j.get("summary") or [])
+        print(f"  ok      {j['job']}: {stops}", file=file)
+    for j in failed:
+        print(f"  FAILED  {j['job']}: {j.get('error')}", file=file)
+    return len(ok), len(failed)
+
+
+class BatchReport(Callback):
+    """Prints the batch report when a multirun ends, whatever the launcher."""
+
+    def on_multirun_end(self, config, **kwargs) -> None:
+        report(Path(config.hydra.sweep.dir))
+
+
+def experiment_commands(name: str, extra: list[str]) -> tuple[Path, list[list[str]]]:
+    """The multirun command lines of a named experiment, one per model family."""
+    if name not in choices("experiment"):
+        raise SystemExit(f"charsuite: unknown experiment {name!r}; choose one of: {', '.join(choices('experiment'))}")
+    exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"), resolve=True)
+    sweep_dir = Path(exp.get("sweep_dir") or f"runs/{name}")
+    cmds = []
+    for family, sizes in exp["models"].items():
+        cmds.append([sys.executable, "-m", "charsuite", "-m", f"+model={family}",
+                     f"model.size={','.join(map(str, sizes))}", f"device={exp['device']}",
+                     f"hydra.sweep.dir={sweep_dir}", *exp.get("overrides", []), *extra])
+    return sweep_dir, cmds
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-"):
+        print(f"usage: python -m charsuite.batch EXPERIMENT [override ...]; experiments: "
+              f"{', '.join(choices('experiment'))}", file=sys.stderr)
+        return 2
+    sweep_dir, cmds = experiment_commands(argv[0], argv[1:])
+    parallel = any(a.startswith("hydra/launcher=") and "slurm" in a for a in argv[1:])
+    procs = []
+    for cmd in cmds:
+        print("+ " + " ".join(cmd[2:]), file=sys.stderr)
+        if parallel:  # each family's Slurm array queues at once
+            procs.append(subprocess.Popen(cmd))
+        else:
+            procs.append(subprocess.run(cmd))
+    codes = [p.wait() if isinstance(p, subprocess.Popen) else p.returncode for p in procs]
+    ok, failed = report(sweep_dir)
+    bad_launch = sum(1 for c in codes if c != 0)
+    if bad_launch:
+        print(f"charsuite: {bad_launch} family launch(es) exited non-zero (see above)", file=sys.stderr)
+    return 0 if failed == 0 and bad_launch == 0 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

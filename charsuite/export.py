@@ -1,0 +1,38 @@
+"""Export the results of run and batch folders as one table (CSV and Parquet).
+
+    python -m charsuite.export RUN_OR_BATCH_DIR... --out TABLE   (writes TABLE.csv and TABLE.parquet)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from charsuite import results
+
+
+def export(paths: list[Path], out: Path) -> list[Path]:
+    table = results.load_table(paths)
+    for col in ("mem", "latency_samples_s", "breakdown", "stderr_tail"):
+        if col in table:  # nested values as JSON text, so every format holds them
+            table[col] = table[col].map(lambda v: json.dumps(v) if v is not None else None)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    written = [out.with_suffix(".csv"), out.with_suffix(".parquet")]
+    table.to_csv(written[0], index=False)
+    table.to_parquet(written[1], index=False)
+    return written
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description="Export charsuite results as CSV and Parquet")
+    ap.add_argument("dirs", nargs="+", type=Path)
+    ap.add_argument("--out", type=Path, required=True)
+    args = ap.parse_args()
+    for p in export(args.dirs, args.out):
+        print(p)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,46 @@
+"""`python -m kernels_profile TRACE.json [--json]`: category breakdown of any torch.profiler
+Chrome trace (CPU or GPU, from this machine or another)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kernels_profile.attribute import attribute, primary
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m kernels_profile", description=__doc__.splitlines()[0])
+    ap.add_argument("trace", type=Path)
+    ap.add_argument("--json", action="store_true", help="print {basis, categories, coverage} as JSON")
+    args = ap.parse_args(argv)
+    try:
+        result = attribute(args.trace)
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        print(f"kernels_profile: cannot read {args.trace}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+              file=sys.stderr)
+        return 2
+    main_b = primary(result)
+    if args.json:
+        out = main_b.as_dict()
+        other = result["host"] if main_b.basis == "device" else None
+        if other is not None:
+            out["host"] = other.as_dict()
+        print(json.dumps(out, indent=2))
+        return 0
+    for b in (result["device"], result["host"]):
+        if b is None:
+            continue
+        print(f"{b.basis} time: {b.total_s * 1e3:.2f} ms, coverage {b.coverage:.1%}")
+        for cat, s in sorted(b.categories.items(), key=lambda x: -x[1]):
+            if s > 0:
+                print(f"  {cat:14s} {s * 1e3:10.3f} ms  {s / b.total_s:6.1%}")
+        if b.unclassified_top:
+            print("  unclassified: " + ", ".join(f"{n} ({s * 1e3:.2f} ms)" for n, s in b.unclassified_top[:5]))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,146 @@
+"""Attribute the time of a torch.profiler Chrome trace to taxonomy categories.
+
+Two bases, never summed:
+  host    self time of every CPU operator (what the CPU spent inside each op)
+  device  duration of every GPU kernel / memcpy / memset (what the GPU spent)
+
+Every op is tied to its innermost nn.Module and free-function scope (record_function
+ranges opened by kernels_profile.capture, which travel inside the trace), and every GPU
+kernel to the CPU op that launched it through its correlation id.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kernels_profile.taxonomy import Taxonomy, load
+
+MODULE_PREFIX = "module: "
+FUNCTION_PREFIX = "fn: "
+DEVICE_CATS = ("kernel", "gpu_memcpy", "gpu_memset")
+LAUNCH_CATS = ("cuda_runtime", "cuda_driver", "runtime")
+
+
+@dataclass
+class Breakdown:
+    basis: str
+    categories: dict[str, float]
+    coverage: float
+    unclassified_top: list[tuple[str, float]]
+    total_s: float
+    by_name: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"basis": self.basis, "categories": self.categories, "coverage": self.coverage,
+                "unclassified_top": self.unclassified_top, "total_s": self.total_s}
+
+
+def _context(stack: list[dict]) -> dict[str, str | None]:
+    """Innermost module (class, path), innermost function scope, outermost op."""
+    ctx: dict[str, str | None] = {"module": None, "path": None, "scope": None, "op": None}
+    for ev in stack:
+        name = ev["name"]
+        if ev.get("cat") == "cpu_op":
+            if ctx["op"] is None:
+                ctx["op"] = name
+        elif name.startswith(MODULE_PREFIX):
+            path, _, cls = name[len(MODULE_PREFIX):].rpartition(" (")
+            ctx["path"], ctx["module"] = path, cls.rstrip(")")
+        elif name.startswith(FUNCTION_PREFIX):
+            ctx["scope"] = name[len(FUNCTION_PREFIX):]
+    return ctx
+
+
+def _walk(events: list[dict]):
+    """Per thread, in time order, yield (event, enclosing stack) with self time for ops."""
+    by_thread: dict[tuple, list[dict]] = defaultdict(list)
+    for ev in events:
+        if ev.get("ph") == "X" and (ev.get("cat") in ("cpu_op", "user_annotation") or ev.get("cat") in LAUNCH_CATS):
+            by_thread[(ev.get("pid"), ev.get("tid"))].append(ev)
+    for evs in by_thread.values():
+        evs.sort(key=lambda e: (float(e["ts"]), -float(e.get("dur", 0))))
+        stack: list[dict] = []
+        for ev in evs:
+            ts = float(ev["ts"])
+            while stack and float(stack[-1]["ts"]) + float(stack[-1].get("dur", 0)) <= ts:
+                stack.pop()
+            yield ev, list(stack)
+            if ev.get("cat") != "cuda_runtime" and ev.get("cat") not in LAUNCH_CATS:
+                stack.append(ev)
+
+
+def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dict[str, Breakdown | None]:
+    """Both breakdowns of one trace: {"host": Breakdown, "device": Breakdown or None}."""
+    if not isinstance(trace, dict):
+        trace = json.loads(Path(trace).read_text())
+    tax = taxonomy or load()
+    events = [e for e in trace.get("traceEvents", []) if isinstance(e, dict)]
+
+    host_units: list[tuple[dict, float]] = []
+    launches: dict[Any, dict[str, str | None]] = {}
+    children_time: dict[int, float] = defaultdict(float)
+    ops: list[tuple[dict, list[dict]]] = []
+    for ev, stack in _walk(events):
+        if ev.get("cat") == "cpu_op":
+            ops.append((ev, stack))
+            parent_op = next((s for s in reversed(stack) if s.get("cat") == "cpu_op"), None)
+            if parent_op is not None:
+                children_time[id(parent_op)] += float(ev.get("dur", 0))
+        elif ev.get("cat") in LAUNCH_CATS:
+            corr = (ev.get("args") or {}).get("correlation")
+            if corr is not None:
+                ctx = _context(stack)
+                launches[corr] = ctx
+    for ev, stack in ops:
+        self_us = max(0.0, float(ev.get("dur", 0)) - children_time.get(id(ev), 0.0))
+        ctx = _context(stack + [ev])
+        host_units.append(({**ctx, "name": ev["name"]}, self_us))
+
+    host = _breakdown("host", [(tax.classify(op=u["op"], module=u["module"], path=u["path"], scope=u["scope"]),
+                                u["name"], s) for u, s in host_units], tax)
+    kernels = [e for e in events if e.get("ph") == "X" and e.get("cat") in DEVICE_CATS]
+    device = None
+    if kernels:
+        units = []
+        for k in kernels:
+            ctx = launches.get((k.get("args") or {}).get("correlation"), {})
+            cat = tax.classify_kernel(k["name"], op=ctx.get("op"), module=ctx.get("module"), path=ctx.get("path"),
+                                      scope=ctx.get("scope"))
+            units.append((cat, k["name"], float(k.get("dur", 0))))
+        device = _breakdown("device", units, tax)
+    return {"host": host, "device": device}
+
+
+def _breakdown(basis: str, units: list[tuple[str, str, float]], tax: Taxonomy) -> Breakdown:
+    cats = {c: 0.0 for c in tax.categories}
+    by_name: dict[tuple[str, str], float] = defaultdict(float)
+    for cat, name, us in units:
+        cats[cat] = cats.get(cat, 0.0) + us / 1e6
+        by_name[(cat, name)] += us / 1e6
+    total = sum(cats.values())
+    other = sorted(((n, s) for (c, n), s in by_name.items() if c == "other"), key=lambda x: -x[1])
+    coverage = 1.0 - cats.get("other", 0.0) / total if total > 0 else 0.0
+    return Breakdown(basis, cats, coverage, [(n, round(s, 9)) for n, s in other[:10]], total, dict(by_name))
+
+
+def primary(result: dict[str, Breakdown | None]) -> Breakdown:
+    """Device time where the trace has kernels, else host time."""
+    return result["device"] or result["host"]
+
+
+def write_csv(result: dict[str, Breakdown | None], path: Path) -> None:
+    """Per-op (host) and per-kernel (device) totals, one row per (basis, category, name)."""
+    import csv
+
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["basis", "category", "name", "seconds"])
+        for b in (result["host"], result["device"]):
+            if b is None:
+                continue
+            for (cat, name), s in sorted(b.by_name.items(), key=lambda x: -x[1]):
+                w.writerow([b.basis, cat, name, f"{s:.9f}"])

@@ -1,0 +1,105 @@
+"""Capture a torch.profiler trace of one phase with module and function scopes.
+
+Scopes are record_function ranges, so they travel inside the Chrome trace and any later
+reader (`python -m kernels_profile TRACE.json`) can attribute the trace on its own:
+  "module: PATH (Class)"  opened/closed by forward pre-/post-hooks on every nn.Module
+  "fn: NAME"              around module-level functions of SSM mixer modules that match
+                          the taxonomy's `scoped_functions` (transformers' Mamba2 calls
+                          its chunk scan and causal conv1d as free functions)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch.profiler import ProfilerActivity, profile, record_function, schedule
+
+from kernels_profile.attribute import FUNCTION_PREFIX, MODULE_PREFIX
+from kernels_profile.taxonomy import load
+
+MIXER_CLASS = ("mamba", "mixer", "ssm")
+
+
+@contextlib.contextmanager
+def module_scopes(model: torch.nn.Module):
+    open_ranges: dict[int, list] = {}
+    handles = []
+    for path, mod in model.named_modules():
+        label = f"{MODULE_PREFIX}{path or 'model'} ({type(mod).__name__})"
+
+        def pre(m, args, label=label):
+            rf = record_function(label)
+            rf.__enter__()
+            open_ranges.setdefault(id(m), []).append(rf)
+
+        def post(m, args, out):
+            stack = open_ranges.get(id(m))
+            if stack:
+                stack.pop().__exit__(None, None, None)
+
+        handles.append(mod.register_forward_pre_hook(pre))
+        handles.append(mod.register_forward_hook(post, always_call=True))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
+@contextlib.contextmanager
+def function_scopes(model: torch.nn.Module):
+    """Wrap the matching free functions of every module that defines an SSM mixer."""
+    pattern = load().scoped_functions
+    patched = []
+    modules = {type(m).__module__ for m in model.modules() if any(k in type(m).__name__.lower() for k in MIXER_CLASS)}
+    for modname in modules:
+        pymod = sys.modules.get(modname)
+        if pymod is None:
+            continue
+        for name, fn in list(vars(pymod).items()):
+            if callable(fn) and not inspect.isclass(fn) and pattern.search(name):
+
+                def wrapped(*a, __fn=fn, __label=f"{FUNCTION_PREFIX}{name}", **kw):
+                    with record_function(__label):
+                        return __fn(*a, **kw)
+
+                functools.update_wrapper(wrapped, fn)
+                setattr(pymod, name, wrapped)
+                patched.append((pymod, name, fn))
+    try:
+        yield [f"{m.__name__}.{n}" for m, n, _ in patched]
+    finally:
+        for pymod, name, fn in patched:
+            setattr(pymod, name, fn)
+
+
+def capture(model: torch.nn.Module, step: Callable[[], object], trace_path: Path, device: torch.device,
+            warmup: int = 1) -> float:
+    """Profile `step` once after `warmup` unprofiled-but-traced steps (schedule: wait 0,
+    warmup, active 1); write the Chrome trace; return the profiled step's seconds."""
+    activities = [ProfilerActivity.CPU]
+    if device.type == "cuda":
+        activities.append(ProfilerActivity.CUDA)
+    trace_path = Path(trace_path)
+    trace_path.parent.mkdir(parents=True, exist_ok=True)
+    seconds = 0.0
+    with module_scopes(model), function_scopes(model):
+        with profile(activities=activities, schedule=schedule(wait=0, warmup=warmup, active=1, repeat=1),
+                     on_trace_ready=lambda p: p.export_chrome_trace(str(trace_path))) as prof:
+            for i in range(warmup + 1):
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                t0 = time.perf_counter()
+                step()
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                seconds = time.perf_counter() - t0
+                prof.step()
+    return seconds

@@ -1,0 +1,99 @@
+"""Attribution of traces: a hand-made GPU-style trace (kernels, launches, correlation
+ids, module scopes) and real CPU traces of tiny models profiled from the sweep."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from charsuite import results
+from conftest import REPO, run_cli
+from kernels_profile.attribute import attribute
+
+
+def ev(name, cat, ts, dur, tid=1, pid=1, **args):
+    return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": args}
+
+
+def gpu_trace():
+    """A Mamba2 mixer step and an attention layer as a GPU trace would record them."""
+    return {"traceEvents": [
+        ev("module: model.layers.0.mixer (Mamba2Mixer)", "user_annotation", 0, 100),
+        ev("module: model.layers.0.mixer.in_proj (Linear)", "user_annotation", 1, 10),
+        ev("aten::linear", "cpu_op", 2, 8),
+        ev("aten::addmm", "cpu_op", 3, 6),
+        ev("cudaLaunchKernel", "cuda_runtime", 4, 2, correlation=11),
+        ev("MambaSplitConv1dScanCombinedFn", "cpu_op", 20, 60),
+        ev("cudaLaunchKernel", "cuda_runtime", 22, 2, correlation=12),
+        ev("cudaLaunchKernel", "cuda_runtime", 30, 2, correlation=13),
+        ev("cudaLaunchKernel", "cuda_runtime", 40, 2, correlation=14),
+        ev("module: model.layers.1.self_attn (Qwen2Attention)", "user_annotation", 110, 50),
+        ev("aten::_scaled_dot_product_flash_attention", "cpu_op", 112, 20),
+        ev("cudaLaunchKernel", "cuda_runtime", 114, 2, correlation=15),
+        ev("aten::totally_new_op", "cpu_op", 140, 5),
+        ev("cudaLaunchKernel", "cuda_runtime", 141, 2, correlation=16),
+        # the GPU stream
+        ev("sm80_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize128x128x32", "kernel", 10, 400, tid=7, pid=0, correlation=11),
+        ev("void causal_conv1d_fwd_kernel<Causal_conv1d_fwd_kernel_traits<128, 4, true, c10::Half, c10::Half> >", "kernel", 410, 100, tid=7, pid=0, correlation=12),
+        ev("_chunk_scan_fwd_kernel_0d1d2d3d", "kernel", 510, 300, tid=7, pid=0, correlation=13),
+        ev("_state_passing_fwd_kernel", "kernel", 810, 200, tid=7, pid=0, correlation=14),
+        ev("void pytorch_flash::flash_fwd_kernel<Flash_fwd_kernel_traits<64, 128, 64, 4> >", "kernel", 1010, 250, tid=7, pid=0, correlation=15),
+        ev("mystery_kernel", "kernel", 1260, 50, tid=7, pid=0, correlation=16),
+    ]}
+
+
+def test_gpu_trace_device_and_host_bases_stay_separate():
+    r = attribute(gpu_trace())
+    dev, host = r["device"], r["host"]
+    assert dev.basis == "device" and host.basis == "host"
+    us = {k: round(v * 1e6) for k, v in dev.categories.items() if v}
+    assert us == {"gemm": 400, "conv1d": 100, "ssm_scan": 500, "attention": 250, "other": 50}
+    assert dev.coverage == pytest.approx(1 - 50 / 1300)
+    assert dev.unclassified_top[0][0] == "mystery_kernel"
+    # host basis: self time of CPU ops (linear 8-6=2, addmm 6, fused scan Function 60, sdpa 20, new op 5)
+    hus = {k: round(v * 1e6) for k, v in host.categories.items() if v}
+    assert hus == {"gemm": 8, "ssm_scan": 60, "attention": 20, "other": 5}
+    assert dev.total_s != host.total_s  # never summed
+
+
+def test_cli_reads_any_trace(tmp_path):
+    path = tmp_path / "gpu.json"
+    path.write_text(json.dumps(gpu_trace()))
+    out = subprocess.run([sys.executable, "-m", "kernels_profile", str(path), "--json"], capture_output=True,
+                         text=True, cwd=REPO)
+    data = json.loads(out.stdout)
+    assert data["basis"] == "device" and round(data["categories"]["ssm_scan"] * 1e6) == 500
+    assert data["host"]["basis"] == "host"
+    bad = subprocess.run([sys.executable, "-m", "kernels_profile", str(tmp_path / "missing.json")],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["mamba2", "zamba2", "qwen2_5"])
+def test_profiling_from_the_sweep(tmp_path, model):
+    run_dir = tmp_path / model
+    r = run_cli(f"+model={model}", "model.size=tiny", "context.min=128", "context.max=512", "workload.repeats=1",
+                "workload.decode_tokens=2", "profile.enabled=true", "profile.contexts=[128,512]",
+                f"hydra.run.dir={run_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [p for p in results.read_points(run_dir / results.RESULTS) if p["phase"] == "profile"]
+    assert sorted((p["profiled_phase"], p["context"]) for p in lines) == [
+        ("decode", 128), ("decode", 512), ("prefill", 128), ("prefill", 512)]
+    for p in lines:
+        b = p["breakdown"]
+        assert p["status"] == "ok" and b["time_basis"] == "host" and b["coverage"] >= 0.98, b
+        assert p["unprofiled_latency_s"] > 0 and p["profiler_overhead"] > 0
+        assert (run_dir / p["trace"]).exists() and (run_dir / p["ops_csv"]).exists()
+        cats = {k: v for k, v in b.items() if isinstance(v, float) and k != "coverage"}
+        if model == "mamba2" and p["profiled_phase"] == "prefill":
+            assert max(cats, key=cats.get) == "ssm_scan"
+        if model in ("zamba2", "qwen2_5"):
+            assert cats["attention"] > 0
+        # the standalone reader reproduces the sweep's breakdown from the saved trace
+        out = subprocess.run([sys.executable, "-m", "kernels_profile", str(run_dir / p["trace"]), "--json"],
+                             capture_output=True, text=True, cwd=REPO)
+        again = json.loads(out.stdout)
+        assert again["coverage"] == pytest.approx(b["coverage"])
+        assert all(again["categories"][k] == pytest.approx(v) for k, v in cats.items())

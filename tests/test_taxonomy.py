@@ -1,0 +1,88 @@
+"""The taxonomy, fed real kernel and operator names from GPU traces."""
+
+import pytest
+
+from kernels_profile.taxonomy import classify, load
+
+KERNELS = [
+    # mamba-ssm
+    ("void selective_scan_fwd_kernel<Selective_Scan_fwd_kernel_traits<32, 16, 1, true, true, true, true, c10::Half, float, c10::Half> >(SSMParamsBase)", "ssm_scan"),
+    ("_chunk_cumsum_fwd_kernel", "ssm_scan"),
+    ("_chunk_state_fwd_kernel", "ssm_scan"),
+    ("_state_passing_fwd_kernel", "ssm_scan"),
+    ("_bmm_chunk_fwd_kernel", "ssm_scan"),
+    ("_chunk_scan_fwd_kernel", "ssm_scan"),
+    ("_selective_scan_update_kernel", "ssm_scan"),
+    # older Triton appends specialization suffixes
+    ("_chunk_scan_fwd_kernel_0d1d2d3d4d5d6d7d8d9d10d11d12d13d14d15d16d17d18d", "ssm_scan"),
+    ("_state_passing_fwd_kernel_0d1d2d3d4d5c6d7d8d9d10d11d12d13d14d15de16de", "ssm_scan"),
+    # causal-conv1d
+    ("void causal_conv1d_fwd_kernel<Causal_conv1d_fwd_kernel_traits<128, 4, true, c10::Half, c10::Half> >(ConvParamsBase)", "conv1d"),
+    ("void causal_conv1d_channellast_fwd_kernel<Causal_conv1d_channellast_fwd_kernel_traits<128, 4, 64, true, c10::Half, c10::Half> >(ConvParamsBase)", "conv1d"),
+    ("void causal_conv1d_update_kernel<Causal_conv1d_update_kernel_traits<64, 4, c10::Half, c10::Half> >(ConvParamsBase)", "conv1d"),
+    # attention
+    ("void flash_fwd_kernel<Flash_fwd_kernel_traits<64, 128, 128, 4, false, false, cutlass::half_t, Flash_kernel_traits<64, 128, 128, 4, cutlass::half_t> >, false, true, false, false, true, true, false, false>(flash::Flash_fwd_params)", "attention"),
+    ("void pytorch_flash::flash_fwd_kernel<pytorch_flash::Flash_fwd_kernel_traits<64, 128, 64, 4, false, false, cutlass::bfloat16_t> >(pytorch_flash::Flash_fwd_params)", "attention"),
+    ("fmha_cutlassF_f16_aligned_64x64_rf_sm80(PyTorchMemEffAttention::AttentionKernel<cutlass::half_t, cutlass::arch::Sm80, true, 64, 64, 64, true, true>::Params)", "attention"),
+    ("void flash_fwd_splitkv_kernel<Flash_fwd_kernel_traits<128, 64, 128, 4, false, false, cutlass::bfloat16_t> >(flash::Flash_fwd_params)", "attention"),
+    # GEMMs
+    ("ampere_fp16_s16816gemm_fp16_128x128_ldg8_f2f_stages_32x5_tn", "gemm"),
+    ("sm80_xmma_gemm_f16f16_f16f32_f32_tn_n_tilesize128x128x32_stage4_warpsize2x2x1_tensor16x8x16_kernel", "gemm"),
+    ("sm90_xmma_gemm_bf16bf16_bf16f32_f32_tn_n_tilesize128x256x64_warpgroupsize2x1x1_execute_segment_k_off_kernel__5x_cublas", "gemm"),
+    ("void cutlass::Kernel2<cutlass_80_tensorop_f16_s16816gemm_relu_f16_256x128_32x3_nn_align8>(cutlass_80_tensorop_f16_s16816gemm_relu_f16_256x128_32x3_nn_align8::Params)", "gemm"),
+    ("void gemv2T_kernel_val<int, int, __half, __half, float, float, 128, 16, 4, 4, false, false, cublasGemvParamsEx<int, cublasGemvTensorStridedBatched<__half const>, cublasGemvTensorStridedBatched<__half const>, cublasGemvTensorStridedBatched<__half>, float> >(cublasGemvParamsEx<int, cublasGemvTensorStridedBatched<__half const>, cublasGemvTensorStridedBatched<__half const>, cublasGemvTensorStridedBatched<__half>, float>, float, float)", "gemm"),
+    # norms, elementwise, memory
+    ("_layer_norm_fwd_1pass_kernel", "norm"),
+    ("void at::native::(anonymous namespace)::vectorized_layer_norm_kernel<c10::Half, float>(int, float, c10::Half const*, c10::Half const*, c10::Half const*, float*, float*, c10::Half*)", "norm"),
+    ("void at::native::vectorized_elementwise_kernel<4, at::native::silu_kernel(at::TensorIteratorBase&)::{lambda()#1}::operator()() const::{lambda()#8}::operator()() const::{lambda(c10::Half)#1}, at::detail::Array<char*, 2> >(int, at::native::silu_kernel(at::TensorIteratorBase&)::{lambda()#1}::operator()() const::{lambda()#8}::operator()() const::{lambda(c10::Half)#1}, at::detail::Array<char*, 2>)", "elementwise"),
+    ("Memcpy DtoD (Device -> Device)", "memory"),
+    ("void at::native::(anonymous namespace)::CatArrayBatchedCopy<at::native::(anonymous namespace)::OpaqueType<2u>, unsigned int, 4, 64, 64>(at::native::(anonymous namespace)::OpaqueType<2u>*, at::native::(anonymous namespace)::CatArrInputTensorMetadata<at::native::(anonymous namespace)::OpaqueType<2u>, unsigned int, 64, 64>, at::native::(anonymous namespace)::TensorSizeStride<unsigned int, 4u>, int, unsigned int)", "memory"),
+    ("ncclDevKernel_AllReduce_Sum_f16_RING_LL(ncclDevComm*, unsigned long, ncclWork*)", "communication"),
+]
+
+OPS = [
+    ("SelectiveScanFn", "ssm_scan"), ("MambaInnerFn", "ssm_scan"), ("MambaChunkScanCombinedFn", "ssm_scan"),
+    ("MambaSplitConv1dScanCombinedFn", "ssm_scan"), ("CausalConv1dFn", "conv1d"),
+    ("aten::scaled_dot_product_attention", "attention"), ("aten::_scaled_dot_product_flash_attention", "attention"),
+    ("aten::linear", "gemm"), ("aten::addmm", "gemm"), ("aten::conv1d", "conv1d"), ("aten::embedding", "embedding"),
+    ("aten::silu", "elementwise"), ("aten::copy_", "memory"), ("aten::cat", "memory"),
+]
+
+
+@pytest.mark.parametrize("name,category", KERNELS, ids=[k[:40] for k, _ in KERNELS])
+def test_gpu_kernel_names(name, category):
+    assert classify(kernel=name) == category
+
+
+@pytest.mark.parametrize("name,category", OPS)
+def test_operator_names(name, category):
+    assert classify(op=name) == category
+
+
+def test_scopes_and_modules_decide_where_names_cannot():
+    # The PyTorch reference Mamba2 path: plain einsum inside the chunk-scan function.
+    assert classify(op="aten::einsum", module="Mamba2Mixer", scope="mamba2_chunk_scan") == "ssm_scan"
+    assert classify(op="aten::mul", module="Mamba2Mixer", scope="causal_conv1d_fn") == "conv1d"
+    assert classify(op="aten::linear", module="Linear", path="lm_head") == "logits"
+    assert classify(op="aten::linear", module="Linear", path="model.layers.0.self_attn.q_proj") == "gemm"
+    assert classify(op="aten::mul", module="MambaRMSNormGated") == "norm"
+    assert classify(op="aten::matmul", module="Qwen2Attention") == "attention"
+    assert classify(op="aten::totally_new_op") == "other"
+
+
+def test_every_rule_names_a_known_category():
+    tax = load()
+    assert {r.category for r in tax.rules} <= set(tax.categories)
+
+
+def test_kernel_and_launch_context_precedence():
+    tax = load()
+    fused = {"op": "MambaSplitConv1dScanCombinedFn", "module": "Mamba2Mixer"}
+    assert tax.classify_kernel("causal_conv1d_fwd_kernel", **fused) == "conv1d"
+    assert tax.classify_kernel("_chunk_scan_fwd_kernel", **fused) == "ssm_scan"
+    ref = {"op": "aten::einsum", "module": "Mamba2Mixer", "scope": "mamba2_chunk_scan"}
+    assert tax.classify_kernel("ampere_fp16_s16816gemm_fp16_128x128_ldg8_f2f_stages_32x5_tn", **ref) == "ssm_scan"
+    assert tax.classify_kernel("ampere_fp16_s16816gemm_fp16_128x128_ldg8_f2f_stages_32x5_tn", op="aten::linear",
+                               module="Linear", path="lm_head") == "logits"
+    assert tax.classify_kernel("sm90_xmma_gemm_bf16bf16", op="aten::linear", module="Linear",
+                               path="model.layers.0.mlp.up_proj") == "gemm"
