@@ -6,7 +6,7 @@ import sys
 
 import hydra
 
-from charsuite.cli import check_argv
+from charsuite.cli import check_argv, hydra_argv
 from charsuite.config import CONF_DIR
 
 
@@ -19,6 +19,7 @@ def _hydra_main(cfg) -> None:
 
 def main() -> None:
     check_argv(sys.argv[1:])
+    sys.argv[1:] = hydra_argv(sys.argv[1:])
     _hydra_main()
 
 

@@ -115,6 +115,26 @@ def validate(overrides: list[str], batch: bool = False) -> list[str]:
     return warnings
 
 
+def hydra_argv(argv: list[str]) -> list[str]:
+    """Hydra composes a batch's base config with its non-swept overrides before any job
+    has chosen a model, so `-m +model=a,b model.size=x` fails there ("Key 'model' is not
+    in struct"). Such `model.*` overrides become one-value sweeps, applied per job."""
+    flags, overrides = split_argv(argv)
+    if not any(f in ("-m", "--multirun") for f in flags):
+        return argv
+    parsed = OverridesParser.create().parse_overrides(overrides)
+    model_swept = any(o.get_key_element().lstrip("+~") == "model" and o.is_sweep_override() for o in parsed)
+    if not model_swept:
+        return argv
+    out = []
+    for arg in argv:
+        key, _, value = arg.partition("=")
+        if key.startswith("model.") and value and "," not in value and not value.startswith(("choice(", "range(")):
+            arg = f"{key}=choice({value})"
+        out.append(arg)
+    return out
+
+
 def check_argv(argv: list[str]) -> None:
     """Validate the command line; print one line and exit 2 if it cannot run."""
     flags, overrides = split_argv(argv)
