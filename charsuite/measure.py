@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from charsuite.monitors import memory
+from charsuite.monitors.power import Monitor, Reading
 
 
 def synchronize(device: torch.device) -> None:
@@ -59,6 +60,7 @@ class PhaseResult:
     peak_mem_bytes: int
     mem: dict[str, int]
     tokens: int
+    energy: Reading | None = None
 
     @property
     def latency_s(self) -> float:
@@ -74,44 +76,52 @@ def _mem(model: torch.nn.Module, cache: Any, logits: torch.Tensor, peak: int, be
     return {"weights": weights, **caches, "logits": logit_bytes, "activations": activations, "runtime": runtime}
 
 
-def measure_prefill(model, input_ids, repeats: int, warmup: int, logits: str, device: torch.device) -> PhaseResult:
-    """warmup untimed + repeats timed prefills; each sample is time to first token."""
+def measure_prefill(model, input_ids, repeats: int, warmup: int, logits: str, device: torch.device,
+                    monitor: Monitor | None = None) -> PhaseResult:
+    """warmup untimed + repeats timed prefills; each sample is time to first token.
+    Energy covers the timed repeats only."""
+    monitor = monitor or Monitor()
     memory.release_free_memory(device)
     before = memory.current_bytes(device)
     memory.reset_peak(device)
+    for _ in range(warmup):
+        timed(lambda: prefill(model, input_ids, logits), device)
     samples = []
-    for i in range(warmup + repeats):
-        dt, (out_logits, cache, _) = timed(lambda: prefill(model, input_ids, logits), device)
-        if i >= warmup:
+    with monitor.measure() as energy:
+        for i in range(repeats):
+            dt, (out_logits, cache, _) = timed(lambda: prefill(model, input_ids, logits), device)
             samples.append(dt)
-        if i < warmup + repeats - 1:
-            del out_logits, cache
+            if i < repeats - 1:
+                del out_logits, cache
     peak = memory.peak_bytes(device)
     b, n = input_ids.shape
-    return PhaseResult(samples, peak, _mem(model, cache, out_logits, peak, before), tokens=b * n)
+    return PhaseResult(samples, peak, _mem(model, cache, out_logits, peak, before), tokens=b * n, energy=energy)
 
 
-def measure_decode(model, input_ids, decode_tokens: int, repeats: int, warmup: int, device: torch.device) -> PhaseResult:
+def measure_decode(model, input_ids, decode_tokens: int, repeats: int, warmup: int, device: torch.device,
+                   monitor: Monitor | None = None) -> PhaseResult:
     """One prefill (untimed), then warmup + repeats runs of decode_tokens cached steps;
-    each sample is seconds per generated token of one run."""
+    each sample is seconds per generated token of one run. Energy covers the timed runs."""
+    monitor = monitor or Monitor()
     memory.release_free_memory(device)
     before = memory.current_bytes(device)
     memory.reset_peak(device)
     out_logits, cache, token = prefill(model, input_ids, "last")
-    position = input_ids.shape[1]
-    samples = []
-    for i in range(warmup + repeats):
-        synchronize(device)
-        t0 = time.perf_counter()
+    state = {"cache": cache, "token": token, "position": input_ids.shape[1], "logits": out_logits}
+
+    def run() -> None:
         for _ in range(decode_tokens):
-            out_logits, cache = decode_step(model, token, cache, position)
-            token = out_logits[:, -1].argmax(dim=-1, keepdim=True)
-            position += 1
-        synchronize(device)
-        if i >= warmup:
-            samples.append((time.perf_counter() - t0) / decode_tokens)
+            state["logits"], state["cache"] = decode_step(model, state["token"], state["cache"], state["position"])
+            state["token"] = state["logits"][:, -1].argmax(dim=-1, keepdim=True)
+            state["position"] += 1
+
+    for _ in range(warmup):
+        timed(run, device)
+    with monitor.measure() as energy:
+        samples = [timed(run, device)[0] / decode_tokens for _ in range(repeats)]
     peak = memory.peak_bytes(device)
-    return PhaseResult(samples, peak, _mem(model, cache, out_logits, peak, before), tokens=input_ids.shape[0])
+    return PhaseResult(samples, peak, _mem(model, state["cache"], state["logits"], peak, before),
+                       tokens=input_ids.shape[0], energy=energy)
 
 
 @torch.inference_mode()

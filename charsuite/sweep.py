@@ -20,6 +20,8 @@ from charsuite.isolation import Worker
 from charsuite.profiling import run_profiles
 
 STOP_STATUSES = ("timeout", "crashed", "error", "skipped")
+ENERGY_FIELDS = ("energy_j", "energy_per_token_j", "energy_above_idle_j", "avg_power_w", "idle_power_w",
+                 "power_sample_hz", "temperature_max_c", "clock_min_mhz", "throttled")
 
 
 @dataclass
@@ -158,8 +160,8 @@ class Sweep:
             "tokens_per_s": reply.get("tokens_per_s"),
             "peak_mem_bytes": reply.get("peak_mem_bytes"),
             "mem": reply.get("mem"),
-            "energy_j": None,
-            "power_monitor": "none",
+            **{k: reply.get(k) for k in ENERGY_FIELDS},
+            "power_monitor": reply.get("power_monitor", self.info.get("power_monitor")),
             "breakdown": None,
             "probe": how,
             "stderr_tail": reply.get("stderr_tail"),

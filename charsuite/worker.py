@@ -83,11 +83,17 @@ class Session:
         self.params = count_params(self.model)
         self.vocab_size = self.model.get_input_embeddings().num_embeddings
         self.max_positions = self._max_positions()
+        from charsuite.monitors.power import select
+
+        self.monitor = select(self.device_cfg.power_monitor, self.device_cfg.kind)
+        self.idle_power_w = self.monitor.idle_power_w() if self.monitor.name != "none" else None
         self.info = {
             "params": self.params,
             "build_s": self.build_s,
             "threads": torch.get_num_threads(),
             "device_name": self._device_name(),
+            "power_monitor": self.monitor.name,
+            "idle_power_w": self.idle_power_w,
             **implementations(self.model, self.device),
         }
 
@@ -127,10 +133,13 @@ class Session:
                                                 f"learned positions"}
         ids = random_tokens(self.vocab_size, w["batch"], context, w["seed"], self.device)
         if phase == "prefill":
-            r = measure_prefill(self.model, ids, w["repeats"], w["warmup"], w["logits"], self.device)
+            r = measure_prefill(self.model, ids, w["repeats"], w["warmup"], w["logits"], self.device, self.monitor)
+            tokens_per_rep = w["batch"] * context
         else:
-            r = measure_decode(self.model, ids, w["decode_tokens"], w["repeats"], w["warmup"], self.device)
-        return {
+            r = measure_decode(self.model, ids, w["decode_tokens"], w["repeats"], w["warmup"], self.device,
+                               self.monitor)
+            tokens_per_rep = w["batch"] * w["decode_tokens"]
+        return {**self.energy_fields(r.energy, w["repeats"], tokens_per_rep), 
             "status": "ok",
             "error": None,
             "latency_s": r.latency_s,
@@ -138,6 +147,25 @@ class Session:
             "tokens_per_s": r.tokens / r.latency_s,
             "peak_mem_bytes": r.peak_mem_bytes,
             "mem": r.mem,
+        }
+
+    def energy_fields(self, e, repeats: int, tokens_per_rep: int) -> dict[str, Any]:
+        """Joules of one timed repetition of the phase, per token, and the thermal state."""
+        energy = e.energy_j / repeats if e.energy_j is not None else None
+        above = None
+        if energy is not None and self.idle_power_w is not None:
+            above = energy - self.idle_power_w * e.duration_s / repeats
+        return {
+            "energy_j": energy,
+            "energy_per_token_j": energy / tokens_per_rep if energy is not None else None,
+            "energy_above_idle_j": above,
+            "avg_power_w": e.avg_power_w,
+            "idle_power_w": self.idle_power_w,
+            "power_monitor": e.monitor,
+            "power_sample_hz": e.sample_hz,
+            "temperature_max_c": e.temperature_max_c,
+            "clock_min_mhz": e.clock_min_mhz,
+            "throttled": e.throttled,
         }
 
     def profile(self, phase: str, context: int, trace_path: str) -> dict[str, Any]:
