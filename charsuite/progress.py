@@ -24,7 +24,8 @@ class Progress:
 
     def start(self, total_estimate: int) -> None:
         self.total = total_estimate
-        self.console.print(f"[bold]{self.title}[/bold]  ({total_estimate} ladder points; bisection adds a few)")
+        self.console.print(f"[bold]{self.title}[/bold]  ({total_estimate} ladder points; bisection adds a few)",
+                           soft_wrap=True)
         if self.console.is_terminal:
             self.status = self.console.status("")
             self.status.start()
@@ -46,7 +47,7 @@ class Progress:
         mem = rec.get("peak_mem_bytes")
         mark = " (recorded earlier)" if resumed else ""
         self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:15s} {human_tokens(context):>6s} "
-                           f"{status:8s} {detail}  {human_bytes(mem) if mem else ''}{mark}")
+                           f"{status:8s} {detail}  {human_bytes(mem) if mem else ''}{mark}", soft_wrap=True)
 
     def stop(self) -> None:
         if self.status:
@@ -72,4 +73,4 @@ def print_table(points: list[dict[str, Any]], summary: list[dict[str, Any]], con
         ok = human_tokens(s["max_context_ok"]) if s["max_context_ok"] else "none"
         oom = human_tokens(s["min_context_oom"]) if s["min_context_oom"] else "-"
         console.print(f"{s['phase']}: largest context that ran {ok}; smallest out of memory {oom}; "
-                      f"{s['probes']} probes; stopped: {s['stop_reason']}")
+                      f"{s['probes']} probes; stopped: {s['stop_reason']}", soft_wrap=True)
