@@ -22,6 +22,8 @@ _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "
 _HELP_FLAGS = {"--help", "-h", "--hydra-help", "--version", "--shell-completion", "-sc", "--info", "-i"}
 _MAX_COMBINATIONS = 4096
 _GROUPS = ("model", "device", "context", "workload", "profile")
+# conf/config.yaml's own list, kept in step with it: model and device name the job folder.
+DIRNAME_EXCLUDED = ("+model", "model", "model.size", "model.dtype", "device", "hydra.sweep.dir", "hydra/launcher")
 
 
 def split_argv(argv: list[str]) -> tuple[list[str], list[str]]:
@@ -124,6 +126,15 @@ def hydra_argv(argv: list[str]) -> list[str]:
         return argv
     parsed = OverridesParser.create().parse_overrides(overrides)
     model_swept = any(o.get_key_element().lstrip("+~") == "model" and o.is_sweep_override() for o in parsed)
+    # Job folders are named after model and device plus the keys the batch sweeps, not
+    # every key it sets (those are the same for all its jobs).
+    fixed = sorted({o.get_key_element() for o in parsed if not o.is_sweep_override()}
+                   | {o.get_key_element().lstrip("+~") for o in parsed if not o.is_sweep_override()})
+    if fixed and not any(a.startswith("hydra.job.config.override_dirname.exclude_keys") for a in argv):
+        keys = sorted(set(DIRNAME_EXCLUDED) | set(fixed)
+                      | ({o.get_key_element() for o in parsed if o.get_key_element().startswith("model.")}
+                         if model_swept else set()))
+        argv = [*argv, "hydra.job.config.override_dirname.exclude_keys=[" + ",".join(f"'{k}'" for k in keys) + "]"]
     if not model_swept:
         return argv
     out = []

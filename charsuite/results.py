@@ -92,3 +92,15 @@ def load_table(paths: Iterable[Path]):
         for rec in finished(read_points(d / RESULTS)).values():
             rows.append({**rec, "run_dir": str(d)})
     return pd.DataFrame(rows)
+
+
+def load_summaries(paths: Iterable[Path]):
+    """Every run's summary.json rows (one per phase) as a DataFrame, with the run's memory limit."""
+    import pandas as pd
+
+    rows = []
+    for d in run_dirs(paths):
+        run = read_json(d / RUN) or {}
+        for s in read_json(d / SUMMARY) or []:
+            rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes")})
+    return pd.DataFrame(rows)

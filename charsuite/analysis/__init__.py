@@ -1,0 +1,1 @@
+"""Turning measurements into claims: crossovers, scaling, memory model."""

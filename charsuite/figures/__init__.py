@@ -1,0 +1,1 @@
+"""Figures: one registry of plotly figures -> PDF/SVG/PNG (kaleido) + report.html."""

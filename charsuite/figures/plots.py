@@ -1,0 +1,312 @@
+"""The figures, each a function of the results table (and the run summaries).
+A function returns None with a reason when the data cannot support it."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from charsuite.analysis.crossover import crossover, speedup_curve
+from charsuite.figures import theme
+from charsuite.units import human_bytes, human_tokens
+
+MEM_PARTS = ("weights", "kv_cache", "ssm_state", "logits", "activations")
+
+
+class Skip(Exception):
+    """The data cannot support this figure; the message says why."""
+
+
+@dataclass
+class Data:
+    points: pd.DataFrame      # measured points (prefill, decode, profile lines)
+    summaries: pd.DataFrame   # summary.json rows
+
+    @property
+    def multi_device(self) -> bool:
+        return self.points["device"].nunique() > 1
+
+    def label(self, row) -> str:
+        lab = f"{row['model']} {row['size']}"
+        return f"{lab} @ {row['device']}" if self.multi_device else lab
+
+    def ok(self, phase: str) -> pd.DataFrame:
+        p = self.points
+        if p.empty or "phase" not in p:
+            return p
+        return p[(p["phase"] == phase) & (p["status"] == "ok")]
+
+    def series(self, phase: str):
+        """(label, family, model, frame sorted by context) per model+size+device."""
+        ok = self.ok(phase)
+        if ok.empty:
+            return []
+        out = []
+        for (model, size, device), g in ok.groupby(["model", "size", "device"], sort=False):
+            row = g.iloc[0]
+            out.append((self.label(row), row["family"], model, device, g.sort_values("context")))
+        order = {f: i for i, f in enumerate(theme.FAMILY_ORDER)}
+        return sorted(out, key=lambda s: (order.get(s[1], 9), s[0]))
+
+
+def log_ticks(lo: float, hi: float) -> dict:
+    vals = [2 ** k for k in range(int(math.floor(math.log2(max(lo, 1)))), int(math.ceil(math.log2(max(hi, 2)))) + 1)]
+    return dict(type="log", tickvals=vals, ticktext=[human_tokens(v) for v in vals])
+
+
+def _line(fig, data: Data, label, family, model, frame, y, row=None, col=None, dash_by=None, **kw):
+    trace = go.Scatter(
+        x=frame["context"], y=y, mode="lines+markers", name=label,
+        legendgroup=family, legendgrouptitle_text=theme.FAMILY_NAMES.get(family, family),
+        line=dict(color=theme.model_color(family, model), dash=dash_by or "solid", width=2),
+        marker=dict(size=6), **kw)
+    fig.add_trace(trace, row=row, col=col) if row else fig.add_trace(trace)
+
+
+def _context_axis(fig, data: Data, phase: str | None = None):
+    p = data.points
+    fig.update_xaxes(title_text="context length (tokens)", **log_ticks(p["context"].min(), p["context"].max()))
+
+
+def _mark_boundaries(fig, data: Data, phase: str, y_of):
+    """An x at each model's first out-of-memory length and its largest length that ran."""
+    s = data.summaries
+    if s.empty:
+        return
+    for _, r in s[s["phase"] == phase].iterrows():
+        oom = r.get("min_context_oom")
+        if oom is not None and not pd.isna(oom):
+            fam = r["family"]
+            y = y_of(r)
+            if y is None:
+                continue
+            fig.add_trace(go.Scatter(
+                x=[oom], y=[y], mode="markers", name=f"{data.label(r)} OOM", showlegend=False,
+                legendgroup=fam, marker=dict(symbol="x", size=11, color=theme.model_color(fam, r["model"]),
+                                             line=dict(width=2)),
+                hovertext=f"{data.label(r)}: out of memory at {human_tokens(int(oom))}; "
+                          f"max {human_tokens(int(r['max_context_ok'])) if not pd.isna(r['max_context_ok']) else '-'}"))
+
+
+def latency(data: Data, phase: str) -> go.Figure:
+    series = data.series(phase)
+    if not series:
+        raise Skip(f"no ok {phase} points")
+    fig = go.Figure()
+    last_y = {}
+    for label, fam, model, device, f in series:
+        y = f["latency_s"] * 1e3
+        _line(fig, data, label, fam, model, f, y,
+              customdata=[[human_tokens(c)] for c in f["context"]],
+              hovertemplate=f"{label}<br>%{{customdata[0]}} tokens: %{{y:.3g}} ms<extra></extra>")
+        last_y[(model, device)] = (float(f["context"].max()), float(y.iloc[-1]))
+
+    def y_of(r):
+        v = last_y.get((r["model"], r["device"]))
+        return v[1] if v else None
+
+    _mark_boundaries(fig, data, phase, y_of)
+    _context_axis(fig, data)
+    ylab = "time to first token (ms)" if phase == "prefill" else "decode latency per token (ms)"
+    fig.update_yaxes(title_text=ylab, type="log")
+    title = "Prefill latency vs context" if phase == "prefill" else "Decode latency per token vs context"
+    return theme.style(fig, title + " (x: out of memory)")
+
+
+def speedup(data: Data, phase: str = "prefill") -> go.Figure:
+    series = data.series(phase)
+    fast = [s for s in series if s[1] in ("ssm", "hybrid")]
+    slow = [s for s in series if s[1] == "transformer"]
+    if not fast or not slow:
+        raise Skip("needs an SSM or hybrid and a Transformer on the same device")
+    fig = go.Figure()
+    dashes = iter(theme.DASHES * 10)
+    pairs = 0
+    for t_label, _, t_model, t_dev, t in slow:
+        dash = next(dashes)
+        for label, fam, model, dev, f in fast:
+            if dev != t_dev:
+                continue
+            curve = speedup_curve(dict(zip(f["context"], f["latency_s"])), dict(zip(t["context"], t["latency_s"])))
+            if not curve:
+                continue
+            pairs += 1
+            xs, ys = zip(*curve)
+            name = f"{label} vs {t_label}"
+            fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=fam,
+                                     legendgrouptitle_text=theme.FAMILY_NAMES[fam],
+                                     line=dict(color=theme.model_color(fam, model), dash=dash, width=2)))
+            x = crossover(curve)
+            if x is not None:
+                fig.add_trace(go.Scatter(x=[x], y=[1.0], mode="markers", showlegend=False, legendgroup=fam,
+                                         marker=dict(symbol="diamond", size=11, color=theme.model_color(fam, model),
+                                                     line=dict(color="black", width=1)),
+                                         hovertext=f"{name}: crossover at {human_tokens(int(round(x)))} tokens"))
+    if not pairs:
+        raise Skip("no SSM/hybrid and Transformer share a device and a context range")
+    fig.add_hline(y=1.0, line=dict(color="#555", dash="dot", width=1))
+    _context_axis(fig, data)
+    fig.update_yaxes(title_text="speedup over Transformer (x)", type="log")
+    what = "prefill" if phase == "prefill" else "decode"
+    return theme.style(fig, f"{what.capitalize()} speedup of SSM/hybrid over Transformer (diamond: crossover)",
+                       width=theme.TWO_COLUMN_PX * 3 // 4)
+
+
+def memory(data: Data, phase: str = "prefill") -> go.Figure:
+    ok = data.ok(phase)
+    if ok.empty or "mem" not in ok:
+        raise Skip(f"no {phase} memory data")
+    series = data.series(phase)
+    n = len(series)
+    cols = min(n, 3)
+    rows = math.ceil(n / cols)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s[0] for s in series], shared_yaxes=False,
+                        horizontal_spacing=0.08, vertical_spacing=0.18)
+    limits = {}
+    if not data.summaries.empty and "memory_limit_bytes" in data.summaries:
+        for _, r in data.summaries.iterrows():
+            limits[(r["model"], r["size"], r["device"])] = r["memory_limit_bytes"]
+    top = max(sum((m or {}).get(p, 0) for p in MEM_PARTS) for m in ok["mem"]) or 1
+    unit, div = ("GiB", 2**30) if top >= 2**30 else ("MiB", 2**20)
+    for i, (label, fam, model, device, f) in enumerate(series):
+        r, c = i // cols + 1, i % cols + 1
+        for part in MEM_PARTS:
+            y = [m.get(part, 0) / div if isinstance(m, dict) else 0 for m in f["mem"]]
+            fig.add_trace(go.Scatter(x=f["context"], y=y, stackgroup=f"s{i}", name=part.replace("_", " "),
+                                     legendgroup=part, showlegend=(i == 0), mode="lines",
+                                     line=dict(color=theme.MEM_COLORS[part], width=0.5)), row=r, col=c)
+        size = f.iloc[0]["size"]
+        limit = limits.get((model, size, device))
+        if limit and not pd.isna(limit) and limit <= 2 * top:
+            fig.add_trace(go.Scatter(x=[f["context"].min(), f["context"].max()], y=[limit / div] * 2,
+                                     mode="lines", name="memory limit", legendgroup="limit", showlegend=(i == 0),
+                                     line=dict(color="black", dash="dash", width=1.5)), row=r, col=c)
+        elif limit and not pd.isna(limit):
+            fig.add_annotation(text=f"limit {human_bytes(limit)}: off scale", xref="x domain", yref="y domain",
+                               x=0.02, y=0.98, showarrow=False, font=dict(size=10, color="#555"), row=r, col=c)
+        fig.update_xaxes(**log_ticks(f["context"].min(), f["context"].max()), row=r, col=c)
+    fig.update_yaxes(title_text=unit, col=1)
+    fig.update_xaxes(title_text="context (tokens)", row=rows)
+    return theme.style(fig, f"Memory at {phase} vs context (stacked, measured)", width=theme.TWO_COLUMN_PX,
+                       height=300 * rows + 80)
+
+
+def _profiles(data: Data) -> pd.DataFrame:
+    p = data.points
+    if p.empty or "breakdown" not in p:
+        return p.iloc[0:0]
+    prof = p[(p["phase"] == "profile") & (p["status"] == "ok")]
+    return prof[prof["breakdown"].map(lambda b: isinstance(b, dict))]
+
+
+def _shares(b: dict) -> dict[str, float]:
+    cats = {k: v for k, v in b.items() if k in theme.CATEGORY_COLORS and isinstance(v, (int, float))}
+    total = sum(cats.values()) or 1.0
+    return {k: v / total for k, v in cats.items()}
+
+
+def breakdown(data: Data) -> go.Figure:
+    prof = _profiles(data)
+    if prof.empty:
+        raise Skip("no profile lines (run with profile.enabled=true profile.contexts=[...])")
+    runs = [k for k, _ in prof.groupby(["model", "size", "device"], sort=True)]
+    phases = [ph for ph in ("prefill", "decode") if ph in set(prof["profiled_phase"])]
+    titles = [f"{m} {s}{' @ ' + d if data.multi_device else ''} · {ph}" for m, s, d in runs for ph in phases]
+    fig = make_subplots(rows=len(runs), cols=len(phases), shared_yaxes=True, horizontal_spacing=0.06,
+                        vertical_spacing=0.5 / max(len(runs), 1), subplot_titles=titles)
+    for i, (m, s, d) in enumerate(runs):
+        for j, ph in enumerate(phases):
+            g = prof[(prof["model"] == m) & (prof["size"] == s) & (prof["device"] == d) &
+                     (prof["profiled_phase"] == ph)].sort_values("context")
+            _stacked_bars(fig, g, row=i + 1, col=j + 1)
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text="% of time", range=[0, 100], col=1)
+    basis = prof.iloc[0]["breakdown"].get("time_basis", "host")
+    return theme.style(fig, f"Operator breakdown vs context ({basis} time)", width=theme.TWO_COLUMN_PX * 3 // 4,
+                       height=220 * len(runs) + 90)
+
+
+def _stacked_bars(fig, g: pd.DataFrame, row: int, col: int) -> None:
+    """100% stacked bars of category shares, one bar per context."""
+    if not g.empty:
+        shares = [_shares(b) for b in g["breakdown"]]
+        for cat, color in theme.CATEGORY_COLORS.items():
+            ys = [100 * s.get(cat, 0.0) for s in shares]
+            if not any(ys):
+                continue
+            fig.add_trace(go.Bar(x=[human_tokens(c) for c in g["context"]], y=ys, name=cat, marker_color=color,
+                                 legendgroup=cat, showlegend=cat not in {t.name for t in fig.data}),
+                          row=row, col=col)
+
+
+def breakdown_devices(data: Data) -> go.Figure:
+    prof = _profiles(data)
+    if prof.empty or prof["device"].nunique() < 2:
+        raise Skip("needs profiles of one length on two or more devices")
+    length = prof.groupby("context")["device"].nunique().idxmax()
+    at = prof[prof["context"] == length]
+    fig = go.Figure()
+    labels = [f"{r['model']} {r['size']} @ {r['device']} ({r['profiled_phase']})" for _, r in at.iterrows()]
+    shares = [_shares(b) for b in at["breakdown"]]
+    for cat, color in theme.CATEGORY_COLORS.items():
+        ys = [100 * s.get(cat, 0.0) for s in shares]
+        if any(ys):
+            fig.add_trace(go.Bar(x=labels, y=ys, name=cat, marker_color=color))
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text="share of time (%)", range=[0, 100])
+    return theme.style(fig, f"Operator breakdown across devices at {human_tokens(int(length))} tokens",
+                       width=theme.TWO_COLUMN_PX)
+
+
+def throughput_energy(data: Data) -> go.Figure:
+    series = [("prefill", s) for s in data.series("prefill")] + [("decode", s) for s in data.series("decode")]
+    if not series:
+        raise Skip("no ok points")
+    has_energy = "energy_per_token_j" in data.points and data.points["energy_per_token_j"].notna().any()
+    fig = make_subplots(rows=1, cols=2 if has_energy else 1, horizontal_spacing=0.12,
+                        subplot_titles=["throughput"] + (["energy per token"] if has_energy else []))
+    for phase, (label, fam, model, device, f) in series:
+        dash = "solid" if phase == "prefill" else "dash"
+        _line(fig, data, f"{label} ({phase})", fam, model, f, f["tokens_per_s"], row=1, col=1, dash_by=dash)
+        if has_energy and f["energy_per_token_j"].notna().any():
+            _line(fig, data, f"{label} ({phase}) J/token", fam, model, f, f["energy_per_token_j"] * 1e3, row=1,
+                  col=2, dash_by=dash, showlegend=False)
+    for c in range(1, (2 if has_energy else 1) + 1):
+        fig.update_xaxes(title_text="context (tokens)", row=1, col=c,
+                         **log_ticks(data.points["context"].min(), data.points["context"].max()))
+    fig.update_yaxes(title_text="tokens / s", type="log", row=1, col=1)
+    if has_energy:
+        fig.update_yaxes(title_text="mJ / token", type="log", row=1, col=2)
+    note = "" if has_energy else " (no power monitor: energy not measured)"
+    return theme.style(fig, "Throughput" + (" and energy per token" if has_energy else "") + " vs context" + note,
+                       width=theme.TWO_COLUMN_PX if has_energy else theme.ONE_COLUMN_PX * 5 // 4)
+
+
+def max_context(data: Data) -> go.Figure:
+    s = data.summaries
+    if s.empty:
+        raise Skip("no summary.json")
+    s = s[s["phase"] == "prefill"].copy()
+    if s.empty:
+        raise Skip("no prefill summaries")
+    s["label"] = [f"{r['model']} {r['size']}" for _, r in s.iterrows()]
+    fig = go.Figure()
+    for device, g in s.groupby("device"):
+        colors = [theme.model_color(r["family"], r["model"]) for _, r in g.iterrows()]
+        text = []
+        for _, r in g.iterrows():
+            bound = "" if pd.isna(r["min_context_oom"]) else " (OOM above)"
+            text.append(f"{human_tokens(int(r['max_context_ok']))}{bound}" if not pd.isna(r["max_context_ok"]) else "none")
+        fig.add_trace(go.Bar(x=g["label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
+                             marker_color=colors, text=text, textposition="outside", cliponaxis=False))
+    fig.update_yaxes(title_text="largest context that ran (tokens)", type="log")
+    fig.update_layout(showlegend=s["device"].nunique() > 1, barmode="group")
+    return theme.style(fig, "Maximum context per model (measured; bars without OOM reached context.max)")
+
+
+def human_bytes_axis(v: float) -> str:
+    return human_bytes(v)
