@@ -47,6 +47,20 @@ def count_params_meta(spec: ModelConfig) -> int:
     return count_params(model)
 
 
+def buffer_bytes_meta(spec: ModelConfig) -> int:
+    """Bytes of the model's buffers (rotary tables, causal-mask matrices) in spec.dtype,
+    counted on the meta device: GPT-Neo's mask alone is max_positions^2 bytes per layer."""
+    with torch.device("meta"):
+        model = transformers.AutoModelForCausalLM.from_config(hf_config(spec), dtype=TORCH_DTYPES[spec.dtype])
+    seen: set[int] = set()
+    total = 0
+    for b in model.buffers():
+        if id(b) not in seen:
+            seen.add(id(b))
+            total += b.numel() * b.element_size()
+    return total
+
+
 def implementations(model: torch.nn.Module, device: torch.device) -> dict[str, str | None]:
     """The attention and SSM code paths the model actually runs."""
     from transformers.utils import import_utils

@@ -39,3 +39,26 @@ def crossover(curve: list[tuple[int, float]]) -> float | None:
             f = (math.log(1) - math.log(s0)) / (math.log(s1) - math.log(s0))
             return math.exp(math.log(x0) + f * (math.log(x1) - math.log(x0)))
     return None
+
+
+def bootstrap_crossover(a: dict[int, list[float]], b: dict[int, list[float]], n: int = 1000,
+                        seed: int = 0) -> dict:
+    """Crossover of latency curves a and b (from each point's timed repeats) with a 95%
+    bootstrap interval: each resample redraws every point's repeats and takes the median.
+    `estimate` None means no crossover in the measured range."""
+    import random
+    import statistics
+
+    rng = random.Random(seed)
+    med = lambda d: {c: statistics.median(s) for c, s in d.items() if s}  # noqa: E731
+    estimate = crossover(speedup_curve(med(a), med(b)))
+    draws = []
+    for _ in range(n):
+        ra = {c: statistics.median(rng.choices(s, k=len(s))) for c, s in a.items() if s}
+        rb = {c: statistics.median(rng.choices(s, k=len(s))) for c, s in b.items() if s}
+        x = crossover(speedup_curve(ra, rb))
+        if x is not None:
+            draws.append(x)
+    draws.sort()
+    ci = (draws[int(0.025 * len(draws))], draws[min(len(draws) - 1, int(0.975 * len(draws)))]) if draws else None
+    return {"estimate": estimate, "ci95": ci, "share_with_crossover": len(draws) / n}

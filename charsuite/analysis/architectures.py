@@ -1,0 +1,102 @@
+"""What each architecture's layers are, read from its transformers config: which layers
+attend (and keep a KV cache), which run an SSM mixer (and keep conv + recurrent state),
+and the shapes of both. The one place that knows each model_type's config fields."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Layout:
+    hidden: int
+    vocab: int
+    intermediate: int
+    attention_layers: int
+    kv_heads: int
+    head_dim: int
+    q_heads: int
+    ssm_layers: int
+    ssm_kind: str | None        # "mamba1" | "mamba2" | None
+    d_inner: int                # SSM inner width (heads x head dim for Mamba-2)
+    d_state: int
+    d_conv: int
+    ssm_groups: int
+    ssm_heads: int
+    mlp_layers: int
+    chunk: int
+    attention_window: int | None = None  # local attention (GPT-Neo) keeps the whole cache anyway
+
+
+def _attn(cfg, heads_attr="num_attention_heads", kv_attr="num_key_value_heads"):
+    heads = getattr(cfg, heads_attr)
+    kv = getattr(cfg, kv_attr, None) or heads
+    head_dim = getattr(cfg, "head_dim", None) or cfg.hidden_size // heads
+    return heads, kv, head_dim
+
+
+def layout(cfg) -> Layout:
+    t = cfg.model_type
+    h = cfg.hidden_size
+    base = dict(hidden=h, vocab=cfg.vocab_size, intermediate=getattr(cfg, "intermediate_size", None) or 4 * h,
+                attention_layers=0, kv_heads=0, head_dim=0, q_heads=0, ssm_layers=0, ssm_kind=None, d_inner=0,
+                d_state=0, d_conv=0, ssm_groups=1, ssm_heads=0, mlp_layers=0, chunk=256)
+    if t in ("qwen2", "llama", "phi3", "mistral"):
+        heads, kv, hd = _attn(cfg)
+        return Layout(**{**base, "attention_layers": cfg.num_hidden_layers, "kv_heads": kv, "head_dim": hd,
+                         "q_heads": heads, "mlp_layers": cfg.num_hidden_layers})
+    if t == "gpt_neo":
+        heads = cfg.num_heads
+        return Layout(**{**base, "attention_layers": cfg.num_layers, "kv_heads": heads, "head_dim": h // heads,
+                         "q_heads": heads, "mlp_layers": cfg.num_layers, "attention_window": cfg.window_size})
+    if t == "mamba":
+        return Layout(**{**base, "ssm_layers": cfg.num_hidden_layers, "ssm_kind": "mamba1",
+                         "d_inner": cfg.intermediate_size, "d_state": cfg.state_size, "d_conv": cfg.conv_kernel})
+    if t == "mamba2":
+        return Layout(**{**base, "ssm_layers": cfg.num_hidden_layers, "ssm_kind": "mamba2",
+                         "d_inner": cfg.num_heads * cfg.head_dim, "d_state": cfg.state_size,
+                         "d_conv": cfg.conv_kernel, "ssm_groups": cfg.n_groups, "ssm_heads": cfg.num_heads,
+                         "chunk": cfg.chunk_size})
+    if t == "falcon_h1":
+        heads, kv, hd = _attn(cfg)
+        n = cfg.num_hidden_layers
+        return Layout(**{**base, "attention_layers": n, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
+                         "ssm_layers": n, "ssm_kind": "mamba2", "d_inner": cfg.mamba_d_ssm,
+                         "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_n_groups,
+                         "ssm_heads": cfg.mamba_n_heads, "mlp_layers": n, "chunk": cfg.mamba_chunk_size})
+    if t == "zamba2":
+        kinds = list(cfg.layers_block_type)
+        hybrid = kinds.count("hybrid")
+        heads = cfg.num_attention_heads
+        return Layout(**{**base, "attention_layers": hybrid, "kv_heads": cfg.num_key_value_heads or heads,
+                         "head_dim": cfg.attention_head_dim, "q_heads": heads, "ssm_layers": len(kinds),
+                         "ssm_kind": "mamba2", "d_inner": cfg.mamba_expand * h, "d_state": cfg.mamba_d_state,
+                         "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_ngroups, "ssm_heads": cfg.n_mamba_heads,
+                         "mlp_layers": hybrid, "chunk": cfg.chunk_size})
+    if t == "bamba":
+        heads, kv, hd = _attn(cfg)
+        n, attn = cfg.num_hidden_layers, len(cfg.attn_layer_indices or [])
+        d_inner = cfg.mamba_expand * h
+        return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
+                         "ssm_layers": n - attn, "ssm_kind": "mamba2", "d_inner": d_inner,
+                         "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_n_groups,
+                         "ssm_heads": cfg.mamba_n_heads, "mlp_layers": n, "chunk": cfg.mamba_chunk_size})
+    if t == "nemotron_h":
+        kinds = list(cfg.layers_block_type)
+        heads = cfg.num_attention_heads
+        attn = sum(k in ("attention", "full_attention") for k in kinds)
+        ssm = sum(k in ("mamba", "linear_attention") for k in kinds)
+        return Layout(**{**base, "attention_layers": attn, "kv_heads": cfg.num_key_value_heads,
+                         "head_dim": cfg.head_dim, "q_heads": heads, "ssm_layers": ssm,
+                         "ssm_kind": "mamba2", "d_inner": cfg.mamba_num_heads * cfg.mamba_head_dim,
+                         "d_state": cfg.ssm_state_size, "d_conv": cfg.conv_kernel, "ssm_groups": cfg.n_groups,
+                         "ssm_heads": cfg.mamba_num_heads, "mlp_layers": kinds.count("mlp") + kinds.count("moe"),
+                         "chunk": cfg.chunk_size})
+    if t == "jamba":
+        n = cfg.num_hidden_layers
+        attn = sum(1 for i in range(n) if i % cfg.attn_layer_period == cfg.attn_layer_offset)
+        heads, kv, hd = _attn(cfg)
+        return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
+                         "ssm_layers": n - attn, "ssm_kind": "mamba1", "d_inner": cfg.mamba_expand * h,
+                         "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "mlp_layers": n})
+    raise ValueError(f"no memory layout for model_type {t!r}")

@@ -1,0 +1,115 @@
+"""The analytic memory model: bytes of weights, KV cache, SSM state, logits and peak
+prefill activations for any zoo model, dtype and context, and from them the largest
+context a device can hold. No model is run: shapes come from the config alone.
+
+Conventions measured on transformers 5.x (and checked by tests against real caches):
+recurrent SSM states are kept in float32 whatever the model dtype, conv states in the
+model dtype; Mamba, Mamba-2 and Nemotron-H upcast their logits to float32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from charsuite.analysis.architectures import Layout, layout
+from charsuite.config import ModelConfig
+from charsuite.models import buffer_bytes_meta, count_params_meta, hf_config
+
+BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
+LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h")
+RECURRENT_STATE_BYTES = 4
+
+
+@dataclass(frozen=True)
+class Prediction:
+    context: int
+    weights: int
+    kv_cache: int
+    ssm_state: int
+    logits: int
+    activations: int
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.kv_cache + self.ssm_state + self.logits + self.activations
+
+    def as_dict(self) -> dict[str, int]:
+        return {**asdict(self), "total": self.total}
+
+
+def kv_cache_bytes(lay: Layout, context: int, batch: int, elem: int) -> int:
+    """attention layers x 2 (K and V) x KV heads x head dim x context x bytes."""
+    return lay.attention_layers * 2 * lay.kv_heads * lay.head_dim * context * batch * elem
+
+
+def ssm_state_bytes(lay: Layout, batch: int, elem: int) -> int:
+    """Per SSM layer: conv state (conv channels x d_conv, model dtype) + recurrent state
+    (d_inner x d_state, float32). Constant in context."""
+    if not lay.ssm_layers:
+        return 0
+    conv_channels = lay.d_inner + (2 * lay.ssm_groups * lay.d_state if lay.ssm_kind == "mamba2" else 0)
+    conv = conv_channels * lay.d_conv * elem
+    recurrent = lay.d_inner * lay.d_state * RECURRENT_STATE_BYTES
+    return lay.ssm_layers * (conv + recurrent) * batch
+
+
+def logits_bytes(model_type: str, lay: Layout, context: int, batch: int, elem: int, mode: str) -> int:
+    positions = context if mode == "all" else 1
+    return batch * positions * lay.vocab * (4 if model_type in LOGITS_FP32 else elem)
+
+
+def activation_bytes(lay: Layout, context: int, batch: int, elem: int) -> int:
+    """Peak transient tensors of one prefill layer (the largest layer wins), per token:
+    attention: q, k, v, their rotary copies and the attention output; MLP: gate, up and
+    their product; SSM mixer: in_proj output, conv output, the chunked scan's per-head
+    inputs and, in float32, its intra-chunk decay matrix (heads x chunk per token).
+    Two residual-stream copies are live throughout."""
+    h = lay.hidden
+    per_token = 2 * h * elem
+    attn = (2 * lay.q_heads * lay.head_dim + 4 * lay.kv_heads * lay.head_dim + h) * elem if lay.attention_layers else 0
+    mlp = 3 * lay.intermediate * elem if lay.mlp_layers else 0
+    ssm = 0
+    if lay.ssm_kind == "mamba2":
+        proj = 2 * lay.d_inner + 2 * lay.ssm_groups * lay.d_state + lay.ssm_heads
+        ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem \
+            + (2 * lay.d_inner + 2 * lay.ssm_heads * lay.d_state + 2 * lay.ssm_heads * lay.chunk) * 4
+    elif lay.ssm_kind == "mamba1":
+        ssm = (2 * lay.d_inner + lay.d_inner) * elem + (2 * lay.d_inner * lay.d_state + lay.d_inner) * 4
+    return (per_token + max(attn, mlp, ssm)) * context * batch
+
+
+def predict(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last",
+            params: int | None = None, buffers: int | None = None) -> Prediction:
+    """Weights are parameters x dtype bytes plus the model's buffers (rotary tables, masks)."""
+    cfg = hf_config(spec)
+    lay = layout(cfg)
+    elem = BYTES[spec.dtype]
+    params = params if params is not None else count_params_meta(spec)
+    buffers = buffers if buffers is not None else buffer_bytes_meta(spec)
+    return Prediction(
+        context=context,
+        weights=params * elem + buffers,
+        kv_cache=kv_cache_bytes(lay, context, batch, elem),
+        ssm_state=ssm_state_bytes(lay, batch, elem),
+        logits=logits_bytes(cfg.model_type, lay, context, batch, elem, logits),
+        activations=activation_bytes(lay, context, batch, elem),
+    )
+
+
+def max_context(spec: ModelConfig, limit_bytes: int, batch: int = 1, logits: str = "last",
+                runtime_bytes: int = 0, upper: int = 1 << 24) -> int | None:
+    """Largest context whose predicted total (plus a runtime baseline) fits the limit."""
+    params, buffers = count_params_meta(spec), buffer_bytes_meta(spec)
+
+    def fits(n: int) -> bool:
+        return predict(spec, n, batch, logits, params, buffers).total + runtime_bytes <= limit_bytes
+
+    if not fits(1):
+        return None
+    lo, hi = 1, upper
+    if fits(hi):
+        return hi
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    return lo

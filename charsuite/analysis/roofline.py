@@ -1,0 +1,49 @@
+"""Analytic FLOPs and bytes per point, and the share of the device's peaks they reach.
+
+Prefill FLOPs: 2 x non-embedding parameters x tokens (every matmul), plus causal
+attention (QK^T and PV: 2 x 2 x L^2/2 x heads x head_dim per attention layer), plus the
+SSM scan (Mamba-2 SSD: about 2 x L x heads x (chunk x (N + P) + 2 x N x P) per layer;
+Mamba-1: about 9 x L x d_inner x d_state), plus the LM head over the kept positions.
+Bytes: a lower bound on traffic - weights read once, KV cache written, logits written.
+Decode per token: the same with one token, reading the whole KV cache and SSM state.
+"""
+
+from __future__ import annotations
+
+from charsuite.analysis.architectures import Layout
+
+
+def flops(lay: Layout, params_body: int, context: int, batch: int, phase: str, logits_positions: int = 1) -> float:
+    new = context if phase == "prefill" else 1
+    total = 2.0 * params_body * new * batch
+    if lay.attention_layers:
+        d = lay.q_heads * lay.head_dim
+        pairs = context * context / 2 if phase == "prefill" else context
+        total += lay.attention_layers * 4.0 * pairs * d * batch
+    if lay.ssm_kind == "mamba2":
+        p = lay.d_inner // max(lay.ssm_heads, 1)
+        per_token = 2.0 * lay.ssm_heads * (min(lay.chunk, context) * (lay.d_state + p) + 2 * lay.d_state * p)
+        total += lay.ssm_layers * per_token * new * batch
+    elif lay.ssm_kind == "mamba1":
+        total += lay.ssm_layers * 9.0 * lay.d_inner * lay.d_state * new * batch
+    total += 2.0 * lay.hidden * lay.vocab * logits_positions * batch
+    return total
+
+
+def bytes_moved(weights: int, kv_cache: int, ssm_state: int, logits: int, phase: str) -> float:
+    if phase == "prefill":
+        return float(weights + kv_cache + ssm_state + logits)
+    return float(weights + kv_cache + 2 * ssm_state + logits)
+
+
+def shares(flop: float, nbytes: float, latency_s: float, peak_tflops: float | None,
+           peak_bandwidth_gbs: float | None) -> dict[str, float | None]:
+    achieved_flops = flop / latency_s
+    achieved_bw = nbytes / latency_s
+    return {
+        "achieved_tflops": achieved_flops / 1e12,
+        "achieved_bandwidth_gbs": achieved_bw / 1e9,
+        "flops_share": achieved_flops / (peak_tflops * 1e12) if peak_tflops else None,
+        "bandwidth_share": achieved_bw / (peak_bandwidth_gbs * 1e9) if peak_bandwidth_gbs else None,
+        "arithmetic_intensity": flop / nbytes if nbytes else None,
+    }

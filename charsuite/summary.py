@@ -1,0 +1,115 @@
+"""`python -m charsuite.summary RUN_OR_BATCH_DIR...`: the claims a paper makes, as markdown.
+
+Per model and device: largest context measured and predicted (memory model), scaling
+exponents, roofline shares; per SSM/hybrid x Transformer pair on one device: where the
+prefill and decode latencies cross, with a 95% bootstrap interval from the timed repeats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from charsuite import results
+from charsuite.analysis.crossover import bootstrap_crossover
+from charsuite.analysis.scaling import fit_exponent
+from charsuite.units import human_tokens
+
+
+def _fmt_ctx(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and pd.isna(v)) else human_tokens(int(v))
+
+
+def predicted_max(run_dir: str) -> int | None:
+    from charsuite.analysis.memory_model import max_context
+    from charsuite.config import ModelConfig
+
+    run = results.read_json(Path(run_dir) / results.RUN) or {}
+    m, limit = (run.get("config") or {}).get("model"), run.get("memory_limit_bytes")
+    if not m or not limit:
+        return None
+    entry = m["sizes"][str(m["size"])]
+    spec = ModelConfig(name=m["name"], family=m["family"], arch=m["arch"], config_class=m["config_class"],
+                       size=str(m["size"]), hf_config=entry.get("config") or {}, hub_id=entry.get("hub_id"),
+                       published_params=entry.get("published_params"), dtype=m["dtype"])
+    w = run["config"].get("workload", {})
+    try:
+        return max_context(spec, limit, w.get("batch", 1), w.get("logits", "last"))
+    except ValueError:
+        return None
+
+
+def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
+    lines = ["| model | size | family | device | max context prefill | max context decode | predicted max | "
+             "prefill exponent | decode exponent |", "|---|---|---|---|---|---|---|---|---|"]
+    for (model, size, device), g in summaries.groupby(["model", "size", "device"], sort=True):
+        by_phase = {r["phase"]: r for _, r in g.iterrows()}
+        exps = {}
+        for phase in ("prefill", "decode"):
+            p = points[(points["model"] == model) & (points["size"] == size) & (points["device"] == device)
+                       & (points["phase"] == phase) & (points["status"] == "ok")].sort_values("context")
+            top = p.iloc[len(p) // 2:] if len(p) >= 4 else p  # the long-context end of the curve
+            e = fit_exponent(list(top["context"]), list(top["latency_s"]))
+            exps[phase] = f"{e:.2f}" if e is not None else "-"
+        fam = g.iloc[0]["family"]
+        pred = predicted_max(g.iloc[0]["run_dir"])
+        lines.append(f"| {model} | {size} | {fam} | {device} | "
+                     f"{_fmt_ctx(by_phase.get('prefill', {}).get('max_context_ok'))} | "
+                     f"{_fmt_ctx(by_phase.get('decode', {}).get('max_context_ok'))} | {_fmt_ctx(pred)} | "
+                     f"{exps['prefill']} | {exps['decode']} |")
+    return lines
+
+
+def crossover_rows(points: pd.DataFrame) -> list[str]:
+    lines = ["| SSM/hybrid | Transformer | device | phase | crossover (tokens) | 95% interval |",
+             "|---|---|---|---|---|---|"]
+    ok = points[(points["status"] == "ok") & points["phase"].isin(["prefill", "decode"])]
+    runs = {k: g for k, g in ok.groupby(["model", "size", "device", "family"], sort=True)}
+    found = False
+    for (m1, s1, d1, f1), g1 in runs.items():
+        if f1 not in ("ssm", "hybrid"):
+            continue
+        for (m2, s2, d2, f2), g2 in runs.items():
+            if f2 != "transformer" or d2 != d1:
+                continue
+            for phase in ("prefill", "decode"):
+                a = {r["context"]: r["latency_samples_s"] for _, r in g1[g1["phase"] == phase].iterrows()}
+                b = {r["context"]: r["latency_samples_s"] for _, r in g2[g2["phase"] == phase].iterrows()}
+                if len(set(a) & set(b)) < 2:
+                    continue
+                found = True
+                res = bootstrap_crossover(a, b, n=500)
+                est = res["estimate"]
+                ci = res["ci95"]
+                lines.append(f"| {m1} {s1} | {m2} {s2} | {d1} | {phase} | "
+                             f"{human_tokens(int(round(est))) if est else 'no crossover in range'} | "
+                             f"{f'{human_tokens(int(ci[0]))} - {human_tokens(int(ci[1]))}' if ci and est else '-'} |")
+    return lines if found else ["no SSM/hybrid and Transformer measured on the same device"]
+
+
+def markdown(paths: list[Path]) -> str:
+    points = results.load_table(paths)
+    summaries = results.load_summaries(paths)
+    if points.empty or summaries.empty:
+        raise SystemExit(f"charsuite.summary: no results under {', '.join(map(str, paths))}")
+    out = ["## Models", "", *model_rows(points, summaries), "", "## Crossovers", "", *crossover_rows(points)]
+    return "\n".join(out) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m charsuite.summary", description=__doc__.splitlines()[0])
+    ap.add_argument("dirs", nargs="+", type=Path)
+    args = ap.parse_args(argv)
+    missing = [str(d) for d in args.dirs if not d.exists()]
+    if missing:
+        print(f"charsuite.summary: no such folder: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    print(markdown(args.dirs), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,107 @@
+"""The analytic memory model against hand-computed cases and real caches; scaling
+exponents, bootstrap crossovers and roofline on hand-made data; summary and predict CLIs."""
+
+import json
+
+import pytest
+import torch
+
+from charsuite.analysis.crossover import bootstrap_crossover
+from charsuite.analysis.memory_model import max_context, predict
+from charsuite.analysis.roofline import flops, shares
+from charsuite.analysis.architectures import layout
+from charsuite.analysis.scaling import fit_exponent, local_exponents
+from charsuite.measure import prefill, random_tokens
+from charsuite.models import build, hf_config
+from charsuite.monitors.memory import cache_bytes, weight_bytes
+from conftest import compose, run_cli
+
+
+def test_qwen2_5_kv_cache_by_hand():
+    # 24 layers x 2 (K, V) x 2 KV heads x 64 x 1,024 tokens x 2 bytes = 12 MiB in bf16
+    _, run = compose("+model=qwen2_5", "model.size=0.5b", "model.dtype=bfloat16")
+    assert predict(run.model, 1024).kv_cache == 24 * 2 * 2 * 64 * 1024 * 2 == 12 * 2**20
+
+
+def test_mamba2_state_is_constant_in_context_by_hand():
+    _, run = compose("+model=mamba2", "model.size=130m")
+    a, b = predict(run.model, 1024), predict(run.model, 65536)
+    # 24 layers x (conv (1536 + 2 x 128) x 4 x 4 B + state 24 heads x 64 x 128 x 4 B)
+    assert a.ssm_state == b.ssm_state == 24 * ((1536 + 256) * 4 * 4 + 24 * 64 * 128 * 4)
+    assert a.kv_cache == 0
+
+
+@pytest.mark.parametrize("family", ["mamba", "mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "jamba",
+                                    "qwen2_5", "llama3_2", "phi3", "tinyllama", "gpt_neo"])
+@pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
+def test_predicted_weights_caches_and_logits_equal_measured(family, dtype):
+    _, run = compose(f"+model={family}", "model.size=tiny", f"model.dtype={dtype}")
+    model = build(run.model)
+    logits, cache, _ = prefill(model, random_tokens(512, 1, 300, 0, torch.device("cpu")), "all")
+    p = predict(run.model, 300, logits="all")
+    measured = cache_bytes(cache)
+    assert p.kv_cache == measured["kv_cache"]
+    assert p.ssm_state == measured["ssm_state"]
+    assert p.logits == logits.numel() * logits.element_size()
+    assert abs(p.weights - weight_bytes(model)) / weight_bytes(model) < 0.01
+
+
+def test_predicted_weights_and_kv_for_130m_class_models():
+    for family, size in (("mamba2", "130m"), ("mamba", "130m"), ("gpt_neo", "125m")):
+        _, run = compose(f"+model={family}", f"model.size={size}")
+        with torch.device("meta"):
+            import transformers
+
+            model = transformers.AutoModelForCausalLM.from_config(hf_config(run.model))
+        assert abs(predict(run.model, 512).weights - weight_bytes(model)) / weight_bytes(model) < 0.01
+
+
+def test_max_context_is_monotone_in_memory():
+    _, run = compose("+model=qwen2_5", "model.size=0.5b", "model.dtype=float16")
+    small, big = max_context(run.model, 4 * 2**30), max_context(run.model, 24 * 2**30)
+    assert 0 < small < big
+    assert predict(run.model, big).total <= 24 * 2**30 < predict(run.model, big + 1).total
+
+
+def test_exponents_on_known_power_laws():
+    ls = [1024, 2048, 4096, 8192]
+    assert fit_exponent(ls, [1e-9 * n**2 for n in ls]) == pytest.approx(2.0)
+    assert [round(e, 6) for _, e in local_exponents(ls, [3e-6 * n for n in ls])] == [1.0] * 4
+
+
+def test_bootstrap_crossover_interval_contains_the_true_crossing():
+    import random
+
+    rng = random.Random(1)
+    ls = [1024, 2048, 4096, 8192, 16384]
+    noisy = lambda f: {n: [f(n) * (1 + rng.gauss(0, 0.03)) for _ in range(5)] for n in ls}  # noqa: E731
+    ssm = noisy(lambda n: 4e-6 * n)          # linear
+    tfm = noisy(lambda n: 1e-9 * n * n)      # quadratic: equal at n = 4000
+    res = bootstrap_crossover(ssm, tfm, n=300)
+    assert res["estimate"] == pytest.approx(4000, rel=0.1)
+    lo, hi = res["ci95"]
+    assert lo <= 4000 <= hi and hi - lo < 2000
+    none = bootstrap_crossover({n: [1.0] * 3 for n in ls}, {n: [2.0] * 3 for n in ls}, n=50)
+    assert none["estimate"] is None and none["ci95"] is None
+
+
+def test_roofline_counts_and_shares():
+    _, run = compose("+model=qwen2_5", "model.size=tiny")
+    lay = layout(hf_config(run.model))
+    f = flops(lay, params_body=1000, context=100, batch=1, phase="prefill")
+    assert f == 2 * 1000 * 100 + lay.attention_layers * 4 * (100 * 100 / 2) * lay.q_heads * lay.head_dim \
+        + 2 * lay.hidden * lay.vocab
+    s = shares(flop=2e12, nbytes=1e9, latency_s=1.0, peak_tflops=4.0, peak_bandwidth_gbs=2.0)
+    assert s["flops_share"] == pytest.approx(0.5) and s["bandwidth_share"] == pytest.approx(0.5)
+    assert shares(1, 1, 1, None, None)["flops_share"] is None
+
+
+def test_predict_cli(cli):
+    r = cli("+model=qwen2_5", "model.size=0.5b", "device=rtx4090", "format=json", module="charsuite.predict",
+            timeout=120)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["device"] == "rtx4090" and out["predicted_max_context"] > 0
+    assert out["ladder"][0]["context"] == 1024 and out["ladder"][0]["kv_cache"] == 24 * 2 * 2 * 64 * 1024 * 2
+    bad = cli("+model=qwen2_5", "model.size=7b", module="charsuite.predict", timeout=120)
+    assert bad.returncode == 2 and "7b" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
