@@ -41,7 +41,8 @@ def report(sweep_dir: Path, file=sys.stderr) -> tuple[int, int]:
     failed = [j for j in jobs if j["status"] != "ok"]
     print(f"\ncharsuite batch {sweep_dir}: {len(ok)} job(s) succeeded, {len(failed)} failed", file=file)
     for j in ok:
-        stops = "; ".join(f"{s['phase']} max {s['max_context_ok']} ({s['stop_reason']})" for s in j.get("summary") or [])
+        stops = "; ".join(f"{s['phase']} max {s['max_context_ok']} ({s['stop_reason']})"
+                          for s in j.get("summary") or [])
         print(f"  ok      {j['job']}: {stops}", file=file)
     for j in failed:
         print(f"  FAILED  {j['job']}: {j.get('error')}", file=file)

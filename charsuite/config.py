@@ -173,7 +173,8 @@ def _model(m: dict[str, Any]) -> ModelConfig:
     entry = sizes[size]
     weights = _one_of(m.get("weights"), "model.weights", ("random", "pretrained"))
     if weights == "pretrained" and not entry.get("hub_id"):
-        raise ConfigError(f"model.weights=pretrained needs a hub id, and {name} size {size} has none; use weights=random")
+        raise ConfigError(f"model.weights=pretrained needs a hub id, and {name} size {size} has none; "
+                          "use weights=random")
     return ModelConfig(
         name=name,
         family=_one_of(m.get("family"), "model.family", FAMILIES),

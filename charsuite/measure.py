@@ -29,7 +29,8 @@ def random_tokens(vocab_size: int, batch: int, length: int, seed: int, device: t
 
 
 @torch.inference_mode()
-def prefill(model: torch.nn.Module, input_ids: torch.Tensor, logits: str = "last") -> tuple[torch.Tensor, Any, torch.Tensor]:
+def prefill(model: torch.nn.Module, input_ids: torch.Tensor,
+            logits: str = "last") -> tuple[torch.Tensor, Any, torch.Tensor]:
     """Forward over the prompt; returns (logits, cache, first generated token)."""
     out = model(input_ids=input_ids, use_cache=True, logits_to_keep=1 if logits == "last" else 0)
     first = out.logits[:, -1].argmax(dim=-1, keepdim=True)

@@ -25,7 +25,7 @@ def flat(b) -> dict[str, Any] | None:
     return {**b.categories, "time_basis": b.basis, "coverage": b.coverage, "unclassified_top": b.unclassified_top}
 
 
-def profile_point(sweep: "Sweep", phase: str, context: int) -> None:
+def profile_point(sweep: Sweep, phase: str, context: int) -> None:
     rec = {**sweep.base("profile", context), "profiled_phase": phase}
     key = results.point_key(rec)
     if key in sweep.done:
@@ -58,7 +58,7 @@ def profile_point(sweep: "Sweep", phase: str, context: int) -> None:
     sweep.note(f"profile:{phase}", context, rec["status"], rec, resumed=False)
 
 
-def run_profiles(sweep: "Sweep") -> None:
+def run_profiles(sweep: Sweep) -> None:
     for context in sweep.run.profile.contexts:
         for phase in sweep.run.workload.phases:
             profile_point(sweep, phase, context)

@@ -10,9 +10,10 @@ The sweep never touches a model: the worker does (isolation.py).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from charsuite import results
 from charsuite.config import RunConfig

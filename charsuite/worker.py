@@ -139,7 +139,7 @@ class Session:
             r = measure_decode(self.model, ids, w["decode_tokens"], w["repeats"], w["warmup"], self.device,
                                self.monitor)
             tokens_per_rep = w["batch"] * w["decode_tokens"]
-        return {**self.energy_fields(r.energy, w["repeats"], tokens_per_rep), 
+        return {**self.energy_fields(r.energy, w["repeats"], tokens_per_rep),
             "status": "ok",
             "error": None,
             "latency_s": r.latency_s,
@@ -176,7 +176,7 @@ class Session:
         return {"status": "ok", "latency_s": seconds, "trace_path": trace_path}
 
 
-def _profile_step(session: "Session", phase: str, context: int):
+def _profile_step(session: Session, phase: str, context: int):
     from charsuite.measure import decode_step, prefill, random_tokens
 
     w = session.workload

@@ -19,7 +19,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = attribute(args.trace)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
-        print(f"kernels_profile: cannot read {args.trace}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        print(f"kernels_profile: cannot read {args.trace}: {why}",
               file=sys.stderr)
         return 2
     main_b = primary(result)

@@ -15,8 +15,8 @@ import functools
 import inspect
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function, schedule

@@ -51,7 +51,9 @@ def main() -> None:
             f"context.min={lo}", f"context.max={hi}", f"context.tolerance={args.tolerance}"]
     linear = list(range(lo, hi + 1, args.tolerance))
     rows = []
-    for name, extra in (("geometric + bisection", []), ("linear ladder", [f"context.ladder=[{','.join(map(str, linear))}]"])):
+    searches = (("geometric + bisection", []),
+                ("linear ladder", [f"context.ladder=[{','.join(map(str, linear))}]"]))
+    for name, extra in searches:
         s, wall, n = sweep(base + extra)
         rows.append((name, s["max_context_ok"], s["min_context_oom"], s["probes"], wall))
     print(f"\nqwen2_5 tiny, logits=all, memory cap {args.memory_gb} GB, resolution {args.tolerance} tokens")

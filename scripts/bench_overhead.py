@@ -84,7 +84,8 @@ def main() -> None:
     suite_med = point["latency_s"]
     bare_med = statistics.median(bare)
     print(f"model {args.model} {args.size}, context {args.context}, {threads} threads, {args.repeats} repeats")
-    print(f"charsuite prefill median  {suite_med * 1e3:10.2f} ms  samples {[round(s * 1e3, 1) for s in point['latency_samples_s']]}")
+    suite_samples = [round(s * 1e3, 1) for s in point["latency_samples_s"]]
+    print(f"charsuite prefill median  {suite_med * 1e3:10.2f} ms  samples {suite_samples}")
     print(f"bare torch loop median    {bare_med * 1e3:10.2f} ms  samples {[round(s * 1e3, 1) for s in bare]}")
     print(f"ratio charsuite / bare    {suite_med / bare_med:10.3f}")
     print(f"isolation overhead/point  {point['isolation_overhead_s'] * 1e3:10.2f} ms (driver wall - worker time)")

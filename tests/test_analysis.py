@@ -6,15 +6,15 @@ import json
 import pytest
 import torch
 
+from charsuite.analysis.architectures import layout
 from charsuite.analysis.crossover import bootstrap_crossover
 from charsuite.analysis.memory_model import max_context, predict
 from charsuite.analysis.roofline import flops, shares
-from charsuite.analysis.architectures import layout
 from charsuite.analysis.scaling import fit_exponent, local_exponents
 from charsuite.measure import prefill, random_tokens
 from charsuite.models import build, hf_config
 from charsuite.monitors.memory import cache_bytes, weight_bytes
-from conftest import compose, run_cli
+from conftest import compose
 
 
 def test_qwen2_5_kv_cache_by_hand():

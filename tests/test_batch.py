@@ -1,7 +1,6 @@
 """Batches: a real 2-model x 2-length batch through submitit_local, read back as one
 table; a failing job does not stop the others; the Slurm preset resolves here."""
 
-import json
 
 import pytest
 

@@ -40,8 +40,9 @@ def test_every_size_composes_and_builds_on_meta(family, size):
 
 
 def published_sizes():
-    from charsuite.config import CONF_DIR
     from omegaconf import OmegaConf
+
+    from charsuite.config import CONF_DIR
 
     for family, size in all_sizes():
         entry = OmegaConf.load(CONF_DIR / "model" / f"{family}.yaml").sizes[size]
@@ -61,7 +62,8 @@ def test_most_real_sizes_have_a_published_count():
 def test_parameter_count_matches_published_checkpoint(family, size):
     _, run = compose(f"+model={family}", f"model.size={size}")
     built = count_params_meta(run.model)
-    assert abs(built - run.model.published_params) / run.model.published_params < 0.02, (built, run.model.published_params)
+    published = run.model.published_params
+    assert abs(built - published) / published < 0.02, (built, published)
 
 
 def test_known_exact_counts():

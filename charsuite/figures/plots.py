@@ -300,7 +300,8 @@ def max_context(data: Data) -> go.Figure:
         text = []
         for _, r in g.iterrows():
             bound = "" if pd.isna(r["min_context_oom"]) else " (OOM above)"
-            text.append(f"{human_tokens(int(r['max_context_ok']))}{bound}" if not pd.isna(r["max_context_ok"]) else "none")
+            ok = r["max_context_ok"]
+            text.append(f"{human_tokens(int(ok))}{bound}" if not pd.isna(ok) else "none")
         fig.add_trace(go.Bar(x=g["label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
                              marker_color=colors, text=text, textposition="outside", cliponaxis=False))
     fig.update_yaxes(title_text="largest context that ran (tokens)", type="log")

@@ -15,7 +15,7 @@ class NvmlMonitor(Monitor):
         self.has_counter = self._try(lambda: nvml.nvmlDeviceGetTotalEnergyConsumption(handle)) is not None
 
     @classmethod
-    def open(cls, index: int = 0, nvml=None) -> "NvmlMonitor | None":
+    def open(cls, index: int = 0, nvml=None) -> NvmlMonitor | None:
         try:
             if nvml is None:
                 import pynvml as nvml

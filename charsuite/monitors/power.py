@@ -15,8 +15,8 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 SAMPLE_HZ = 20.0
 
@@ -69,7 +69,7 @@ class Sampler:
             self.sample(self.clock())
             self._stop.wait(self.period)
 
-    def __enter__(self) -> "Sampler":
+    def __enter__(self) -> Sampler:
         self._thread.start()
         return self
 

@@ -52,7 +52,7 @@ class JetsonMonitor(Monitor):
         self.volt_path, self.curr_path, self.root = volt_path, curr_path, root
 
     @classmethod
-    def open(cls, root: str = "/") -> "JetsonMonitor | None":
+    def open(cls, root: str = "/") -> JetsonMonitor | None:
         pattern = os.path.join(root, "sys/bus/i2c/drivers/ina3221*/*/hwmon/hwmon*/in*_label")
         for label in sorted(glob.glob(pattern)):
             try:
@@ -89,7 +89,7 @@ class RaplMonitor(Monitor):
         self._last: dict[str, float] = {}
 
     @classmethod
-    def open(cls, root: str = "/") -> "RaplMonitor | None":
+    def open(cls, root: str = "/") -> RaplMonitor | None:
         paths = sorted(glob.glob(os.path.join(root, "sys/class/powercap/*/energy_uj")))
         domains = [os.path.dirname(p) for p in paths
                    if PACKAGE_DOMAIN.match(os.path.basename(os.path.dirname(p))) and _read_number(p) is not None]
