@@ -6,6 +6,8 @@ from __future__ import annotations
 def human_tokens(n: int | None) -> str:
     if n is None:
         return "-"
+    if n >= 1024 * 1024:
+        return f"{n / (1024 * 1024):.1f}M".replace(".0M", "M")
     if n >= 1024 and n % 1024 == 0:
         return f"{n // 1024}K"
     if n >= 10_000:
