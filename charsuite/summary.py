@@ -45,12 +45,13 @@ def predicted_max(run_dir: str) -> int | None:
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
     lines = ["| model | size | family | device | max context prefill | max context decode | predicted max | "
              "prefill exponent | decode exponent |", "|---|---|---|---|---|---|---|---|---|"]
-    for (model, size, device), g in summaries.groupby(["model", "size", "device"], sort=True):
+    for run_dir, g in summaries.groupby("run_dir", sort=True):
+        model, size, device = g.iloc[0]["model"], g.iloc[0]["size"], g.iloc[0]["device"]
         by_phase = {r["phase"]: r for _, r in g.iterrows()}
         exps = {}
         for phase in ("prefill", "decode"):
-            p = points[(points["model"] == model) & (points["size"] == size) & (points["device"] == device)
-                       & (points["phase"] == phase) & (points["status"] == "ok")].sort_values("context")
+            p = points[(points["run_dir"] == run_dir) & (points["phase"] == phase)
+                       & (points["status"] == "ok")].sort_values("context")
             top = p.iloc[len(p) // 2:] if len(p) >= 4 else p  # the long-context end of the curve
             e = fit_exponent(list(top["context"]), list(top["latency_s"]))
             exps[phase] = f"{e:.2f}" if e is not None else "-"
@@ -67,13 +68,16 @@ def crossover_rows(points: pd.DataFrame) -> list[str]:
     lines = ["| SSM/hybrid | Transformer | device | phase | crossover (tokens) | 95% interval |",
              "|---|---|---|---|---|---|"]
     ok = points[(points["status"] == "ok") & points["phase"].isin(["prefill", "decode"])]
-    runs = {k: g for k, g in ok.groupby(["model", "size", "device", "family"], sort=True)}
+    runs = {}
+    for run_dir, g in ok.groupby("run_dir", sort=True):
+        r = g.iloc[0]
+        runs[(r["model"], r["size"], r["device"], r["family"], run_dir)] = g
     found = False
-    for (m1, s1, d1, f1), g1 in runs.items():
+    for (m1, s1, d1, f1, r1), g1 in runs.items():
         if f1 not in ("ssm", "hybrid"):
             continue
-        for (m2, s2, d2, f2), g2 in runs.items():
-            if f2 != "transformer" or d2 != d1:
+        for (m2, s2, d2, f2, r2), g2 in runs.items():
+            if f2 != "transformer" or d2 != d1 or set(g1["logits"]) != set(g2["logits"]):
                 continue
             for phase in ("prefill", "decode"):
                 a = {r["context"]: r["latency_samples_s"] for _, r in g1[g1["phase"] == phase].iterrows()}

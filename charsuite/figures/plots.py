@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -31,8 +32,20 @@ class Data:
         return self.points["device"].nunique() > 1
 
     def label(self, row) -> str:
+        """model size [@ device] [(what sets this run apart from another of the same model)]."""
         lab = f"{row['model']} {row['size']}"
-        return f"{lab} @ {row['device']}" if self.multi_device else lab
+        if self.multi_device:
+            lab += f" @ {row['device']}"
+        runs = self.points[(self.points["model"] == row["model"]) & (self.points["size"] == row["size"])
+                           & (self.points["device"] == row["device"])]["run_dir"].unique()
+        if len(runs) > 1 and "run_dir" in row:
+            mine = self.points[self.points["run_dir"] == row["run_dir"]]
+            others = self.points[self.points["run_dir"].isin(set(runs) - {row["run_dir"]})]
+            mode = "all" if "all" in set(mine["logits"].dropna()) else "last"
+            other_modes = {"all" if "all" in set(g["logits"].dropna()) else "last"
+                           for _, g in others.groupby("run_dir")}
+            lab += f" (logits={mode})" if mode not in other_modes else f" ({Path(row['run_dir']).name})"
+        return lab
 
     def ok(self, phase: str) -> pd.DataFrame:
         p = self.points
@@ -46,9 +59,9 @@ class Data:
         if ok.empty:
             return []
         out = []
-        for (model, size, device), g in ok.groupby(["model", "size", "device"], sort=False):
+        for _, g in ok.groupby("run_dir", sort=False):
             row = g.iloc[0]
-            out.append((self.label(row), row["family"], model, device, g.sort_values("context")))
+            out.append((self.label(row), row["family"], row["model"], row["device"], g.sort_values("context")))
         order = {f: i for i, f in enumerate(theme.FAMILY_ORDER)}
         return sorted(out, key=lambda s: (order.get(s[1], 9), s[0]))
 
@@ -103,10 +116,10 @@ def latency(data: Data, phase: str) -> go.Figure:
         _line(fig, data, label, fam, model, f, y,
               customdata=[[human_tokens(c)] for c in f["context"]],
               hovertemplate=f"{label}<br>%{{customdata[0]}} tokens: %{{y:.3g}} ms<extra></extra>")
-        last_y[(model, device)] = (float(f["context"].max()), float(y.iloc[-1]))
+        last_y[f.iloc[0]["run_dir"]] = (float(f["context"].max()), float(y.iloc[-1]))
 
     def y_of(r):
-        v = last_y.get((r["model"], r["device"]))
+        v = last_y.get(r["run_dir"])
         return v[1] if v else None
 
     _mark_boundaries(fig, data, phase, y_of)
@@ -126,16 +139,18 @@ def speedup(data: Data, phase: str = "prefill") -> go.Figure:
     fig = go.Figure()
     dashes = iter(theme.DASHES * 10)
     pairs = 0
+    ratios: list[float] = []
     for t_label, _, t_model, t_dev, t in slow:
         dash = next(dashes)
         for label, fam, model, dev, f in fast:
-            if dev != t_dev:
-                continue
+            if dev != t_dev or set(f["logits"]) != set(t["logits"]):
+                continue  # compare like with like: same device, same logits setting
             curve = speedup_curve(dict(zip(f["context"], f["latency_s"])), dict(zip(t["context"], t["latency_s"])))
             if not curve:
                 continue
             pairs += 1
             xs, ys = zip(*curve)
+            ratios.extend(ys)
             name = f"{label} vs {t_label}"
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=fam,
                                      legendgrouptitle_text=theme.FAMILY_NAMES[fam],
@@ -150,7 +165,10 @@ def speedup(data: Data, phase: str = "prefill") -> go.Figure:
         raise Skip("no SSM/hybrid and Transformer share a device and a context range")
     fig.add_hline(y=1.0, line=dict(color="#555", dash="dot", width=1))
     _context_axis(fig, data)
-    fig.update_yaxes(title_text="speedup over Transformer (x)", type="log")
+    lo, hi = math.floor(math.log2(min(ratios))), math.ceil(math.log2(max(ratios)))
+    ticks = [2.0**k for k in range(min(lo, -1), max(hi, 1) + 1)]
+    fig.update_yaxes(title_text="speedup over Transformer", type="log", tickvals=ticks,
+                     ticktext=[f"{v:g}x" for v in ticks])
     what = "prefill" if phase == "prefill" else "decode"
     return theme.style(fig, f"{what.capitalize()} speedup of SSM/hybrid over Transformer (diamond: crossover)",
                        width=theme.TWO_COLUMN_PX * 3 // 4)
@@ -169,7 +187,7 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
     limits = {}
     if not data.summaries.empty and "memory_limit_bytes" in data.summaries:
         for _, r in data.summaries.iterrows():
-            limits[(r["model"], r["size"], r["device"])] = r["memory_limit_bytes"]
+            limits[r["run_dir"]] = r["memory_limit_bytes"]
     top = max(sum((m or {}).get(p, 0) for p in MEM_PARTS) for m in ok["mem"]) or 1
     unit, div = ("GiB", 2**30) if top >= 2**30 else ("MiB", 2**20)
     for i, (label, fam, model, device, f) in enumerate(series):
@@ -179,8 +197,7 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
             fig.add_trace(go.Scatter(x=f["context"], y=y, stackgroup=f"s{i}", name=part.replace("_", " "),
                                      legendgroup=part, showlegend=(i == 0), mode="lines",
                                      line=dict(color=theme.MEM_COLORS[part], width=0.5)), row=r, col=c)
-        size = f.iloc[0]["size"]
-        limit = limits.get((model, size, device))
+        limit = limits.get(f.iloc[0]["run_dir"])
         if limit and not pd.isna(limit) and limit <= 2 * top:
             fig.add_trace(go.Scatter(x=[f["context"].min(), f["context"].max()], y=[limit / div] * 2,
                                      mode="lines", name="memory limit", legendgroup="limit", showlegend=(i == 0),
@@ -293,7 +310,7 @@ def max_context(data: Data) -> go.Figure:
     s = s[s["phase"] == "prefill"].copy()
     if s.empty:
         raise Skip("no prefill summaries")
-    s["label"] = [f"{r['model']} {r['size']}" for _, r in s.iterrows()]
+    s["label"] = [data.label(r) for _, r in s.iterrows()]
     fig = go.Figure()
     for device, g in s.groupby("device"):
         colors = [theme.model_color(r["family"], r["model"]) for _, r in g.iterrows()]
@@ -304,7 +321,8 @@ def max_context(data: Data) -> go.Figure:
             text.append(f"{human_tokens(int(ok))}{bound}" if not pd.isna(ok) else "none")
         fig.add_trace(go.Bar(x=g["label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
                              marker_color=colors, text=text, textposition="outside", cliponaxis=False))
-    fig.update_yaxes(title_text="largest context that ran (tokens)", type="log")
+    top = float(s["max_context_ok"].max() or 1)
+    fig.update_yaxes(title_text="largest context that ran (tokens)", **log_ticks(min(256, top), top * 2))
     fig.update_layout(showlegend=s["device"].nunique() > 1, barmode="group")
     return theme.style(fig, "Maximum context per model (measured; bars without OOM reached context.max)")
 
