@@ -85,8 +85,12 @@ def measure_prefill(model, input_ids, repeats: int, warmup: int, logits: str, de
     memory.release_free_memory(device)
     before = memory.current_bytes(device)
     memory.reset_peak(device)
-    for _ in range(warmup):
-        timed(lambda: prefill(model, input_ids, logits), device)
+    tensor_peak = None
+    for i in range(warmup):
+        if i == 0:  # the first untimed repeat also measures the live-tensor peak
+            tensor_peak, _ = memory.tensor_peak(lambda: prefill(model, input_ids, logits), device)
+        else:
+            timed(lambda: prefill(model, input_ids, logits), device)
     samples = []
     with monitor.measure() as energy:
         for i in range(repeats):
@@ -96,7 +100,8 @@ def measure_prefill(model, input_ids, repeats: int, warmup: int, logits: str, de
                 del out_logits, cache
     peak = memory.peak_bytes(device)
     b, n = input_ids.shape
-    return PhaseResult(samples, peak, _mem(model, cache, out_logits, peak, before), tokens=b * n, energy=energy)
+    mem = {**_mem(model, cache, out_logits, peak, before), "tensor_peak": tensor_peak}
+    return PhaseResult(samples, peak, mem, tokens=b * n, energy=energy)
 
 
 def measure_decode(model, input_ids, decode_tokens: int, repeats: int, warmup: int, device: torch.device,

@@ -103,5 +103,6 @@ def load_summaries(paths: Iterable[Path]):
     for d in run_dirs(paths):
         run = read_json(d / RUN) or {}
         for s in read_json(d / SUMMARY) or []:
-            rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes")})
+            rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
+                         "config": run.get("config")})
     return pd.DataFrame(rows)

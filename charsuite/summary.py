@@ -15,31 +15,13 @@ import pandas as pd
 
 from charsuite import results
 from charsuite.analysis.crossover import bootstrap_crossover
+from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.scaling import fit_exponent
 from charsuite.units import human_tokens
 
 
 def _fmt_ctx(v) -> str:
     return "-" if v is None or (isinstance(v, float) and pd.isna(v)) else human_tokens(int(v))
-
-
-def predicted_max(run_dir: str) -> int | None:
-    from charsuite.analysis.memory_model import max_context
-    from charsuite.config import ModelConfig
-
-    run = results.read_json(Path(run_dir) / results.RUN) or {}
-    m, limit = (run.get("config") or {}).get("model"), run.get("memory_limit_bytes")
-    if not m or not limit:
-        return None
-    entry = m["sizes"][str(m["size"])]
-    spec = ModelConfig(name=m["name"], family=m["family"], arch=m["arch"], config_class=m["config_class"],
-                       size=str(m["size"]), hf_config=entry.get("config") or {}, hub_id=entry.get("hub_id"),
-                       published_params=entry.get("published_params"), dtype=m["dtype"])
-    w = run["config"].get("workload", {})
-    try:
-        return max_context(spec, limit, w.get("batch", 1), w.get("logits", "last"))
-    except ValueError:
-        return None
 
 
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
@@ -56,7 +38,9 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
             e = fit_exponent(list(top["context"]), list(top["latency_s"]))
             exps[phase] = f"{e:.2f}" if e is not None else "-"
         fam = g.iloc[0]["family"]
-        pred = predicted_max(g.iloc[0]["run_dir"])
+        mine = points[points["run_dir"] == run_dir]
+        pred = predicted_max_for_run(g.iloc[0]["config"], g.iloc[0]["memory_limit_bytes"],
+                                     runtime_baseline(mine["mem"]) if "mem" in mine else 0)
         lines.append(f"| {model} | {size} | {fam} | {device} | "
                      f"{_fmt_ctx(by_phase.get('prefill', {}).get('max_context_ok'))} | "
                      f"{_fmt_ctx(by_phase.get('decode', {}).get('max_context_ok'))} | {_fmt_ctx(pred)} | "

@@ -82,6 +82,7 @@ class Sweep:
     info: dict[str, Any] = field(default_factory=dict)
     summary: list[dict[str, Any]] = field(default_factory=list)
     skipped: set = field(default_factory=set)
+    _sizes: tuple[int, int] | None = None
 
     def base(self, phase: str, context: int) -> dict[str, Any]:
         m, d, w = self.run.model, self.run.device, self.run.workload
@@ -90,6 +91,22 @@ class Sweep:
             "device": d.name, "device_name": self.info.get("device_name"), "dtype": m.dtype,
             "batch": w.batch, "phase": phase, "context": context, "logits": w.logits if phase == "prefill" else "last",
         }
+
+    def predicted_mem(self, phase: str, context: int) -> dict[str, int] | None:
+        """The analytic memory model's bytes for this point, recorded beside the measurement."""
+        from charsuite.analysis.memory_model import predict
+
+        w = self.run.workload
+        try:
+            if self._sizes is None:
+                from charsuite.models import buffer_bytes_meta
+
+                self._sizes = (self.params, buffer_bytes_meta(self.run.model))
+            p = predict(self.run.model, context, w.batch, w.logits if phase == "prefill" else "last",
+                        params=self._sizes[0], buffers=self._sizes[1])
+        except ValueError:  # an architecture the model does not know
+            return None
+        return p.as_dict()
 
     # -- the worker ---------------------------------------------------------------
     def ensure_worker(self) -> dict[str, Any] | None:
@@ -169,6 +186,7 @@ class Sweep:
             "isolation_overhead_s": (reply["wall_s"] - reply["worker_s"]) if "worker_s" in reply and "wall_s" in reply
             else None,
             "guard_max_abs_dlogit": self.guard["max_abs_dlogit"] if phase == "decode" and self.guard else None,
+            "mem_predicted": self.predicted_mem(phase, context),
             "memory_limit_bytes": self.run.device.memory_limit_bytes(),
             "threads": self.info.get("threads"),
             "finished_at": time.time(),

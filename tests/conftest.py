@@ -36,3 +36,14 @@ def compose(*overrides: str):
         cfg = hcompose(config_name="config", overrides=list(overrides))
     GlobalHydra.instance().clear()
     return cfg, to_run_config(cfg)
+
+
+@pytest.fixture(scope="session")
+def tiny_batch(tmp_path_factory):
+    """A real CPU batch of three tiny models (SSM, hybrid, Transformer), profiled at two lengths."""
+    sweep = tmp_path_factory.mktemp("batch") / "batch"
+    r = run_cli("-m", "+model=mamba2,zamba2,qwen2_5", "model.size=tiny", "context.min=128", "context.max=512",
+                "workload.repeats=3", "workload.decode_tokens=2", "profile.enabled=true", "profile.contexts=[128,512]",
+                f"hydra.sweep.dir={sweep}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return sweep

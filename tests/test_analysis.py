@@ -105,3 +105,45 @@ def test_predict_cli(cli):
     assert out["ladder"][0]["context"] == 1024 and out["ladder"][0]["kv_cache"] == 24 * 2 * 2 * 64 * 1024 * 2
     bad = cli("+model=qwen2_5", "model.size=7b", module="charsuite.predict", timeout=120)
     assert bad.returncode == 2 and "7b" in bad.stderr and len(bad.stderr.strip().splitlines()) == 1
+
+
+FAMILIES = ["mamba", "mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "jamba", "qwen2_5", "llama3_2", "phi3",
+            "tinyllama", "gpt_neo"]
+
+
+def _transient_ratio(family: str, size: str, context: int) -> float:
+    from charsuite.measure import measure_prefill
+
+    _, run = compose(f"+model={family}", f"model.size={size}")
+    model = build(run.model)
+    ids = random_tokens(model.config.vocab_size, 1, context, 0, torch.device("cpu"))
+    r = measure_prefill(model, ids, repeats=1, warmup=1, logits="last", device=torch.device("cpu"))
+    p = predict(run.model, context)
+    return (p.total - p.weights) / r.mem["tensor_peak"]
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_predicted_peak_within_15_percent_across_a_ladder(family):
+    # the prefill's live-tensor peak above the weights (KV cache, SSM state, logits, activations)
+    for context in (256, 1024, 2048):
+        assert abs(_transient_ratio(family, "tiny", context) - 1) < 0.15, (family, context)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family,size,context", [("mamba2", "130m", 512), ("mamba2", "130m", 1024),
+                                                 ("qwen2_5", "0.5b", 512), ("qwen2_5", "0.5b", 1024),
+                                                 ("mamba", "130m", 512)])
+def test_predicted_peak_for_real_sizes(family, size, context):
+    assert abs(_transient_ratio(family, size, context) - 1) < 0.15
+
+
+@pytest.mark.slow
+def test_summary_of_a_real_cpu_batch(tiny_batch, cli):
+    r = cli(str(tiny_batch), module="charsuite.summary", timeout=300)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert "| mamba2 | tiny | ssm | cpu | 512 | 512 |" in out
+    assert "## Crossovers" in out and "| mamba2 tiny | qwen2_5 tiny | cpu | prefill |" in out
+    lines = [ln for ln in out.splitlines() if ln.startswith("| qwen2_5 | tiny")]
+    exponent = float(lines[0].split("|")[8])
+    assert 0.3 < exponent < 3.0  # a real, measured slope

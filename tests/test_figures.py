@@ -9,19 +9,8 @@ from charsuite import results
 from charsuite.analysis.crossover import crossover, interpolate_loglog, speedup_curve
 from charsuite.figures.__main__ import main as figures_main
 from charsuite.figures.registry import FIGURES
-from conftest import run_cli
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def batch(tmp_path_factory):
-    sweep = tmp_path_factory.mktemp("fig") / "batch"
-    r = run_cli("-m", "+model=mamba2,zamba2,qwen2_5", "model.size=tiny", "context.min=128", "context.max=512",
-                "workload.repeats=1", "workload.decode_tokens=2", "profile.enabled=true", "profile.contexts=[128,512]",
-                f"hydra.sweep.dir={sweep}")
-    assert r.returncode == 0, r.stderr[-3000:]
-    return sweep
 
 
 def test_crossover_math_on_hand_made_curves():
@@ -36,9 +25,9 @@ def test_crossover_math_on_hand_made_curves():
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="kaleido needs Chromium (apt-get install chromium)")
-def test_every_supported_figure_in_three_formats(batch, tmp_path, capsys):
+def test_every_supported_figure_in_three_formats(tiny_batch, tmp_path, capsys):
     out = tmp_path / "figs"
-    assert figures_main([str(batch), "--out", str(out)]) == 0
+    assert figures_main([str(tiny_batch), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     made = {p.stem for p in out.glob("*.png")}
     expected = set(FIGURES) - {"operator_breakdown_devices"}  # one device only
@@ -52,11 +41,11 @@ def test_every_supported_figure_in_three_formats(batch, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
-def test_report_draws_every_figure_in_a_real_browser(batch, tmp_path):
+def test_report_draws_every_figure_in_a_real_browser(tiny_batch, tmp_path):
     from playwright.sync_api import sync_playwright
 
     out = tmp_path / "html"
-    assert figures_main([str(batch), "--out", str(out), "--formats", ""]) == 0
+    assert figures_main([str(tiny_batch), "--out", str(out), "--formats", ""]) == 0
     html = (out / "report.html").read_text()
     assert '<script src="http' not in html and "<script src='http" not in html  # plotly.js is inline
     assert html.count("<script type=\"text/javascript\">") >= 1

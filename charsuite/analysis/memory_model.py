@@ -58,24 +58,33 @@ def logits_bytes(model_type: str, lay: Layout, context: int, batch: int, elem: i
     return batch * positions * lay.vocab * (4 if model_type in LOGITS_FP32 else elem)
 
 
-def activation_bytes(lay: Layout, context: int, batch: int, elem: int) -> int:
+def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_attention: bool = False) -> int:
     """Peak transient tensors of one prefill layer (the largest layer wins), per token:
-    attention: q, k, v, their rotary copies and the attention output; MLP: gate, up and
-    their product; SSM mixer: in_proj output, conv output, the chunked scan's per-head
-    inputs and, in float32, its intra-chunk decay matrix (heads x chunk per token).
-    Two residual-stream copies are live throughout."""
+    attention: q, k, v, the rotary temporaries (about five query-sized tensors) and the
+    output; eager attention adds three float32 heads x L x L matrices (scores, masked,
+    softmax), which makes it quadratic; MLP: gate activation, up and their product;
+    Mamba-1 mixer (reference selective scan): in_proj/conv outputs and three to four
+    float32 d_inner x d_state tensors per token (dt*A, exp(dt*A), dt*B*u, and part of
+    the time a scan temporary: 3.5 on average, measured on 130M and tiny configs);
+    Mamba-2 mixer (transformers' chunked reference scan): in_proj and conv
+    outputs, and in float32 the per-head x*dt and D residual, B and C repeated to every
+    head, and five heads x chunk matrices live at once (the decay mask L, its segment-sum
+    temporaries, G = C.B, M = G*L and M's contiguous copy for the einsum). Two
+    residual-stream copies are live throughout."""
     h = lay.hidden
-    per_token = 2 * h * elem
-    attn = (2 * lay.q_heads * lay.head_dim + 4 * lay.kv_heads * lay.head_dim + h) * elem if lay.attention_layers else 0
+    per_token = 3 * h * elem
+    attn = (5 * lay.q_heads * lay.head_dim + 4 * lay.kv_heads * lay.head_dim + h) * elem if lay.attention_layers else 0
     mlp = 3 * lay.intermediate * elem if lay.mlp_layers else 0
     ssm = 0
     if lay.ssm_kind == "mamba2":
         proj = 2 * lay.d_inner + 2 * lay.ssm_groups * lay.d_state + lay.ssm_heads
         ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem \
-            + (2 * lay.d_inner + 2 * lay.ssm_heads * lay.d_state + 2 * lay.ssm_heads * lay.chunk) * 4
+            + (2 * lay.d_inner + 2 * lay.ssm_heads * lay.d_state + 5 * lay.ssm_heads * lay.chunk) * 4
     elif lay.ssm_kind == "mamba1":
-        ssm = (2 * lay.d_inner + lay.d_inner) * elem + (2 * lay.d_inner * lay.d_state + lay.d_inner) * 4
-    return (per_token + max(attn, mlp, ssm)) * context * batch
+        ssm = (2 * lay.d_inner + lay.d_inner) * elem + (7 * lay.d_inner * lay.d_state // 2 + lay.d_inner) * 4
+    linear = (per_token + max(attn, mlp, ssm)) * context * batch
+    quadratic = 3 * lay.q_heads * context * context * 4 * batch if eager_attention and lay.attention_layers else 0
+    return linear + quadratic
 
 
 def predict(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last",
@@ -92,7 +101,7 @@ def predict(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
         kv_cache=kv_cache_bytes(lay, context, batch, elem),
         ssm_state=ssm_state_bytes(lay, batch, elem),
         logits=logits_bytes(cfg.model_type, lay, context, batch, elem, logits),
-        activations=activation_bytes(lay, context, batch, elem),
+        activations=activation_bytes(lay, context, batch, elem, spec.attn_implementation == "eager"),
     )
 
 
@@ -113,3 +122,32 @@ def max_context(spec: ModelConfig, limit_bytes: int, batch: int = 1, logits: str
         mid = (lo + hi) // 2
         lo, hi = (mid, hi) if fits(mid) else (lo, mid)
     return lo
+
+
+def spec_from_run_config(model: dict) -> ModelConfig:
+    """The ModelConfig a run.json's resolved `config.model` describes."""
+    entry = model["sizes"][str(model["size"])]
+    return ModelConfig(name=model["name"], family=model["family"], arch=model["arch"],
+                       config_class=model["config_class"], size=str(model["size"]),
+                       hf_config=entry.get("config") or {}, hub_id=entry.get("hub_id"),
+                       published_params=entry.get("published_params"), dtype=model["dtype"],
+                       attn_implementation=model.get("attn_implementation"))
+
+
+def predicted_max_for_run(config: dict, limit_bytes: int | None, runtime_bytes: int = 0) -> int | None:
+    """Predicted largest context for a run's resolved config and memory limit, less the
+    worker's measured runtime baseline (interpreter, libraries, CUDA context)."""
+    if not config or not limit_bytes:
+        return None
+    w = config.get("workload", {})
+    try:
+        return max_context(spec_from_run_config(config["model"]), limit_bytes, w.get("batch", 1),
+                           w.get("logits", "last"), runtime_bytes=runtime_bytes)
+    except (KeyError, ValueError):
+        return None
+
+
+def runtime_baseline(points) -> int:
+    """The smallest `mem.runtime` among a run's measured points (bytes; 0 if none)."""
+    vals = [m.get("runtime") for m in points if isinstance(m, dict) and m.get("runtime") is not None]
+    return int(min(vals)) if vals else 0

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from charsuite.analysis.crossover import crossover, speedup_curve
+from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.figures import theme
 from charsuite.units import human_bytes, human_tokens
 
@@ -322,9 +323,23 @@ def max_context(data: Data) -> go.Figure:
         fig.add_trace(go.Bar(x=g["label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
                              marker_color=colors, text=text, textposition="outside", cliponaxis=False))
     top = float(s["max_context_ok"].max() or 1)
-    fig.update_yaxes(title_text="largest context that ran (tokens)", **log_ticks(min(256, top), top * 2))
+    predicted = []
+    for _, r in s.iterrows():
+        mine = data.points[data.points["run_dir"] == r["run_dir"]]
+        runtime = runtime_baseline(mine["mem"]) if "mem" in mine else 0
+        predicted.append(predicted_max_for_run(r.get("config"), r.get("memory_limit_bytes"), runtime))
+    if any(predicted):
+        fig.add_trace(go.Bar(x=s["label"], y=[p or 0 for p in predicted], name="predicted (memory model)",
+                             marker=dict(color="rgba(0,0,0,0)", line=dict(color="#444", width=1.5),
+                                         pattern=dict(shape="/", fgcolor="#888")),
+                             text=[human_tokens(p) if p else "" for p in predicted], textposition="outside",
+                             cliponaxis=False))
+        top = max(top, max(p or 0 for p in predicted))
+        fig.update_layout(showlegend=True)
+    fig.update_yaxes(title_text="largest context (tokens)", **log_ticks(min(256, top), top * 2))
     fig.update_layout(showlegend=s["device"].nunique() > 1, barmode="group")
-    return theme.style(fig, "Maximum context per model (measured; bars without OOM reached context.max)")
+    return theme.style(fig, "Maximum context per model: measured (bars without OOM reached context.max) "
+                            "and predicted", width=theme.TWO_COLUMN_PX * 3 // 4)
 
 
 def human_bytes_axis(v: float) -> str:

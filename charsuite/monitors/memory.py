@@ -78,3 +78,39 @@ def cache_bytes(cache: Any) -> dict[str, int]:
             else:
                 ssm += tensor_bytes(states)
     return {"kv_cache": kv, "ssm_state": ssm}
+
+
+def tensor_peak(fn, device: torch.device):
+    """Peak bytes of tensors allocated during fn() and alive at once, above what was
+    allocated before: the allocator-independent peak a memory model predicts. CUDA: the
+    caching allocator's peak; CPU: torch.profiler's memory trace (glibc keeps freed
+    memory, so the resident set overstates it). Returns (bytes, fn's result)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        before = torch.cuda.memory_allocated(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        result = fn()
+        torch.cuda.synchronize(device)
+        return torch.cuda.max_memory_allocated(device) - before, result
+    import json
+    import os
+    import tempfile
+
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        result = fn()
+    fd, path = tempfile.mkstemp(suffix=".json")
+    os.close(fd)
+    try:
+        prof.export_chrome_trace(path)
+        with open(path) as f:
+            events = [e for e in json.load(f).get("traceEvents", []) if e.get("name") == "[memory]"]
+    finally:
+        os.unlink(path)
+    events.sort(key=lambda e: float(e.get("ts", 0)))
+    live = peak = 0
+    for e in events:
+        live += int(e.get("args", {}).get("Bytes", 0))
+        peak = max(peak, live)
+    return peak, result
