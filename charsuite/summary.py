@@ -16,6 +16,7 @@ import pandas as pd
 from charsuite import results
 from charsuite.analysis.crossover import bootstrap_crossover
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
+from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
 from charsuite.units import human_tokens
 
@@ -26,7 +27,8 @@ def _fmt_ctx(v) -> str:
 
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
     lines = ["| model | size | family | device | max context prefill | max context decode | predicted max | "
-             "prefill exponent | decode exponent |", "|---|---|---|---|---|---|---|---|---|"]
+             "prefill exponent | decode exponent | prefill TFLOP/s (share of peak) at max | "
+             "decode GB/s (share of peak) at max |", "|---|---|---|---|---|---|---|---|---|---|---|"]
     for run_dir, g in summaries.groupby("run_dir", sort=True):
         model, size, device = g.iloc[0]["model"], g.iloc[0]["size"], g.iloc[0]["device"]
         by_phase = {r["phase"]: r for _, r in g.iterrows()}
@@ -41,10 +43,22 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
         mine = points[points["run_dir"] == run_dir]
         pred = predicted_max_for_run(g.iloc[0]["config"], g.iloc[0]["memory_limit_bytes"],
                                      runtime_baseline(mine["mem"]) if "mem" in mine else 0)
+        roof = {}
+        for phase in ("prefill", "decode"):
+            p = mine[(mine["phase"] == phase) & (mine["status"] == "ok")]
+            r = point_shares(g.iloc[0]["config"], p.sort_values("context").iloc[-1].to_dict()) if len(p) else None
+            if r is None:
+                roof[phase] = "-"
+            elif phase == "prefill":
+                share = f" ({r['flops_share']:.1%})" if r["flops_share"] is not None else ""
+                roof[phase] = f"{r['achieved_tflops']:.3g}{share}"
+            else:
+                share = f" ({r['bandwidth_share']:.1%})" if r["bandwidth_share"] is not None else ""
+                roof[phase] = f"{r['achieved_bandwidth_gbs']:.3g}{share}"
         lines.append(f"| {model} | {size} | {fam} | {device} | "
                      f"{_fmt_ctx(by_phase.get('prefill', {}).get('max_context_ok'))} | "
                      f"{_fmt_ctx(by_phase.get('decode', {}).get('max_context_ok'))} | {_fmt_ctx(pred)} | "
-                     f"{exps['prefill']} | {exps['decode']} |")
+                     f"{exps['prefill']} | {exps['decode']} | {roof['prefill']} | {roof['decode']} |")
     return lines
 
 

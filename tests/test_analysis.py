@@ -147,3 +147,4 @@ def test_summary_of_a_real_cpu_batch(tiny_batch, cli):
     lines = [ln for ln in out.splitlines() if ln.startswith("| qwen2_5 | tiny")]
     exponent = float(lines[0].split("|")[8])
     assert 0.3 < exponent < 3.0  # a real, measured slope
+    assert float(lines[0].split("|")[10].split()[0]) > 0  # achieved TFLOP/s from the roofline counts
