@@ -79,18 +79,16 @@ def _mem(model: torch.nn.Module, cache: Any, logits: torch.Tensor, peak: int, be
 
 def measure_prefill(model, input_ids, repeats: int, warmup: int, logits: str, device: torch.device,
                     monitor: Monitor | None = None) -> PhaseResult:
-    """warmup untimed + repeats timed prefills; each sample is time to first token.
-    Energy covers the timed repeats only."""
+    """One profiled prefill for the live-tensor peak (untimed, before the peak-memory
+    window, so the profiler's own buffers never count), then warmup untimed + repeats timed
+    prefills; each sample is time to first token. Energy covers the timed repeats only."""
     monitor = monitor or Monitor()
+    tensor_peak, _ = memory.tensor_peak(lambda: prefill(model, input_ids, logits), device)
     memory.release_free_memory(device)
     before = memory.current_bytes(device)
     memory.reset_peak(device)
-    tensor_peak = None
-    for i in range(warmup):
-        if i == 0:  # the first untimed repeat also measures the live-tensor peak
-            tensor_peak, _ = memory.tensor_peak(lambda: prefill(model, input_ids, logits), device)
-        else:
-            timed(lambda: prefill(model, input_ids, logits), device)
+    for _ in range(warmup):
+        timed(lambda: prefill(model, input_ids, logits), device)
     samples = []
     with monitor.measure() as energy:
         for i in range(repeats):
