@@ -56,6 +56,14 @@ def test_predicted_weights_and_kv_for_130m_class_models():
         assert abs(predict(run.model, 512).weights - weight_bytes(model)) / weight_bytes(model) < 0.01
 
 
+def test_predicted_kv_cache_of_a_130m_class_transformer_equals_measured():
+    _, run = compose("+model=gpt_neo", "model.size=125m")
+    model = build(run.model)
+    _, cache, _ = prefill(model, random_tokens(50257, 1, 256, 0, torch.device("cpu")), "last")
+    measured = cache_bytes(cache)["kv_cache"]
+    assert measured == predict(run.model, 256).kv_cache == 12 * 2 * 12 * 64 * 256 * 4
+
+
 def test_max_context_is_monotone_in_memory():
     _, run = compose("+model=qwen2_5", "model.size=0.5b", "model.dtype=float16")
     small, big = max_context(run.model, 4 * 2**30), max_context(run.model, 24 * 2**30)
