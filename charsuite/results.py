@@ -29,6 +29,8 @@ def point_key(rec: dict[str, Any]) -> tuple:
 
 def append(run_dir: Path, record: dict[str, Any]) -> None:
     """Append one point and make it durable before returning."""
+    if record.get("status") not in STATUSES:
+        raise ValueError(f"unknown point status {record.get('status')!r}; the schema knows {STATUSES}")
     line = json.dumps({"schema": SCHEMA, **record}, default=float) + "\n"
     with open(run_dir / RESULTS, "a") as f:
         f.write(line)

@@ -20,7 +20,6 @@ from charsuite.config import RunConfig
 from charsuite.isolation import Worker
 from charsuite.profiling import run_profiles
 
-STOP_STATUSES = ("timeout", "crashed", "error", "skipped")
 ENERGY_FIELDS = ("energy_j", "energy_per_token_j", "energy_above_idle_j", "avg_power_w", "idle_power_w",
                  "power_sample_hz", "temperature_max_c", "clock_min_mhz", "throttled")
 

@@ -341,6 +341,3 @@ def max_context(data: Data) -> go.Figure:
     return theme.style(fig, "Maximum context per model: measured (bars without OOM reached context.max) "
                             "and predicted", width=theme.TWO_COLUMN_PX * 3 // 4)
 
-
-def human_bytes_axis(v: float) -> str:
-    return human_bytes(v)
