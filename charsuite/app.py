@@ -11,7 +11,7 @@ from omegaconf import DictConfig
 from charsuite import environment, results
 from charsuite.batch import JOB_STATUS
 from charsuite.config import ConfigError, RunConfig, to_run_config
-from charsuite.models import count_params_meta
+from charsuite.models import meta_sizes
 from charsuite.progress import Progress, print_table
 from charsuite.sweep import Sweep
 
@@ -51,7 +51,7 @@ def execute(cfg: DictConfig, run_dir: Path) -> list[dict[str, Any]]:
         check_resumable(run_dir, run)
     sweep = Sweep(run, run_dir, progress=Progress(f"charsuite: {run.model.name} {run.model.size} "
                                                   f"({run.model.dtype}) on {run.device.name} -> {run_dir}"))
-    sweep.params = count_params_meta(run.model)
+    sweep.params, sweep.buffer_bytes = meta_sizes(run.model)
     if run.resume:
         sweep.done = results.finished(results.read_points(run_dir / results.RESULTS))
     run_info = {

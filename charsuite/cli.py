@@ -117,12 +117,16 @@ def validate(overrides: list[str], batch: bool = False) -> list[str]:
     return warnings
 
 
+def is_batch(flags: list[str]) -> bool:
+    return any(f in ("-m", "--multirun") for f in flags)
+
+
 def hydra_argv(argv: list[str]) -> list[str]:
     """Hydra composes a batch's base config with its non-swept overrides before any job
     has chosen a model, so `-m +model=a,b model.size=x` fails there ("Key 'model' is not
     in struct"). Such `model.*` overrides become one-value sweeps, applied per job."""
     flags, overrides = split_argv(argv)
-    if not any(f in ("-m", "--multirun") for f in flags):
+    if not is_batch(flags):
         return argv
     parsed = OverridesParser.create().parse_overrides(overrides)
     model_swept = any(o.get_key_element().lstrip("+~") == "model" and o.is_sweep_override() for o in parsed)
@@ -151,11 +155,11 @@ def check_argv(argv: list[str]) -> None:
     flags, overrides = split_argv(argv)
     if any(f in _HELP_FLAGS for f in flags):
         return
-    if any(f in ("-m", "--multirun") for f in flags) and any(f in ("--cfg", "-c") for f in flags):
+    if is_batch(flags) and any(f in ("--cfg", "-c") for f in flags):
         print("charsuite: --cfg shows one job's config; drop -m/--multirun to use it", file=sys.stderr)
         raise SystemExit(2)
     try:
-        for warning in validate(overrides, batch=any(f in ("-m", "--multirun") for f in flags)):
+        for warning in validate(overrides, batch=is_batch(flags)):
             print(f"charsuite: {warning}", file=sys.stderr)
     except ConfigError as exc:
         print(f"charsuite: {exc}", file=sys.stderr)

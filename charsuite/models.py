@@ -40,25 +40,24 @@ def count_params(model: torch.nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def count_params_meta(spec: ModelConfig) -> int:
-    """Parameter count without allocating weights (meta device), for any size."""
-    with torch.device("meta"):
-        model = transformers.AutoModelForCausalLM.from_config(hf_config(spec))
-    return count_params(model)
-
-
-def buffer_bytes_meta(spec: ModelConfig) -> int:
-    """Bytes of the model's buffers (rotary tables, causal-mask matrices) in spec.dtype,
-    counted on the meta device: GPT-Neo's mask alone is max_positions^2 bytes per layer."""
+def meta_sizes(spec: ModelConfig) -> tuple[int, int]:
+    """(parameter count, bytes of buffers in spec.dtype) from one build on the meta device,
+    so any size is counted without allocating it. Buffers matter: GPT-Neo's causal mask
+    alone is max_positions^2 bytes per layer."""
     with torch.device("meta"):
         model = transformers.AutoModelForCausalLM.from_config(hf_config(spec), dtype=TORCH_DTYPES[spec.dtype])
     seen: set[int] = set()
-    total = 0
+    buffers = 0
     for b in model.buffers():
         if id(b) not in seen:
             seen.add(id(b))
-            total += b.numel() * b.element_size()
-    return total
+            buffers += b.numel() * b.element_size()
+    return count_params(model), buffers
+
+
+def count_params_meta(spec: ModelConfig) -> int:
+    """Parameter count without allocating weights (meta device), for any size."""
+    return meta_sizes(spec)[0]
 
 
 def implementations(model: torch.nn.Module, device: torch.device) -> dict[str, str | None]:

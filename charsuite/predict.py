@@ -10,7 +10,7 @@ import sys
 from charsuite.analysis.memory_model import max_context, predict
 from charsuite.cli import split_argv, validate
 from charsuite.config import ConfigError
-from charsuite.models import buffer_bytes_meta, count_params_meta
+from charsuite.models import meta_sizes
 from charsuite.units import human_bytes, human_tokens
 
 
@@ -30,9 +30,8 @@ def compose_run(overrides: list[str]):
 
 def report(run) -> dict:
     spec, w = run.model, run.workload
-    params = count_params_meta(spec)
+    params, buffers = meta_sizes(spec)
     limit = run.device.memory_limit_bytes()
-    buffers = buffer_bytes_meta(spec)
     rows = [predict(spec, n, w.batch, w.logits, params, buffers).as_dict() for n in run.context.lengths()]
     return {
         "model": spec.name, "size": spec.size, "dtype": spec.dtype, "device": run.device.name, "params": params,

@@ -74,6 +74,7 @@ class Sweep:
     run_dir: Path
     progress: Any = None
     params: int | None = None
+    buffer_bytes: int | None = None
     worker: Worker | None = None
     guard: dict[str, Any] | None = None
     done: dict[tuple, dict[str, Any]] = field(default_factory=dict)
@@ -81,7 +82,6 @@ class Sweep:
     info: dict[str, Any] = field(default_factory=dict)
     summary: list[dict[str, Any]] = field(default_factory=list)
     skipped: set = field(default_factory=set)
-    _sizes: tuple[int, int] | None = None
 
     def base(self, phase: str, context: int) -> dict[str, Any]:
         m, d, w = self.run.model, self.run.device, self.run.workload
@@ -97,12 +97,8 @@ class Sweep:
 
         w = self.run.workload
         try:
-            if self._sizes is None:
-                from charsuite.models import buffer_bytes_meta
-
-                self._sizes = (self.params, buffer_bytes_meta(self.run.model))
             p = predict(self.run.model, context, w.batch, w.logits if phase == "prefill" else "last",
-                        params=self._sizes[0], buffers=self._sizes[1])
+                        params=self.params, buffers=self.buffer_bytes)
         except ValueError:  # an architecture the model does not know
             return None
         return p.as_dict()

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 from charsuite.analysis.architectures import Layout, layout
 from charsuite.config import ModelConfig
-from charsuite.models import buffer_bytes_meta, count_params_meta, hf_config
+from charsuite.models import hf_config, meta_sizes
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h")
@@ -93,8 +93,8 @@ def predict(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     cfg = hf_config(spec)
     lay = layout(cfg)
     elem = BYTES[spec.dtype]
-    params = params if params is not None else count_params_meta(spec)
-    buffers = buffers if buffers is not None else buffer_bytes_meta(spec)
+    if params is None or buffers is None:
+        params, buffers = meta_sizes(spec)
     return Prediction(
         context=context,
         weights=params * elem + buffers,
@@ -108,7 +108,7 @@ def predict(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
 def max_context(spec: ModelConfig, limit_bytes: int, batch: int = 1, logits: str = "last",
                 runtime_bytes: int = 0, upper: int = 1 << 24) -> int | None:
     """Largest context whose predicted total (plus a runtime baseline) fits the limit."""
-    params, buffers = count_params_meta(spec), buffer_bytes_meta(spec)
+    params, buffers = meta_sizes(spec)
 
     def fits(n: int) -> bool:
         return predict(spec, n, batch, logits, params, buffers).total + runtime_bytes <= limit_bytes
