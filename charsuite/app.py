@@ -9,10 +9,13 @@ from typing import Any
 from omegaconf import DictConfig
 
 from charsuite import environment, results
+from charsuite.analysis.facts import model_facts
+from charsuite.analysis.memory_model import max_context, predict
 from charsuite.batch import JOB_STATUS
 from charsuite.config import ConfigError, RunConfig, to_run_config
-from charsuite.models import meta_sizes
+from charsuite.driver import WorkerDriver
 from charsuite.progress import Progress, print_table
+from charsuite.recorder import Recorder
 from charsuite.sweep import Sweep
 
 # Settings that change what a point measures: a run folder holds one combination.
@@ -44,33 +47,41 @@ def check_resumable(run_dir: Path, run: RunConfig) -> None:
                           f"{old.get(k)!r} -> {new.get(k)!r}); pass hydra.run.dir=NEW_FOLDER or remove it")
 
 
-def execute(cfg: DictConfig, run_dir: Path) -> list[dict[str, Any]]:
-    run = to_run_config(cfg)
+def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     run_dir.mkdir(parents=True, exist_ok=True)
     if run.resume:
         check_resumable(run_dir, run)
-    sweep = Sweep(run, run_dir, progress=Progress(f"charsuite: {run.model.name} {run.model.size} "
-                                                  f"({run.model.dtype}) on {run.device.name} -> {run_dir}"))
-    sweep.params, sweep.buffer_bytes = meta_sizes(run.model)
-    if run.resume:
-        sweep.done = results.finished(results.read_points(run_dir / results.RESULTS))
+    facts = model_facts(run.model)
+    w = run.workload
+    limit = run.device.memory_limit_bytes()
+
+    def predict_mem(phase: str, context: int) -> dict[str, int]:
+        return predict(facts, context, w.batch, w.logits if phase == "prefill" else "last").as_dict()
+
     run_info = {
         "config": run.raw,
         "fingerprint": fingerprint(run),
-        "params": sweep.params,
-        "memory_limit_bytes": run.device.memory_limit_bytes(),
+        "params": facts.params,
+        "memory_limit_bytes": limit,
+        # What the read side (summary, figures) needs, so it never imports torch.
+        "model_facts": facts.to_dict(),
+        "predicted_max_context": max_context(facts, limit, w.batch, w.logits) if limit else None,
         "environment": environment.describe({**run.device.allocator_env}),
     }
     results.write_json(run_dir / results.RUN, run_info)
+    driver = WorkerDriver(run)
+    recorder = Recorder(run_dir, run, facts.params)
+    progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
+                        f"-> {run_dir}")
+    sweep = Sweep(run, driver, recorder, progress, predict_mem)
     try:
         summary = sweep.execute()
     finally:
-        sweep.progress.stop()
-        run_info.update({"worker": sweep.info, "correctness_guard": sweep.guard})
+        progress.stop()
+        run_info.update({"worker": driver.info, "correctness_guard": driver.guard})
         results.write_json(run_dir / results.RUN, run_info)
     results.write_json(run_dir / results.SUMMARY, summary)
-    points = list(results.finished(results.read_points(run_dir / results.RESULTS)).values())
-    print_table(points, summary)
+    print_table(recorder.points(), summary)
     return summary
 
 
@@ -85,7 +96,7 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     batch = hc.mode == RunMode.MULTIRUN
     overrides = list(hc.overrides.task)
     try:
-        summary = execute(cfg, run_dir)
+        summary = execute(to_run_config(cfg), run_dir)
         status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary}
     except ConfigError as exc:
         status = {"status": "failed", "error": str(exc), "overrides": overrides}

@@ -1,25 +1,33 @@
-"""Typed run configuration, validated once at the door.
+"""The run configuration: typed dataclasses that are also Hydra's schema, and one compose().
 
-Hydra composes YAML into a DictConfig; `to_run_config` turns it into plain dataclasses
-and raises `ConfigError` (one line naming the bad value and the valid choices) for
-anything the rest of the code would otherwise trip over later.
+The dataclasses below are registered in Hydra's ConfigStore as the schema of
+conf/config.yaml, so OmegaConf itself rejects wrong types and misspelt keys while it
+composes; what types cannot say (choices, positive numbers, min <= max) is checked in
+each dataclass's __post_init__, which runs when the composed config becomes objects.
+Every failure is a `ConfigError`: one line naming the bad value and the valid choices.
+
+    compose(overrides) -> RunConfig     the CLI's pre-check, predict, benchmarks and tests
+    to_run_config(cfg) -> RunConfig     inside a Hydra job, from the config Hydra composed
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DTYPES = ("float32", "float16", "bfloat16")
 PHASES = ("prefill", "decode")
 LOGITS_MODES = ("last", "all")
 FAMILIES = ("ssm", "hybrid", "transformer")
+GROUPS = ("model", "device", "context", "workload", "profile")
 
 
 class ConfigError(ValueError):
@@ -29,100 +37,6 @@ class ConfigError(ValueError):
 def choices(group: str) -> list[str]:
     """Names of the YAML files in a config group (conf/<group>/*.yaml), sorted."""
     return sorted(p.stem for p in (CONF_DIR / group).glob("*.yaml"))
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    name: str
-    family: str
-    arch: str
-    config_class: str
-    size: str
-    hf_config: dict[str, Any]
-    hub_id: str | None
-    published_params: float | None
-    weights: str = "random"
-    trust_remote_code: bool = False
-    dtype: str = "float32"
-    attn_implementation: str | None = None
-
-
-@dataclass(frozen=True)
-class DeviceConfig:
-    name: str
-    kind: str
-    memory_gb: float | None
-    memory_share: float | None
-    threads: int | None
-    peak_bandwidth_gbs: float | None
-    peak_tflops: dict[str, float | None]
-    power_monitor: str
-    allocator_env: dict[str, str]
-
-    def memory_limit_bytes(self) -> int | None:
-        """The cap enforced on the worker, in bytes (None: no cap)."""
-        if self.memory_gb is not None:
-            return int(self.memory_gb * 1024**3)
-        if self.kind == "cpu" and self.memory_share:
-            return int(physical_memory_bytes() * self.memory_share)
-        return None
-
-
-@dataclass(frozen=True)
-class ContextConfig:
-    min: int
-    max: int
-    ladder: str | list[int]
-    factor: float
-    tolerance: int | None
-
-    def lengths(self) -> list[int]:
-        """The ladder of context lengths (tokens), ascending, max included."""
-        if isinstance(self.ladder, list):
-            return sorted({n for n in self.ladder if self.min <= n <= self.max})
-        out, n = [], self.min
-        while n < self.max:
-            out.append(n)
-            n = max(n + 1, int(round(n * self.factor)))
-        out.append(self.max)
-        return out
-
-    def tolerance_at(self, length: int) -> int:
-        """Bisection resolution at a length: the larger of 1% and 256 tokens by default."""
-        if self.tolerance is not None:
-            return self.tolerance
-        return max(256, length // 100)
-
-
-@dataclass(frozen=True)
-class WorkloadConfig:
-    phases: tuple[str, ...]
-    decode_tokens: int
-    repeats: int
-    warmup: int
-    batch: int
-    logits: str
-    timeout_s: float
-    budget_s: float | None
-    seed: int
-    guard_tolerance: dict[str, float]
-
-
-@dataclass(frozen=True)
-class ProfileConfig:
-    enabled: bool
-    contexts: tuple[int, ...]
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    model: ModelConfig
-    device: DeviceConfig
-    context: ContextConfig
-    workload: WorkloadConfig
-    profile: ProfileConfig
-    resume: bool
-    raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def physical_memory_bytes() -> int:
@@ -150,140 +64,252 @@ def parse_length(value: Any, key: str) -> int:
     return n
 
 
-def _positive_int(value: Any, key: str, allow_zero: bool = False) -> int:
-    ok = isinstance(value, int) and not isinstance(value, bool) and (value > 0 or (allow_zero and value == 0))
-    if not ok:
-        bound = "a non-negative" if allow_zero else "a positive"
-        raise ConfigError(f"{key} must be {bound} integer, got {value!r}")
-    return value
+def _positive(value: float | int | None, key: str, allow_zero: bool = False, what: str = "integer") -> None:
+    if value is not None and not (value > 0 or (allow_zero and value == 0)):
+        raise ConfigError(f"{key} must be a {'non-negative' if allow_zero else 'positive'} {what}, got {value!r}")
 
 
-def _one_of(value: Any, key: str, valid: tuple[str, ...] | list[str]) -> str:
+def _one_of(value: Any, key: str, valid: tuple[str, ...] | list[str]) -> None:
     if value not in valid:
         raise ConfigError(f"unknown {key} {value!r}; choose one of: {', '.join(valid)}")
-    return value
 
 
-def _model(m: dict[str, Any]) -> ModelConfig:
-    name = m.get("name")
-    sizes = m.get("sizes") or {}
-    size = str(m.get("size"))
-    if size not in sizes:
-        raise ConfigError(f"unknown model.size {size!r} for {name}; choose one of: {', '.join(map(str, sizes))}")
-    entry = sizes[size]
-    weights = _one_of(m.get("weights"), "model.weights", ("random", "pretrained"))
-    if weights == "pretrained" and not entry.get("hub_id"):
-        raise ConfigError(f"model.weights=pretrained needs a hub id, and {name} size {size} has none; "
-                          "use weights=random")
-    return ModelConfig(
-        name=name,
-        family=_one_of(m.get("family"), "model.family", FAMILIES),
-        arch=m["arch"],
-        config_class=m["config_class"],
-        size=size,
-        hf_config=dict(entry.get("config") or {}),
-        hub_id=entry.get("hub_id"),
-        published_params=entry.get("published_params"),
-        weights=weights,
-        trust_remote_code=bool(m.get("trust_remote_code", False)),
-        dtype=_one_of(m.get("dtype"), "model.dtype", DTYPES),
-        attn_implementation=m.get("attn_implementation"),
-    )
+@dataclass
+class ModelConfig:
+    """conf/model/FAMILY.yaml: a family and its named sizes (each a transformers config)."""
+
+    name: str = MISSING
+    family: str = MISSING
+    arch: str = MISSING
+    config_class: str = MISSING
+    size: str = MISSING
+    weights: str = "random"
+    trust_remote_code: bool = False
+    dtype: str = MISSING
+    attn_implementation: str | None = None
+    sizes: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.size = str(self.size)
+        if self.size not in self.sizes:
+            raise ConfigError(f"unknown model.size {self.size!r} for {self.name}; "
+                              f"choose one of: {', '.join(map(str, self.sizes))}")
+        _one_of(self.family, "model.family", FAMILIES)
+        _one_of(self.weights, "model.weights", ("random", "pretrained"))
+        _one_of(self.dtype, "model.dtype", DTYPES)
+        if self.weights == "pretrained" and not self.hub_id:
+            raise ConfigError(f"model.weights=pretrained needs a hub id, and {self.name} size {self.size} has "
+                              "none; use weights=random")
+
+    @property
+    def entry(self) -> dict[str, Any]:
+        return self.sizes[self.size] or {}
+
+    @property
+    def hf_config(self) -> dict[str, Any]:
+        return dict(self.entry.get("config") or {})
+
+    @property
+    def hub_id(self) -> str | None:
+        return self.entry.get("hub_id")
+
+    @property
+    def published_params(self) -> float | None:
+        return self.entry.get("published_params")
 
 
-def _device(d: dict[str, Any]) -> DeviceConfig:
-    kind = _one_of(d.get("kind"), "device.kind", ("cpu", "cuda"))
-    mem = d.get("memory_gb")
-    if mem is not None and (isinstance(mem, bool) or not isinstance(mem, (int, float)) or mem <= 0):
-        raise ConfigError(f"device.memory_gb must be a positive number of GB or null, got {mem!r}")
-    threads = d.get("threads")
-    if threads is not None:
-        _positive_int(threads, "device.threads")
-    return DeviceConfig(
-        name=d["name"],
-        kind=kind,
-        memory_gb=float(mem) if mem is not None else None,
-        memory_share=d.get("memory_share"),
-        threads=threads,
-        peak_bandwidth_gbs=d.get("peak_bandwidth_gbs"),
-        peak_tflops=dict(d.get("peak_tflops") or {}),
-        power_monitor=str(d.get("power_monitor", "none")),
-        allocator_env={str(k): str(v) for k, v in (d.get("allocator_env") or {}).items()},
-    )
+@dataclass
+class DeviceConfig:
+    """conf/device/PROFILE.yaml: what the device is and what the run may use of it."""
+
+    name: str = MISSING
+    kind: str = MISSING
+    memory_gb: float | None = None
+    memory_share: float | None = None
+    threads: int | None = None
+    peak_bandwidth_gbs: float | None = None
+    peak_tflops: dict[str, float | None] = field(default_factory=dict)
+    power_monitor: str = "none"
+    dtype: str = "float32"
+    context_min: Any = 256
+    context_max: Any = 4096
+    allocator_env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        _one_of(self.kind, "device.kind", ("cpu", "cuda"))
+        _positive(self.memory_gb, "device.memory_gb", what="number of GB or null")
+        _positive(self.threads, "device.threads")
+
+    def memory_limit_bytes(self) -> int | None:
+        """The cap enforced on the worker, in bytes (None: no cap)."""
+        if self.memory_gb is not None:
+            return int(self.memory_gb * 1024**3)
+        if self.kind == "cpu" and self.memory_share:
+            return int(physical_memory_bytes() * self.memory_share)
+        return None
 
 
-def _context(c: dict[str, Any]) -> ContextConfig:
-    lo = parse_length(c.get("min"), "context.min")
-    hi = parse_length(c.get("max"), "context.max")
-    if lo > hi:
-        raise ConfigError(f"context.min ({lo}) is larger than context.max ({hi})")
-    ladder = c.get("ladder", "geometric")
-    if isinstance(ladder, (list, tuple)):
-        ladder = [parse_length(v, "context.ladder") for v in ladder]
-    elif ladder != "geometric":
-        raise ConfigError(f"unknown context.ladder {ladder!r}; choose: geometric, or a list of lengths")
-    factor = c.get("factor", 2)
-    if isinstance(factor, bool) or not isinstance(factor, (int, float)) or factor <= 1:
-        raise ConfigError(f"context.factor must be a number above 1, got {factor!r}")
-    tol = c.get("tolerance")
-    return ContextConfig(
-        min=lo,
-        max=hi,
-        ladder=ladder,
-        factor=float(factor),
-        tolerance=parse_length(tol, "context.tolerance") if tol is not None else None,
-    )
+@dataclass
+class ContextConfig:
+    """conf/context: the lengths tried (tokens) and the bisection's resolution."""
+
+    min: Any = MISSING
+    max: Any = MISSING
+    ladder: Any = "geometric"
+    factor: float = 2.0
+    tolerance: Any = None
+
+    def __post_init__(self) -> None:
+        self.min = parse_length(self.min, "context.min")
+        self.max = parse_length(self.max, "context.max")
+        if self.min > self.max:
+            raise ConfigError(f"context.min ({self.min}) is larger than context.max ({self.max})")
+        if isinstance(self.ladder, (list, tuple)):
+            self.ladder = [parse_length(v, "context.ladder") for v in self.ladder]
+        elif self.ladder != "geometric":
+            raise ConfigError(f"unknown context.ladder {self.ladder!r}; choose: geometric, or a list of lengths")
+        if not self.factor > 1:
+            raise ConfigError(f"context.factor must be a number above 1, got {self.factor!r}")
+        if self.tolerance is not None:
+            self.tolerance = parse_length(self.tolerance, "context.tolerance")
+
+    def lengths(self) -> list[int]:
+        """The ladder of context lengths (tokens), ascending, max included."""
+        if isinstance(self.ladder, list):
+            return sorted({n for n in self.ladder if self.min <= n <= self.max})
+        out, n = [], self.min
+        while n < self.max:
+            out.append(n)
+            n = max(n + 1, int(round(n * self.factor)))
+        out.append(self.max)
+        return out
+
+    def tolerance_at(self, length: int) -> int:
+        """Bisection resolution at a length: the larger of 1% and 256 tokens by default."""
+        if self.tolerance is not None:
+            return self.tolerance
+        return max(256, length // 100)
 
 
-def _workload(w: dict[str, Any]) -> WorkloadConfig:
-    phases = w.get("phases") or []
-    if isinstance(phases, str):
-        phases = [phases]
-    for p in phases:
-        _one_of(p, "workload.phases entry", PHASES)
-    budget = w.get("budget_s")
-    timeout = w.get("timeout_s")
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigError(f"workload.timeout_s must be a positive number of seconds, got {timeout!r}")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or budget <= 0):
-        raise ConfigError(f"workload.budget_s must be a positive number of seconds or null, got {budget!r}")
-    return WorkloadConfig(
-        phases=tuple(phases),
-        decode_tokens=_positive_int(w.get("decode_tokens"), "workload.decode_tokens"),
-        repeats=_positive_int(w.get("repeats"), "workload.repeats"),
-        warmup=_positive_int(w.get("warmup"), "workload.warmup", allow_zero=True),
-        batch=_positive_int(w.get("batch"), "workload.batch"),
-        logits=_one_of(w.get("logits"), "workload.logits", LOGITS_MODES),
-        timeout_s=float(timeout),
-        budget_s=float(budget) if budget is not None else None,
-        seed=int(w.get("seed", 0)),
-        guard_tolerance={k: float(v) for k, v in (w.get("guard_tolerance") or {}).items()},
-    )
+@dataclass
+class WorkloadConfig:
+    """conf/workload: what one point runs and how often."""
+
+    phases: list[str] = field(default_factory=lambda: list(PHASES))
+    decode_tokens: int = 16
+    repeats: int = 3
+    warmup: int = 1
+    batch: int = 1
+    logits: str = "last"
+    timeout_s: float = 900.0
+    budget_s: float | None = None
+    seed: int = 0
+    guard_tolerance: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for p in self.phases:
+            _one_of(p, "workload.phases entry", PHASES)
+        for key in ("decode_tokens", "repeats", "batch"):
+            _positive(getattr(self, key), f"workload.{key}")
+        _positive(self.warmup, "workload.warmup", allow_zero=True)
+        _one_of(self.logits, "workload.logits", LOGITS_MODES)
+        _positive(self.timeout_s, "workload.timeout_s", what="number of seconds")
+        _positive(self.budget_s, "workload.budget_s", what="number of seconds or null")
 
 
-def _profile(p: dict[str, Any]) -> ProfileConfig:
-    contexts = p.get("contexts") or []
-    return ProfileConfig(
-        enabled=bool(p.get("enabled", False)),
-        contexts=tuple(parse_length(v, "profile.contexts") for v in contexts),
-    )
+@dataclass
+class ProfileConfig:
+    """conf/profile: operator profiling at chosen context lengths."""
+
+    enabled: bool = False
+    contexts: list[Any] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.contexts = [parse_length(v, "profile.contexts") for v in self.contexts]
+
+
+@dataclass
+class RunConfig:
+    """The whole run: conf/config.yaml's schema."""
+
+    model: ModelConfig | None = None
+    device: DeviceConfig = MISSING
+    context: ContextConfig = MISSING
+    workload: WorkloadConfig = MISSING
+    profile: ProfileConfig = field(default_factory=ProfileConfig)
+    # When true, a run folder that already holds results continues where it stopped.
+    resume: bool = True
+
+    @property
+    def raw(self) -> dict[str, Any]:
+        """The resolved config as plain data (run.json, fingerprints)."""
+        return dataclasses.asdict(self)
+
+
+SCHEMAS = {"model": ModelConfig, "device": DeviceConfig, "context": ContextConfig, "workload": WorkloadConfig,
+           "profile": ProfileConfig}
+ConfigStore.instance().store(name="charsuite_schema", node=RunConfig)
+
+
+def group_keys(group: str) -> list[str]:
+    return sorted(f.name for f in dataclasses.fields(SCHEMAS[group]))
+
+
+def explain(exc: BaseException, overrides: list[str]) -> str:
+    """Hydra/OmegaConf composition errors as one actionable line."""
+    text = str(exc)
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    for group in GROUPS:
+        if f"'{group}/" in text or f"group {group}" in text.lower() or f"{group}=" in first:
+            for o in overrides:
+                if o.lstrip("+~").startswith(f"{group}="):
+                    value = o.split("=", 1)[1]
+                    return f"unknown {group} {value!r}; choose one of: {', '.join(choices(group))}"
+    cause = exc.__cause__
+    if "Could not override" in text or "not in struct" in text or "Key '" in text:
+        key = first.split("'")[1] if "'" in first else first
+        section = key.split(".")[0]
+        if section in GROUPS:
+            return f"unknown config key {key!r}; valid keys under {section}: {', '.join(group_keys(section))}"
+        return f"unknown config key {key!r}; valid top-level keys: {', '.join(GROUPS)}, resume"
+    if cause is not None and getattr(cause, "full_key", None):
+        return f"{cause.full_key}: {str(cause).strip().splitlines()[0]}"
+    return first
 
 
 def to_run_config(cfg: DictConfig) -> RunConfig:
-    """Validate a composed config and return the typed view the app runs on."""
-    if "model" not in cfg or cfg.model is None:
+    """The typed run a composed config describes; ConfigError for anything invalid."""
+    if cfg.get("model") is None:
         raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
     try:
-        raw = OmegaConf.to_container(cfg, resolve=True)
-    except Exception as exc:  # interpolation errors name the key
-        raise ConfigError(f"config does not resolve: {str(exc).splitlines()[0]}") from None
-    assert isinstance(raw, dict)
-    return RunConfig(
-        model=_model(raw["model"]),
-        device=_device(raw["device"]),
-        context=_context(raw["context"]),
-        workload=_workload(raw["workload"]),
-        profile=_profile(raw.get("profile") or {}),
-        resume=bool(raw.get("resume", True)),
-        raw={k: v for k, v in raw.items() if k != "hydra"},
-    )
+        run = OmegaConf.to_object(cfg)
+    except ConfigError:
+        raise
+    except Exception as exc:  # interpolation and type errors name the key
+        key = getattr(exc, "full_key", None)
+        line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{key}: {line}" if key else f"config does not resolve: {line}") from None
+    assert isinstance(run, RunConfig)
+    return run
+
+
+def compose_dictconfig(overrides: list[str]) -> DictConfig:
+    """Hydra's composition of conf/config.yaml with overrides (no job, no run folder)."""
+    from hydra import compose as hydra_compose
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            try:
+                return hydra_compose(config_name="config", overrides=list(overrides))
+            except Exception as exc:
+                raise ConfigError(explain(exc, list(overrides))) from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def compose(overrides: list[str] | tuple[str, ...]) -> RunConfig:
+    """The one way to turn overrides into a validated run."""
+    return to_run_config(compose_dictconfig(list(overrides)))

@@ -19,6 +19,7 @@ from dataclasses import asdict
 from typing import Any
 
 from charsuite.config import RunConfig
+from charsuite.records import Reply, Status
 
 STDERR_TAIL_LINES = 8
 
@@ -26,8 +27,9 @@ STDERR_TAIL_LINES = 8
 class Worker:
     """One warm worker process holding one built model."""
 
-    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0):
+    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0, engine: str = "transformers"):
         self.run = run
+        self.engine = engine
         self.setup_timeout_s = setup_timeout_s
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
@@ -46,7 +48,7 @@ class Worker:
         env.setdefault("HF_HUB_OFFLINE", "0" if self.run.model.weights == "pretrained" else "1")
         return env
 
-    def start(self) -> dict[str, Any]:
+    def start(self) -> Reply:
         """Spawn the process and build the model; returns the setup reply."""
         read_fd, write_fd = os.pipe()
         self._stderr = tempfile.TemporaryFile(mode="w+")
@@ -62,17 +64,18 @@ class Worker:
         run = self.run
         setup = {
             "cmd": "setup",
+            "engine": self.engine,
             "model": asdict(run.model),
             "device": asdict(run.device),
             "workload": asdict(run.workload),
             "memory_limit_bytes": run.device.memory_limit_bytes(),
         }
         reply = self.request(setup, self.setup_timeout_s)
-        if reply["status"] == "ok":
-            self.info = reply["info"]
+        if reply.ok:
+            self.info = reply.info or {}
         return reply
 
-    def request(self, msg: dict[str, Any], timeout_s: float) -> dict[str, Any]:
+    def request(self, msg: dict[str, Any], timeout_s: float) -> Reply:
         """Send one request and wait for its reply; death and silence become verdicts."""
         assert self.proc is not None and self.proc.stdin is not None
         t0 = time.perf_counter()
@@ -84,20 +87,20 @@ class Worker:
         ready, _, _ = select.select([self._reply], [], [], timeout_s)
         if not ready:
             self.kill()
-            return {"status": "timeout", "error": f"no answer within {timeout_s:g} s; worker killed",
-                    "stderr_tail": self.stderr_tail(), "wall_s": time.perf_counter() - t0}
+            return Reply.failed(Status.timeout, f"no answer within {timeout_s:g} s; worker killed",
+                                stderr_tail=self.stderr_tail(), wall_s=time.perf_counter() - t0)
         line = self._reply.readline()
         if not line:
             return self._died(t0)
-        reply = json.loads(line)
-        reply["wall_s"] = time.perf_counter() - t0
+        reply = Reply.from_dict(json.loads(line))
+        reply.wall_s = time.perf_counter() - t0
         return reply
 
-    def _died(self, t0: float) -> dict[str, Any]:
+    def _died(self, t0: float) -> Reply:
         code = self.proc.wait() if self.proc else None
         how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
-        return {"status": "crashed", "error": f"worker died ({how})", "stderr_tail": self.stderr_tail(),
-                "wall_s": time.perf_counter() - t0}
+        return Reply.failed(Status.crashed, f"worker died ({how})", stderr_tail=self.stderr_tail(),
+                            wall_s=time.perf_counter() - t0)
 
     def stderr_tail(self) -> list[str]:
         if self._stderr is None:

@@ -1,21 +1,30 @@
 """The stopwatch: every latency in charsuite comes from these functions.
 
-prefill()      one forward over the prompt, up to the first generated token
-decode_step()  one cached forward over one token
-synchronize()  wait for the device before reading the clock
+synchronize()   wait for the device before reading the clock
+timed()         seconds of one call
+repeat()        warmup untimed + repeats timed calls of one step, trackers around the timed ones
+phase_step()    the step a phase times: a prefill, or a run of cached decode steps
+measure_phase() a point: the step timed, memory and energy tracked
+decode_matches_forward()  the correctness guard
+
+Profiling is a switch, not a copy: the worker passes `on_step` (the profiler's step) to
+the same `repeat()` over the same `phase_step()`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import statistics
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
-from charsuite.monitors import memory
-from charsuite.monitors.power import Monitor, Reading
+from charsuite.engines.base import Engine
+from charsuite.trackers import memory
+from charsuite.trackers.base import Tracker
 
 
 def synchronize(device: torch.device) -> None:
@@ -28,25 +37,7 @@ def random_tokens(vocab_size: int, batch: int, length: int, seed: int, device: t
     return torch.randint(0, vocab_size, (batch, length), generator=g).to(device)
 
 
-@torch.inference_mode()
-def prefill(model: torch.nn.Module, input_ids: torch.Tensor,
-            logits: str = "last") -> tuple[torch.Tensor, Any, torch.Tensor]:
-    """Forward over the prompt; returns (logits, cache, first generated token)."""
-    out = model(input_ids=input_ids, use_cache=True, logits_to_keep=1 if logits == "last" else 0)
-    first = out.logits[:, -1].argmax(dim=-1, keepdim=True)
-    return out.logits, out.cache if hasattr(out, "cache") else out.past_key_values, first
-
-
-@torch.inference_mode()
-def decode_step(model: torch.nn.Module, token: torch.Tensor, cache: Any, position: int) -> tuple[torch.Tensor, Any]:
-    """One cached step. transformers 5.x names the cache argument `cache`; the old
-    `past_key_values` is swallowed by **kwargs on Mamba2 and decodes from scratch."""
-    pos = torch.tensor([position], device=token.device)
-    out = model(input_ids=token, cache=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
-    return out.logits, out.cache
-
-
-def timed(fn, device: torch.device) -> tuple[float, Any]:
+def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
     """Seconds one call of fn takes on the device, and its result."""
     synchronize(device)
     t0 = time.perf_counter()
@@ -55,85 +46,107 @@ def timed(fn, device: torch.device) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
+def repeat(step: Callable[[], Any], device: torch.device, warmup: int, repeats: int,
+           trackers: Sequence[Tracker] = (), on_step: Callable[[], None] | None = None):
+    """`warmup` untimed then `repeats` timed calls of step, the trackers around the timed
+    calls only. Returns (seconds per timed call, the last call's result, the trackers' readings)."""
+    for _ in range(warmup):
+        timed(step, device)
+        if on_step:
+            on_step()
+    samples, result = [], None
+    with contextlib.ExitStack() as stack:
+        readings = [stack.enter_context(t.track()) for t in trackers]
+        for _ in range(repeats):
+            dt, result = timed(step, device)
+            samples.append(dt)
+            if on_step:
+                on_step()
+    return samples, result, readings
+
+
+@dataclass
+class PhaseStep:
+    """What one timed call of a phase does, and how to read its seconds."""
+
+    run: Callable[[], Any]
+    tokens: int          # tokens one call produces or consumes (prefill: batch x context; decode: batch x n)
+    per_call: int        # latency divisor: 1 for prefill (time to first token), n for decode (s/token)
+    state: dict[str, Any]  # the live tensors (logits, cache) after the last call
+
+
+def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str, decode_tokens: int) -> PhaseStep:
+    """Prefill: one forward over the prompt up to the first token. Decode: after one
+    (untimed) prefill, `decode_tokens` cached steps, each feeding the argmax back."""
+    b, n = input_ids.shape
+    state: dict[str, Any] = {}
+    if phase == "prefill":
+        def run_prefill():
+            state.clear()  # the previous call's outputs are freed before the next one runs
+            state["logits"], state["cache"], _ = engine.prefill(input_ids, logits)
+        return PhaseStep(run_prefill, tokens=b * n, per_call=1, state=state)
+    state["logits"], state["cache"], state["token"] = engine.prefill(input_ids, "last")
+    state["position"] = n
+
+    def run_decode():
+        for _ in range(decode_tokens):
+            state["logits"], state["cache"] = engine.decode_step(state["token"], state["cache"], state["position"])
+            state["token"] = state["logits"][:, -1].argmax(dim=-1, keepdim=True)
+            state["position"] += 1
+    return PhaseStep(run_decode, tokens=b * decode_tokens, per_call=decode_tokens, state=state)
+
+
 @dataclass
 class PhaseResult:
-    samples_s: list[float]
+    samples_s: list[float]       # seconds per token produced (prefill: time to first token)
     peak_mem_bytes: int
     mem: dict[str, int]
-    tokens: int
-    energy: Reading | None = None
+    tokens: int                  # tokens one timed call handles
+    per_call: int                # tokens-per-latency divisor (see PhaseStep)
+    readings: list[Any]          # the power trackers' readings
 
     @property
     def latency_s(self) -> float:
         return statistics.median(self.samples_s)
 
+    @property
+    def tokens_per_s(self) -> float:
+        return self.tokens / (self.latency_s * self.per_call)
 
-def _mem(model: torch.nn.Module, cache: Any, logits: torch.Tensor, peak: int, before: int) -> dict[str, int]:
-    weights = memory.weight_bytes(model)
-    caches = memory.cache_bytes(cache)
-    logit_bytes = memory.tensor_bytes(logits)
+
+def _mem(engine: Engine, state: dict[str, Any], peak: int, before: int) -> dict[str, int]:
+    weights = engine.weight_bytes()
+    caches = engine.cache_bytes(state.get("cache"))
+    logit_bytes = memory.tensor_bytes(state.get("logits"))
     runtime = max(0, before - weights)
     activations = max(0, peak - runtime - weights - caches["kv_cache"] - caches["ssm_state"] - logit_bytes)
     return {"weights": weights, **caches, "logits": logit_bytes, "activations": activations, "runtime": runtime}
 
 
-def measure_prefill(model, input_ids, repeats: int, warmup: int, logits: str, device: torch.device,
-                    monitor: Monitor | None = None) -> PhaseResult:
-    """One profiled prefill for the live-tensor peak (untimed, before the peak-memory
-    window, so the profiler's own buffers never count), then warmup untimed + repeats timed
-    prefills; each sample is time to first token. Energy covers the timed repeats only."""
-    monitor = monitor or Monitor()
-    tensor_peak, _ = memory.tensor_peak(lambda: prefill(model, input_ids, logits), device)
-    memory.release_free_memory(device)
-    before = memory.current_bytes(device)
-    memory.reset_peak(device)
-    for _ in range(warmup):
-        timed(lambda: prefill(model, input_ids, logits), device)
-    samples = []
-    with monitor.measure() as energy:
-        for i in range(repeats):
-            dt, (out_logits, cache, _) = timed(lambda: prefill(model, input_ids, logits), device)
-            samples.append(dt)
-            if i < repeats - 1:
-                del out_logits, cache
-    peak = memory.peak_bytes(device)
-    b, n = input_ids.shape
-    mem = {**_mem(model, cache, out_logits, peak, before), "tensor_peak": tensor_peak}
-    return PhaseResult(samples, peak, mem, tokens=b * n, energy=energy)
+def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: torch.Tensor, logits: str,
+                  decode_tokens: int, warmup: int, repeats: int, trackers: Sequence[Tracker] = ()) -> PhaseResult:
+    """A point. Prefill first runs one untimed forward under torch's memory profiler for the
+    live-tensor peak (outside the resident-peak window, so the profiler's own buffers never
+    count). The memory tracker spans setup, warmup and timed calls; `trackers` (power,
+    thermal) span the timed calls only."""
+    tensor_peak = None
+    if phase == "prefill":
+        tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)
+    with memory.MemoryTracker(device).track() as mem_reading:
+        step = phase_step(engine, phase, input_ids, logits, decode_tokens)
+        samples, _, readings = repeat(step.run, device, warmup, repeats, trackers)
+    mem = _mem(engine, step.state, mem_reading.peak_bytes, mem_reading.before_bytes)
+    if tensor_peak is not None:
+        mem["tensor_peak"] = tensor_peak
+    return PhaseResult([s / step.per_call for s in samples], mem_reading.peak_bytes, mem, step.tokens,
+                       step.per_call, readings)
 
 
-def measure_decode(model, input_ids, decode_tokens: int, repeats: int, warmup: int, device: torch.device,
-                   monitor: Monitor | None = None) -> PhaseResult:
-    """One prefill (untimed), then warmup + repeats runs of decode_tokens cached steps;
-    each sample is seconds per generated token of one run. Energy covers the timed runs."""
-    monitor = monitor or Monitor()
-    memory.release_free_memory(device)
-    before = memory.current_bytes(device)
-    memory.reset_peak(device)
-    out_logits, cache, token = prefill(model, input_ids, "last")
-    state = {"cache": cache, "token": token, "position": input_ids.shape[1], "logits": out_logits}
-
-    def run() -> None:
-        for _ in range(decode_tokens):
-            state["logits"], state["cache"] = decode_step(model, state["token"], state["cache"], state["position"])
-            state["token"] = state["logits"][:, -1].argmax(dim=-1, keepdim=True)
-            state["position"] += 1
-
-    for _ in range(warmup):
-        timed(run, device)
-    with monitor.measure() as energy:
-        samples = [timed(run, device)[0] / decode_tokens for _ in range(repeats)]
-    peak = memory.peak_bytes(device)
-    return PhaseResult(samples, peak, _mem(model, state["cache"], state["logits"], peak, before),
-                       tokens=input_ids.shape[0], energy=energy)
-
-
-@torch.inference_mode()
-def decode_matches_forward(model: torch.nn.Module, vocab_size: int, device: torch.device, length: int = 48) -> float:
-    """Correctness guard: max |logit| difference between a cached decode step and a
-    full forward over the same tokens (a wrong cache argument shows up here)."""
-    ids = random_tokens(vocab_size, 1, length + 1, seed=1234, device=device)
-    full = model(input_ids=ids, logits_to_keep=1).logits[:, -1].float()
-    _, cache, _ = prefill(model, ids[:, :length], "last")
-    step, _ = decode_step(model, ids[:, length:], cache, length)
-    return float((full - step[:, -1].float()).abs().max())
+def decode_matches_forward(engine: Engine, device: torch.device, length: int = 48) -> float:
+    """Correctness guard: max |logit| difference between a cached decode step and a full
+    forward over the same tokens (a wrong cache argument shows up here)."""
+    ids = random_tokens(engine.vocab_size, 1, length + 1, seed=1234, device=device)
+    full, _, _ = engine.prefill(ids, "last")
+    _, cache, _ = engine.prefill(ids[:, :length], "last")
+    step, _ = engine.decode_step(ids[:, length:], cache, length)
+    return float((full[:, -1].float() - step[:, -1].float()).abs().max())

@@ -7,36 +7,22 @@ from __future__ import annotations
 import json
 import sys
 
+from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
-from charsuite.cli import split_argv, validate
-from charsuite.config import ConfigError
-from charsuite.models import meta_sizes
+from charsuite.cli import split_argv
+from charsuite.config import ConfigError, choices, compose
 from charsuite.units import human_bytes, human_tokens
-
-
-def compose_run(overrides: list[str]):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
-    from charsuite.config import CONF_DIR, to_run_config
-
-    validate(overrides)
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    GlobalHydra.instance().clear()
-    return to_run_config(cfg)
 
 
 def report(run) -> dict:
     spec, w = run.model, run.workload
-    params, buffers = meta_sizes(spec)
+    facts = model_facts(spec)
     limit = run.device.memory_limit_bytes()
-    rows = [predict(spec, n, w.batch, w.logits, params, buffers).as_dict() for n in run.context.lengths()]
+    rows = [predict(facts, n, w.batch, w.logits).as_dict() for n in run.context.lengths()]
     return {
-        "model": spec.name, "size": spec.size, "dtype": spec.dtype, "device": run.device.name, "params": params,
+        "model": spec.name, "size": spec.size, "dtype": spec.dtype, "device": run.device.name, "params": facts.params,
         "batch": w.batch, "logits": w.logits, "memory_limit_bytes": limit,
-        "predicted_max_context": max_context(spec, limit, w.batch, w.logits) if limit else None,
+        "predicted_max_context": max_context(facts, limit, w.batch, w.logits) if limit else None,
         "ladder": rows,
     }
 
@@ -55,7 +41,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _, overrides = split_argv(rest)
     try:
-        run = compose_run(overrides)
+        if not any(o.lstrip("+~").startswith("model=") for o in overrides):
+            raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
+        run = compose(overrides)
     except ConfigError as exc:
         print(f"charsuite.predict: {exc}", file=sys.stderr)
         return 2

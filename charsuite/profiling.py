@@ -1,64 +1,59 @@
 """Operator profiling from the sweep (profile.enabled=true profile.contexts=[...]).
 
-For each profiled context and phase the worker captures one traced step
-(kernels_profile.capture); here the trace is attributed (kernels_profile.attribute) and a
-`profile` line is appended with the breakdown, the profiled latency beside the unprofiled
-one of the same point, and the paths of the trace and the per-op CSV.
+For each profiled context and phase the worker runs the phase's own timed step under
+the profiler (kernels_profile.capture.profiled); here the trace is attributed
+(kernels_profile.attribute) and a `profile` line is appended with the breakdown, the
+profiled latency beside the unprofiled one of the same point, and the paths of the
+trace and the per-op CSV.
 """
 
 from __future__ import annotations
 
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
 
-from charsuite import results
+from charsuite.config import RunConfig
+from charsuite.driver import WorkerDriver
+from charsuite.recorder import Recorder
+from charsuite.records import Breakdown, Point
 from kernels_profile.attribute import attribute, primary, write_csv
 
-if TYPE_CHECKING:
-    from charsuite.sweep import Sweep
 
-
-def flat(b) -> dict[str, Any] | None:
-    """A breakdown as the result line carries it: seconds per category, time_basis, coverage."""
+def as_record(b) -> dict | None:
+    """An attribute.Breakdown as the result line carries it."""
     if b is None:
         return None
-    return {**b.categories, "time_basis": b.basis, "coverage": b.coverage, "unclassified_top": b.unclassified_top}
+    return Breakdown(categories=b.categories, time_basis=b.basis, coverage=b.coverage,
+                     unclassified_top=b.unclassified_top).to_dict()
 
 
-def profile_point(sweep: Sweep, phase: str, context: int) -> None:
-    rec = {**sweep.base("profile", context), "profiled_phase": phase}
-    key = results.point_key(rec)
-    if key in sweep.done:
-        return
-    profiles = sweep.run_dir / "profiles"
+def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phase: str, context: int) -> Point | None:
+    point = recorder.point("profile", context, profiled_phase=phase)
+    if recorder.recorded(point) is not None:
+        return None
+    profiles = recorder.run_dir / "profiles"
     trace = profiles / f"{phase}_{context}.trace.json"
-    failed = sweep.ensure_worker()
-    reply = failed or sweep.worker.request({"cmd": "profile", "phase": phase, "context": context,
-                                            "trace_path": str(trace)}, sweep.run.workload.timeout_s)
-    rec.update({"status": reply["status"], "error": reply.get("error"), "latency_s": reply.get("latency_s"),
-                "energy_j": None, "breakdown": None, "finished_at": time.time()})
-    if reply["status"] == "ok":
+    reply = driver.request("profile", phase=phase, context=context, trace_path=str(trace))
+    point.status, point.error, point.latency_s = reply.status, reply.error, reply.latency_s
+    if reply.ok:
         result = attribute(trace)
-        write_csv(result, profiles / f"{phase}_{context}.ops.csv")
+        ops_csv = profiles / f"{phase}_{context}.ops.csv"
+        write_csv(result, ops_csv)
         main = primary(result)
-        measured = sweep.done.get(results.point_key(sweep.base(phase, context)), {})
-        unprofiled = measured.get("latency_s") if measured.get("status") == "ok" else None
-        rec.update({
-            "breakdown": flat(main),
-            "breakdown_host": flat(result["host"]) if main.basis == "device" else None,
-            "unprofiled_latency_s": unprofiled,
-            "profiler_overhead": rec["latency_s"] / unprofiled if unprofiled else None,
-            "trace": str(trace.relative_to(sweep.run_dir)),
-            "ops_csv": str((profiles / f"{phase}_{context}.ops.csv").relative_to(sweep.run_dir)),
-        })
-    else:
-        sweep.retire_worker()
-    results.append(sweep.run_dir, rec)
-    sweep.done[key] = rec
-    sweep.note(f"profile:{phase}", context, rec["status"], rec, resumed=False)
+        measured = recorder.measured(phase, context)
+        unprofiled = measured.latency_s if measured is not None else None
+        point.breakdown = as_record(main)
+        point.breakdown_host = as_record(result["host"]) if main.basis == "device" else None
+        point.unprofiled_latency_s = unprofiled
+        point.profiler_overhead = point.latency_s / unprofiled if unprofiled else None
+        point.trace = str(trace.relative_to(recorder.run_dir))
+        point.ops_csv = str(ops_csv.relative_to(recorder.run_dir))
+    return recorder.record(point)
 
 
-def run_profiles(sweep: Sweep) -> None:
-    for context in sweep.run.profile.contexts:
-        for phase in sweep.run.workload.phases:
-            profile_point(sweep, phase, context)
+def run_profiles(run: RunConfig, driver: WorkerDriver, recorder: Recorder,
+                 note: Callable[[str, int, Point, bool], None] | None = None) -> None:
+    for context in run.profile.contexts:
+        for phase in run.workload.phases:
+            point = profile_point(run, driver, recorder, phase, context)
+            if point is not None and note:
+                note(f"profile:{phase}", context, point, False)

@@ -10,6 +10,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from charsuite.records import Point
 from charsuite.units import human_bytes, human_tokens
 
 
@@ -39,15 +40,15 @@ class Progress:
             self.status.update(f"{phase} at {human_tokens(context)} tokens ({how}) - "
                                f"{self.count}/{self.total} done - {self.elapsed()} elapsed")
 
-    def done(self, phase: str, context: int, status: str, rec: dict[str, Any], resumed: bool) -> None:
+    def done(self, phase: str, context: int, point: Point, resumed: bool) -> None:
         self.count += 1
         self.total = max(self.total, self.count)
-        lat = rec.get("latency_s")
-        detail = f"{lat * 1e3:9.1f} ms" if lat is not None else f"{(rec.get('error') or '')[:70]}"
-        mem = rec.get("peak_mem_bytes")
+        lat = point.latency_s
+        detail = f"{lat * 1e3:9.1f} ms" if lat is not None else f"{(point.error or '')[:70]}"
+        mem = point.peak_mem_bytes
         mark = " (recorded earlier)" if resumed else ""
         self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:15s} {human_tokens(context):>6s} "
-                           f"{status:8s} {detail}  {human_bytes(mem) if mem else ''}{mark}", soft_wrap=True)
+                           f"{point.status.value:8s} {detail}  {human_bytes(mem) if mem else ''}{mark}", soft_wrap=True)
 
     def stop(self) -> None:
         if self.status:
@@ -55,16 +56,14 @@ class Progress:
             self.status = None
 
 
-def print_table(points: list[dict[str, Any]], summary: list[dict[str, Any]], console: Console | None = None) -> None:
+def print_table(points: list[Point], summary: list[dict[str, Any]], console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     table = Table(title="charsuite results", show_lines=False)
     for col in ("phase", "context", "status", "latency", "tokens/s", "peak memory"):
         table.add_column(col, justify="right" if col not in ("phase", "status") else "left")
-    for p in sorted(points, key=lambda r: (r["phase"] != "prefill", r["context"])):
-        lat = p.get("latency_s")
-        tps = p.get("tokens_per_s")
-        mem = p.get("peak_mem_bytes")
-        table.add_row(p["phase"], human_tokens(p["context"]), p["status"],
+    for p in sorted(points, key=lambda r: (r.phase != "prefill", r.phase, r.context)):
+        lat, tps, mem = p.latency_s, p.tokens_per_s, p.peak_mem_bytes
+        table.add_row(p.phase, human_tokens(p.context), p.status.value,
                       f"{lat * 1e3:.1f} ms" if lat is not None else "-",
                       f"{tps:,.0f}" if tps is not None else "-",
                       human_bytes(mem) if mem else "-")

@@ -1,8 +1,10 @@
-"""The one results schema, written once and read by everything else.
+"""The run folder on disk: written once here, read by everything else.
 
-results.jsonl  one JSON object per measured point, appended and fsync'd as it finishes
-run.json       resolved config + environment
+results.jsonl  one Point (records.py) per line, appended and fsync'd as it finishes
+run.json       resolved config, environment, and what the read side needs (layout, sizes)
 summary.json   per (model, device, phase): the OOM boundary and why the sweep stopped
+
+This module imports no torch: the read side (summary, figures, export) runs without it.
 """
 
 from __future__ import annotations
@@ -14,31 +16,25 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
+from charsuite.records import SCHEMA, Point, Status
+
 RESULTS = "results.jsonl"
 RUN = "run.json"
 SUMMARY = "summary.json"
-STATUSES = ("ok", "oom", "timeout", "crashed", "error", "skipped")
-# A point is the same point when these match; a re-run skips it.
-POINT_KEY = ("model", "size", "device", "dtype", "batch", "phase", "context", "logits", "profiled_phase")
+__all__ = ["SCHEMA", "RESULTS", "RUN", "SUMMARY", "append", "read_points", "finished", "write_json", "read_json",
+           "run_dirs", "load_table", "load_summaries"]
 
 
-def point_key(rec: dict[str, Any]) -> tuple:
-    return tuple(rec.get(k) for k in POINT_KEY)
-
-
-def append(run_dir: Path, record: dict[str, Any]) -> None:
+def append(run_dir: Path, point: Point) -> None:
     """Append one point and make it durable before returning."""
-    if record.get("status") not in STATUSES:
-        raise ValueError(f"unknown point status {record.get('status')!r}; the schema knows {STATUSES}")
-    line = json.dumps({"schema": SCHEMA, **record}, default=float) + "\n"
+    line = json.dumps(point.to_dict(), default=float) + "\n"
     with open(run_dir / RESULTS, "a") as f:
         f.write(line)
         f.flush()
         os.fsync(f.fileno())
 
 
-def read_points(path: Path, quiet: bool = False) -> list[dict[str, Any]]:
+def read_points(path: Path, quiet: bool = False) -> list[Point]:
     """Every complete line of a results.jsonl; a torn or garbled line is reported and skipped."""
     points = []
     if not path.exists():
@@ -48,19 +44,16 @@ def read_points(path: Path, quiet: bool = False) -> list[dict[str, Any]]:
             if not line.strip():
                 continue
             try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
+                points.append(Point.from_dict(json.loads(line)))
+            except (json.JSONDecodeError, ValueError, TypeError, AttributeError):
                 if not quiet:
                     print(f"charsuite: ignoring unreadable line {n} of {path}", file=sys.stderr)
-                continue
-            if isinstance(rec, dict):
-                points.append(rec)
     return points
 
 
-def finished(points: Iterable[dict[str, Any]]) -> dict[tuple, dict[str, Any]]:
+def finished(points: Iterable[Point]) -> dict[tuple, Point]:
     """Points a resumed run need not repeat (everything but `skipped`), latest wins."""
-    return {point_key(p): p for p in points if p.get("status") != "skipped"}
+    return {p.key: p for p in points if p.status is not Status.skipped}
 
 
 def write_json(path: Path, data: Any) -> None:
@@ -92,13 +85,14 @@ def load_table(paths: Iterable[Path]):
 
     rows = []
     for d in run_dirs(paths):
-        for rec in finished(read_points(d / RESULTS)).values():
-            rows.append({**rec, "run_dir": str(d)})
+        for p in finished(read_points(d / RESULTS)).values():
+            rows.append({**p.to_dict(), "run_dir": str(d)})
     return pd.DataFrame(rows)
 
 
 def load_summaries(paths: Iterable[Path]):
-    """Every run's summary.json rows (one per phase) as a DataFrame, with the run's memory limit."""
+    """Every run's summary.json rows (one per phase) as a DataFrame, with what run.json
+    recorded for the read side (memory limit, resolved config, model facts)."""
     import pandas as pd
 
     rows = []
@@ -106,5 +100,5 @@ def load_summaries(paths: Iterable[Path]):
         run = read_json(d / RUN) or {}
         for s in read_json(d / SUMMARY) or []:
             rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
-                         "config": run.get("config")})
+                         "config": run.get("config"), "model_facts": run.get("model_facts")})
     return pd.DataFrame(rows)

@@ -41,12 +41,12 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
             exps[phase] = f"{e:.2f}" if e is not None else "-"
         fam = g.iloc[0]["family"]
         mine = points[points["run_dir"] == run_dir]
-        pred = predicted_max_for_run(g.iloc[0]["config"], g.iloc[0]["memory_limit_bytes"],
+        pred = predicted_max_for_run(g.iloc[0], g.iloc[0]["memory_limit_bytes"],
                                      runtime_baseline(mine["mem"]) if "mem" in mine else 0)
         roof = {}
         for phase in ("prefill", "decode"):
             p = mine[(mine["phase"] == phase) & (mine["status"] == "ok")]
-            r = point_shares(g.iloc[0]["config"], p.sort_values("context").iloc[-1].to_dict()) if len(p) else None
+            r = point_shares(g.iloc[0], p.sort_values("context").iloc[-1].to_dict()) if len(p) else None
             if r is None:
                 roof[phase] = "-"
             elif phase == "prefill":

@@ -1,251 +1,103 @@
 """Scale the context until the model no longer fits, and find exactly where.
 
-For each phase: walk the ladder; at the first out-of-memory, bisect between the last
-length that ran and the first that did not, down to the tolerance, then stop. Every
-point is appended to results.jsonl as it finishes; a re-run replays recorded points
-instead of measuring them again, so a killed sweep resumes to the same set of points.
-The sweep never touches a model: the worker does (isolation.py).
+For each phase the plan (plan.py) walks the ladder and bisects at the first
+out-of-memory; each probe is one point, measured by the worker (driver.py) and recorded
+(recorder.py) as it finishes; a re-run replays recorded points instead of measuring them
+again, so a killed sweep resumes to the same set of points. The sweep never touches a model.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from charsuite import results
 from charsuite.config import RunConfig
-from charsuite.isolation import Worker
+from charsuite.driver import WorkerDriver
+from charsuite.plan import Boundary, search
 from charsuite.profiling import run_profiles
-
-ENERGY_FIELDS = ("energy_j", "energy_per_token_j", "energy_above_idle_j", "avg_power_w", "idle_power_w",
-                 "power_sample_hz", "temperature_max_c", "clock_min_mhz", "throttled")
-
-
-@dataclass
-class Boundary:
-    """What a phase's search found: largest length that ran, smallest that ran out of memory."""
-
-    max_ok: int | None = None
-    min_oom: int | None = None
-    probes: int = 0
-    stop_reason: str = "reached context.max"
-    failed_at: int | None = None
+from charsuite.recorder import Recorder
+from charsuite.records import Point, Reply, Status
 
 
-def search(lengths: list[int], probe: Callable[[int, str], str], tolerance_at: Callable[[int], int]) -> Boundary:
-    """Ladder walk then bisection. `probe(length, how)` returns the point's status.
-    Probes <= ladder steps up to the first OOM + ceil(log2(gap / tolerance))."""
-    b = Boundary()
-    for n in lengths:
-        status = probe(n, "ladder")
-        b.probes += 1
-        if status == "ok":
-            b.max_ok = n
-            continue
-        if status == "oom":
-            b.min_oom = n
-            b.stop_reason = "out of memory"
-            break
-        b.failed_at, b.stop_reason = n, status
-        return b
-    if b.min_oom is None or b.max_ok is None:
-        return b
-    lo, hi = b.max_ok, b.min_oom
-    while hi - lo > tolerance_at(lo):
-        mid = (lo + hi) // 2
-        status = probe(mid, "bisect")
-        b.probes += 1
-        if status == "ok":
-            lo = b.max_ok = mid
-        elif status == "oom":
-            hi = b.min_oom = mid
-        else:
-            b.failed_at, b.stop_reason = mid, status
-            break
-    return b
-
-
-@dataclass
 class Sweep:
-    run: RunConfig
-    run_dir: Path
-    progress: Any = None
-    params: int | None = None
-    buffer_bytes: int | None = None
-    worker: Worker | None = None
-    guard: dict[str, Any] | None = None
-    done: dict[tuple, dict[str, Any]] = field(default_factory=dict)
-    deadline: float | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-    summary: list[dict[str, Any]] = field(default_factory=list)
-    skipped: set = field(default_factory=set)
+    def __init__(self, run: RunConfig, driver: WorkerDriver, recorder: Recorder, progress: Any = None,
+                 predict_mem: Callable[[str, int], dict[str, int] | None] | None = None):
+        self.run, self.driver, self.recorder, self.progress = run, driver, recorder, progress
+        self.predict_mem = predict_mem or (lambda phase, context: None)
+        self.deadline = time.monotonic() + run.workload.budget_s if run.workload.budget_s is not None else None
 
-    def base(self, phase: str, context: int) -> dict[str, Any]:
-        m, d, w = self.run.model, self.run.device, self.run.workload
-        return {
-            "model": m.name, "size": m.size, "family": m.family, "params": self.params,
-            "device": d.name, "device_name": self.info.get("device_name"), "dtype": m.dtype,
-            "batch": w.batch, "phase": phase, "context": context, "logits": w.logits if phase == "prefill" else "last",
-        }
-
-    def predicted_mem(self, phase: str, context: int) -> dict[str, int] | None:
-        """The analytic memory model's bytes for this point, recorded beside the measurement."""
-        from charsuite.analysis.memory_model import predict
-
-        w = self.run.workload
-        try:
-            p = predict(self.run.model, context, w.batch, w.logits if phase == "prefill" else "last",
-                        params=self.params, buffers=self.buffer_bytes)
-        except ValueError:  # an architecture the model does not know
-            return None
-        return p.as_dict()
-
-    # -- the worker ---------------------------------------------------------------
-    def ensure_worker(self) -> dict[str, Any] | None:
-        """A live worker, or the failed setup reply if the model cannot even be built."""
-        if self.worker is not None and self.worker.alive:
-            return None
-        self.worker = Worker(self.run, setup_timeout_s=max(self.run.workload.timeout_s, 600.0))
-        reply = self.worker.start()
-        if reply["status"] != "ok":
-            self.worker.close()
-            self.worker = None
-            return reply
-        self.info.update(self.worker.info)
-        return None
-
-    def retire_worker(self) -> None:
-        if self.worker is not None:
-            self.worker.close()
-            self.worker = None
-
-    def run_guard(self) -> dict[str, Any] | None:
-        if self.guard is None:
-            failed = self.ensure_worker()
-            if failed:
-                return failed
-            reply = self.worker.request({"cmd": "guard"}, self.run.workload.timeout_s)
-            if reply["status"] != "ok":
-                self.retire_worker()
-                return reply
-            self.guard = {k: reply[k] for k in ("max_abs_dlogit", "tolerance", "passed")}
-        return None
-
-    # -- one point ------------------------------------------------------------------
-    def measure(self, phase: str, context: int) -> dict[str, Any]:
+    def measure(self, phase: str, context: int) -> Reply:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            return {"status": "skipped", "error": f"run budget of {self.run.workload.budget_s:g} s exhausted"}
+            return Reply.failed(Status.skipped, f"run budget of {self.run.workload.budget_s:g} s exhausted")
         if phase == "decode":
-            failed = self.run_guard()
-            if failed:
-                return failed
-            if not self.guard["passed"]:
-                return {"status": "error", "error": f"cached decode disagrees with a full forward: max |dlogit| "
-                                                    f"{self.guard['max_abs_dlogit']:.3g} > {self.guard['tolerance']:g}"}
-        failed = self.ensure_worker()
-        if failed:
-            return failed
-        reply = self.worker.request({"cmd": "measure", "phase": phase, "context": context},
-                                    self.run.workload.timeout_s)
-        if reply["status"] != "ok":
-            self.retire_worker()  # after any failure, a fresh process
-        return reply
+            refused = self.driver.check_guard()
+            if refused:
+                return refused
+        return self.driver.request("measure", phase=phase, context=context)
 
-    def probe(self, phase: str, context: int, how: str) -> str:
-        rec = self.base(phase, context)
-        key = results.point_key(rec)
-        if key in self.done:
-            status = self.done[key]["status"]
-            self.note(phase, context, status, self.done[key], resumed=True)
-            return status
+    def probe(self, phase: str, context: int, how: str) -> Status:
+        point = self.recorder.point(phase, context)
+        earlier = self.recorder.recorded(point)
+        if earlier is not None:
+            self.note(phase, context, earlier, resumed=True)
+            return earlier.status
         if self.progress:
             self.progress.point(phase, context, how)
         reply = self.measure(phase, context)
-        rec.update({
-            "device_name": self.info.get("device_name"),
-            "status": reply["status"],
-            "error": reply.get("error"),
-            "latency_s": reply.get("latency_s"),
-            "latency_samples_s": reply.get("latency_samples_s"),
-            "tokens_per_s": reply.get("tokens_per_s"),
-            "peak_mem_bytes": reply.get("peak_mem_bytes"),
-            "mem": reply.get("mem"),
-            **{k: reply.get(k) for k in ENERGY_FIELDS},
-            "power_monitor": reply.get("power_monitor", self.info.get("power_monitor")),
-            "breakdown": None,
-            "probe": how,
-            "stderr_tail": reply.get("stderr_tail"),
-            "isolation_overhead_s": (reply["wall_s"] - reply["worker_s"]) if "worker_s" in reply and "wall_s" in reply
-            else None,
-            "guard_max_abs_dlogit": self.guard["max_abs_dlogit"] if phase == "decode" and self.guard else None,
-            "mem_predicted": self.predicted_mem(phase, context),
-            "memory_limit_bytes": self.run.device.memory_limit_bytes(),
-            "threads": self.info.get("threads"),
-            "finished_at": time.time(),
-        })
-        results.append(self.run_dir, rec)
-        if rec["status"] == "skipped":
-            self.skipped.add(key)
-        else:
-            self.done[key] = rec
-        self.note(phase, context, rec["status"], rec, resumed=False)
-        return rec["status"]
+        guard = self.driver.guard
+        point = point.with_energy(reply.energy())
+        point.power_monitor = reply.power_monitor or self.driver.info.get("power_monitor")
+        for name in ("status", "error", "latency_s", "latency_samples_s", "tokens_per_s", "peak_mem_bytes", "mem",
+                     "stderr_tail", "isolation_overhead_s"):
+            setattr(point, name, getattr(reply, name))
+        point.device_name = self.driver.info.get("device_name")
+        point.threads = self.driver.info.get("threads")
+        point.probe = how
+        point.guard_max_abs_dlogit = guard["max_abs_dlogit"] if phase == "decode" and guard else None
+        point.mem_predicted = self.predict_mem(phase, context)
+        self.recorder.record(point)
+        self.note(phase, context, point, resumed=False)
+        return point.status
 
-    def note(self, phase, context, status, rec, resumed) -> None:
+    def note(self, phase: str, context: int, point: Point, resumed: bool) -> None:
         if self.progress:
-            self.progress.done(phase, context, status, rec, resumed)
+            self.progress.done(phase, context, point, resumed)
 
-    # -- the whole run ----------------------------------------------------------------
     def execute(self) -> list[dict[str, Any]]:
-        ctx = self.run.context
-        lengths = ctx.lengths()
-        if self.run.workload.budget_s is not None:
-            self.deadline = time.monotonic() + self.run.workload.budget_s
+        """Every phase searched, then the profiles; returns summary.json's rows."""
+        lengths = self.run.context.lengths()
+        phases = list(self.run.workload.phases)
         if self.progress:
-            self.progress.start(len(lengths) * len(self.run.workload.phases))
+            self.progress.start(len(lengths) * len(phases))
+        summary = []
         try:
-            for phase in self.run.workload.phases:
-                if self.skipped:
-                    self.summary.append({**self._summary_base(phase), "max_context_ok": None, "min_context_oom": None,
-                                         "probes": 0, "stop_reason": "run budget exhausted", "failed_at": None})
-                    continue
-                b = search(lengths, lambda n, how, p=phase: self.probe(p, n, how), ctx.tolerance_at)
-                self.summary.append({
-                    **self._summary_base(phase),
-                    "max_context_ok": b.max_ok, "min_context_oom": b.min_oom, "probes": b.probes,
-                    "stop_reason": self._reason(b), "failed_at": b.failed_at,
-                })
-                if b.stop_reason == "skipped":
-                    self._skip_rest(phase, lengths)
-            if self.run.profile.enabled and not self.skipped:
-                run_profiles(self)
+            for phase in phases:
+                if self.recorder.skipped:
+                    b = Boundary(stop_reason=Status.skipped.value)
+                else:
+                    b = search(lengths, lambda n, how, p=phase: self.probe(p, n, how), self.run.context.tolerance_at)
+                    if b.stop_reason == Status.skipped.value:
+                        self._skip_rest(phases[phases.index(phase):], lengths)
+                summary.append({**self._summary_base(phase), "max_context_ok": b.max_ok, "min_context_oom": b.min_oom,
+                                "probes": b.probes, "stop_reason": b.reason, "failed_at": b.failed_at})
+            if self.run.profile.enabled and not self.recorder.skipped:
+                run_profiles(self.run, self.driver, self.recorder, self.note)
         finally:
-            self.retire_worker()
-        return self.summary
+            self.driver.retire()
+        return summary
 
     def _summary_base(self, phase: str) -> dict[str, Any]:
-        keep = ("model", "size", "family", "device", "dtype", "batch", "phase")
-        return {k: v for k, v in self.base(phase, 0).items() if k in keep}
+        p = self.recorder.point(phase, 0)
+        return {k: getattr(p, k) for k in ("model", "size", "family", "device", "dtype", "batch", "phase")}
 
-    def _reason(self, b: Boundary) -> str:
-        if b.stop_reason in ("out of memory", "reached context.max"):
-            return b.stop_reason
-        if b.stop_reason == "skipped":
-            return "run budget exhausted"
-        return f"{b.stop_reason} at {b.failed_at}"
-
-    def _skip_rest(self, phase: str, lengths: list[int]) -> None:
+    def _skip_rest(self, phases: list[str], lengths: list[int]) -> None:
         """Record every ladder point the budget kept us from, so nothing is silently dropped."""
-        phases = list(self.run.workload.phases)
-        for p in phases[phases.index(phase):]:
+        for phase in phases:
             for n in lengths:
-                key = results.point_key(self.base(p, n))
-                if key not in self.done and key not in self.skipped:
-                    self.skipped.add(key)
-                    rec = {**self.base(p, n), "status": "skipped", "probe": "ladder",
-                           "error": f"run budget of {self.run.workload.budget_s:g} s exhausted",
-                           "energy_j": None, "finished_at": time.time()}
-                    results.append(self.run_dir, rec)
+                point = self.recorder.point(phase, n, status=Status.skipped, probe="ladder",
+                                            error=f"run budget of {self.run.workload.budget_s:g} s exhausted")
+                if self.recorder.recorded(point) is None and point.key not in self.recorder.skipped:
+                    self.recorder.record(point)
+
+

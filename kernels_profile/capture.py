@@ -14,8 +14,6 @@ import contextlib
 import functools
 import inspect
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -80,26 +78,22 @@ def function_scopes(model: torch.nn.Module):
             setattr(pymod, name, fn)
 
 
-def capture(model: torch.nn.Module, step: Callable[[], object], trace_path: Path, device: torch.device,
-            warmup: int = 1) -> float:
-    """Profile `step` once after `warmup` unprofiled-but-traced steps (schedule: wait 0,
-    warmup, active 1); write the Chrome trace; return the profiled step's seconds."""
+@contextlib.contextmanager
+def profiled(model: torch.nn.Module | None, trace_path: Path, device: torch.device, warmup: int = 1):
+    """A profiler around whatever steps run inside: yields the `on_step` callback the
+    stopwatch (charsuite.measure.repeat) calls after each step. Schedule: wait 0, `warmup`
+    traced-but-discarded steps, then 1 active step; the Chrome trace is written when the
+    active step ends. Module and function scopes are open for the whole block."""
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
     trace_path = Path(trace_path)
     trace_path.parent.mkdir(parents=True, exist_ok=True)
-    seconds = 0.0
-    with module_scopes(model), function_scopes(model):
-        with profile(activities=activities, schedule=schedule(wait=0, warmup=warmup, active=1, repeat=1),
-                     on_trace_ready=lambda p: p.export_chrome_trace(str(trace_path))) as prof:
-            for i in range(warmup + 1):
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                t0 = time.perf_counter()
-                step()
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                seconds = time.perf_counter() - t0
-                prof.step()
-    return seconds
+    scopes = (module_scopes(model), function_scopes(model)) if model is not None else ()
+    with contextlib.ExitStack() as stack:
+        for s in scopes:
+            stack.enter_context(s)
+        prof = stack.enter_context(profile(
+            activities=activities, schedule=schedule(wait=0, warmup=warmup, active=1, repeat=1),
+            on_trace_ready=lambda p: p.export_chrome_trace(str(trace_path))))
+        yield prof.step

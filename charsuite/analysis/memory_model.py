@@ -1,6 +1,8 @@
 """The analytic memory model: bytes of weights, KV cache, SSM state, logits and peak
 prefill activations for any zoo model, dtype and context, and from them the largest
-context a device can hold. No model is run: shapes come from the config alone.
+context a device can hold. No model is run and nothing here imports torch: shapes come
+from a ModelFacts (the layout and sizes read off the config once, analysis/facts.py,
+and written to run.json), so the read side predicts from run.json alone.
 
 Conventions measured on transformers 5.x (and checked by tests against real caches):
 recurrent SSM states are kept in float32 whatever the model dtype, conv states in the
@@ -10,10 +12,9 @@ model dtype; Mamba, Mamba-2 and Nemotron-H upcast their logits to float32.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
-from charsuite.analysis.architectures import Layout, layout
-from charsuite.config import ModelConfig
-from charsuite.models import hf_config, meta_sizes
+from charsuite.analysis.architectures import Layout
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h")
@@ -87,31 +88,47 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     return linear + quadratic
 
 
-def predict(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last",
-            params: int | None = None, buffers: int | None = None) -> Prediction:
-    """Weights are parameters x dtype bytes plus the model's buffers (rotary tables, masks)."""
-    cfg = hf_config(spec)
-    lay = layout(cfg)
-    elem = BYTES[spec.dtype]
-    if params is None or buffers is None:
-        params, buffers = meta_sizes(spec)
+@dataclass(frozen=True)
+class ModelFacts:
+    """What the memory model needs to know of one model size in one dtype."""
+
+    model_type: str
+    layout: Layout
+    params: int
+    buffer_bytes: int          # buffers as built in the dtype (rotary tables, masks)
+    dtype: str
+    eager_attention: bool = False
+    tie_word_embeddings: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any] | None) -> ModelFacts | None:
+        if not d:
+            return None
+        return cls(**{**d, "layout": Layout(**d["layout"])})
+
+
+def predict(facts: ModelFacts, context: int, batch: int = 1, logits: str = "last") -> Prediction:
+    """Weights are parameters x dtype bytes plus the model's buffers."""
+    lay, elem = facts.layout, BYTES[facts.dtype]
     return Prediction(
         context=context,
-        weights=params * elem + buffers,
+        weights=facts.params * elem + facts.buffer_bytes,
         kv_cache=kv_cache_bytes(lay, context, batch, elem),
         ssm_state=ssm_state_bytes(lay, batch, elem),
-        logits=logits_bytes(cfg.model_type, lay, context, batch, elem, logits),
-        activations=activation_bytes(lay, context, batch, elem, spec.attn_implementation == "eager"),
+        logits=logits_bytes(facts.model_type, lay, context, batch, elem, logits),
+        activations=activation_bytes(lay, context, batch, elem, facts.eager_attention),
     )
 
 
-def max_context(spec: ModelConfig, limit_bytes: int, batch: int = 1, logits: str = "last",
+def max_context(facts: ModelFacts, limit_bytes: int, batch: int = 1, logits: str = "last",
                 runtime_bytes: int = 0, upper: int = 1 << 24) -> int | None:
     """Largest context whose predicted total (plus a runtime baseline) fits the limit."""
-    params, buffers = meta_sizes(spec)
 
     def fits(n: int) -> bool:
-        return predict(spec, n, batch, logits, params, buffers).total + runtime_bytes <= limit_bytes
+        return predict(facts, n, batch, logits).total + runtime_bytes <= limit_bytes
 
     if not fits(1):
         return None
@@ -124,27 +141,17 @@ def max_context(spec: ModelConfig, limit_bytes: int, batch: int = 1, logits: str
     return lo
 
 
-def spec_from_run_config(model: dict) -> ModelConfig:
-    """The ModelConfig a run.json's resolved `config.model` describes."""
-    entry = model["sizes"][str(model["size"])]
-    return ModelConfig(name=model["name"], family=model["family"], arch=model["arch"],
-                       config_class=model["config_class"], size=str(model["size"]),
-                       hf_config=entry.get("config") or {}, hub_id=entry.get("hub_id"),
-                       published_params=entry.get("published_params"), dtype=model["dtype"],
-                       attn_implementation=model.get("attn_implementation"))
-
-
-def predicted_max_for_run(config: dict, limit_bytes: int | None, runtime_bytes: int = 0) -> int | None:
-    """Predicted largest context for a run's resolved config and memory limit, less the
-    worker's measured runtime baseline (interpreter, libraries, CUDA context)."""
-    if not config or not limit_bytes:
+def predicted_max_for_run(run_info: Any, limit_bytes: int | None, runtime_bytes: int = 0) -> int | None:
+    """Predicted largest context for a run (run.json, or a summary row: `model_facts` and `config`) and
+    memory limit, less the worker's measured runtime baseline (interpreter, libraries,
+    CUDA context)."""
+    if run_info is None or not limit_bytes or limit_bytes != limit_bytes:  # NaN from a table
         return None
-    w = config.get("workload", {})
-    try:
-        return max_context(spec_from_run_config(config["model"]), limit_bytes, w.get("batch", 1),
-                           w.get("logits", "last"), runtime_bytes=runtime_bytes)
-    except (KeyError, ValueError):
+    facts = ModelFacts.from_dict(run_info.get("model_facts"))
+    if facts is None:
         return None
+    w = (run_info.get("config") or {}).get("workload", {})
+    return max_context(facts, int(limit_bytes), w.get("batch", 1), w.get("logits", "last"), runtime_bytes=runtime_bytes)
 
 
 def runtime_baseline(points) -> int:

@@ -49,17 +49,16 @@ def shares(flop: float, nbytes: float, latency_s: float, peak_tflops: float | No
     }
 
 
-def point_shares(config: dict, point: dict) -> dict[str, float | None] | None:
-    """Roofline figures of one measured point, from its run's resolved config."""
-    from charsuite.analysis.architectures import layout
-    from charsuite.analysis.memory_model import spec_from_run_config
-    from charsuite.models import hf_config
+def point_shares(run_info, point: dict) -> dict[str, float | None] | None:
+    """Roofline figures of one measured point, from its run's run.json or summary row
+    (`model_facts`, `config`)."""
+    from charsuite.analysis.memory_model import ModelFacts
 
-    if point.get("status") != "ok" or not point.get("latency_s") or not config:
+    facts = ModelFacts.from_dict(run_info.get("model_facts")) if run_info is not None else None
+    if point.get("status") != "ok" or not point.get("latency_s") or facts is None:
         return None
-    spec = spec_from_run_config(config["model"])
-    lay = layout(hf_config(spec))
-    embed = lay.vocab * lay.hidden * (1 if getattr(hf_config(spec), "tie_word_embeddings", True) else 2)
+    lay = facts.layout
+    embed = lay.vocab * lay.hidden * (1 if facts.tie_word_embeddings else 2)
     body = max(0, int(point.get("params") or 0) - embed)
     phase, batch, n = point["phase"], point.get("batch", 1), point["context"]
     positions = n if point.get("logits") == "all" else 1
@@ -67,6 +66,6 @@ def point_shares(config: dict, point: dict) -> dict[str, float | None] | None:
     mem = point.get("mem_predicted") or point.get("mem") or {}
     b = bytes_moved(mem.get("weights", 0), mem.get("kv_cache", 0), mem.get("ssm_state", 0), mem.get("logits", 0),
                     phase)
-    dev = config.get("device", {})
-    peak = (dev.get("peak_tflops") or {}).get(spec.dtype)
+    dev = (run_info.get("config") or {}).get("device", {})
+    peak = (dev.get("peak_tflops") or {}).get(facts.dtype)
     return shares(f, b, point["latency_s"], peak, dev.get("peak_bandwidth_gbs"))

@@ -327,7 +327,7 @@ def max_context(data: Data) -> go.Figure:
     for _, r in s.iterrows():
         mine = data.points[data.points["run_dir"] == r["run_dir"]]
         runtime = runtime_baseline(mine["mem"]) if "mem" in mine else 0
-        predicted.append(predicted_max_for_run(r.get("config"), r.get("memory_limit_bytes"), runtime))
+        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime))
     if any(predicted):
         fig.add_trace(go.Bar(x=s["label"], y=[p or 0 for p in predicted], name="predicted (memory model)",
                              marker=dict(color="rgba(0,0,0,0)", line=dict(color="#444", width=1.5),

@@ -1,4 +1,5 @@
-"""Peak memory of a phase and the bytes held by weights, caches and logits.
+"""Memory of a phase: the peak (MemoryTracker, around the phase), the live-tensor peak,
+and the bytes held by weights and tensors.
 
 CPU: the worker's peak resident set (VmHWM), reset before each phase through
 /proc/self/clear_refs. CUDA: the caching allocator's peak, reset likewise.
@@ -6,10 +7,15 @@ CPU: the worker's peak resident set (VmHWM), reset before each phase through
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from charsuite.trackers.base import Tracker
 
 
 def _status_kib(field: str) -> int:
@@ -66,20 +72,6 @@ def weight_bytes(model: torch.nn.Module) -> int:
     return total
 
 
-def cache_bytes(cache: Any) -> dict[str, int]:
-    """Bytes of attention KV tensors and SSM (conv + recurrent) states in a cache."""
-    kv = ssm = 0
-    for layer in getattr(cache, "layers", []) or []:
-        kv += tensor_bytes(getattr(layer, "keys", None)) + tensor_bytes(getattr(layer, "values", None))
-        for name in ("conv_states", "recurrent_states"):
-            states = getattr(layer, name, None)
-            if isinstance(states, dict):
-                ssm += sum(tensor_bytes(t) for t in states.values())
-            else:
-                ssm += tensor_bytes(states)
-    return {"kv_cache": kv, "ssm_state": ssm}
-
-
 def tensor_peak(fn, device: torch.device):
     """Peak bytes of tensors allocated during fn() and alive at once, above what was
     allocated before: the allocator-independent peak a memory model predicts. CUDA: the
@@ -114,3 +106,27 @@ def tensor_peak(fn, device: torch.device):
         live += int(e.get("args", {}).get("Bytes", 0))
         peak = max(peak, live)
     return peak, result
+
+
+@dataclass
+class MemoryReading:
+    before_bytes: int = 0   # resident/allocated when the phase began (runtime + weights)
+    peak_bytes: int = 0     # the phase's peak
+
+
+class MemoryTracker(Tracker):
+    """Frees cached memory, resets the peak, and reads it when the phase ends, so the
+    phase's peak is its own and not a leftover of a larger earlier point."""
+
+    name = "memory"
+
+    def __init__(self, device: torch.device):
+        self.device = device
+
+    @contextlib.contextmanager
+    def track(self) -> Iterator[MemoryReading]:
+        release_free_memory(self.device)
+        reading = MemoryReading(before_bytes=current_bytes(self.device))
+        reset_peak(self.device)
+        yield reading
+        reading.peak_bytes = peak_bytes(self.device)

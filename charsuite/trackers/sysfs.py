@@ -9,7 +9,8 @@ import os
 import re
 from pathlib import Path
 
-from charsuite.monitors.power import Monitor, Thermal
+from charsuite.trackers.power import PowerTracker
+from charsuite.trackers.thermal import Thermal
 
 JETSON_TOTAL_RAIL = "VDD_IN"
 PACKAGE_DOMAIN = re.compile(r"^[a-z-]*rapl:\d+$")  # intel-rapl:0, not its sub-domains intel-rapl:0:0
@@ -42,7 +43,7 @@ def thermal_zones(root: str = "/") -> Thermal:
     return Thermal(read_temp_c=hottest, throttle_temp_c=min(trips) if trips else None)
 
 
-class JetsonMonitor(Monitor):
+class JetsonMonitor(PowerTracker):
     """INA3221 rails: inN_label names the rail, inN_input is millivolts and currN_input
     milliamps; the board's total is the VDD_IN rail. Power is sampled and integrated."""
 
@@ -77,7 +78,7 @@ class JetsonMonitor(Monitor):
         return thermal_zones(self.root)
 
 
-class RaplMonitor(Monitor):
+class RaplMonitor(PowerTracker):
     """RAPL package domains through powercap: energy_uj counters (microjoules), which wrap
     at max_energy_range_uj. Read before and after; no sampling needed."""
 

@@ -4,10 +4,11 @@ temperature and SM clock sampled alongside. Jetsons have no NVML power: see sysf
 
 from __future__ import annotations
 
-from charsuite.monitors.power import Monitor, Thermal
+from charsuite.trackers.power import PowerTracker
+from charsuite.trackers.thermal import Thermal
 
 
-class NvmlMonitor(Monitor):
+class NvmlMonitor(PowerTracker):
     name = "nvml"
 
     def __init__(self, nvml, handle):

@@ -1,0 +1,18 @@
+"""ModelFacts of a zoo entry, read off its transformers config and one meta-device build
+(no memory allocated). The write side calls this once per run and stores the result in
+run.json, so the read side never needs torch or transformers."""
+
+from __future__ import annotations
+
+from charsuite.analysis.architectures import layout
+from charsuite.analysis.memory_model import ModelFacts
+from charsuite.config import ModelConfig
+from charsuite.engines.transformers import hf_config, meta_sizes
+
+
+def model_facts(spec: ModelConfig) -> ModelFacts:
+    cfg = hf_config(spec)
+    params, buffers = meta_sizes(spec)
+    return ModelFacts(model_type=cfg.model_type, layout=layout(cfg), params=params, buffer_bytes=buffers,
+                      dtype=spec.dtype, eager_attention=spec.attn_implementation == "eager",
+                      tie_word_embeddings=bool(getattr(cfg, "tie_word_embeddings", True)))

@@ -1,0 +1,58 @@
+"""The sweep's handle on its worker: start one when needed, ask it for a point, retire it
+after any failure (a fresh process carries on), and run the correctness guard once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from charsuite.config import RunConfig
+from charsuite.isolation import Worker
+from charsuite.records import Reply, Status
+
+
+class WorkerDriver:
+    def __init__(self, run: RunConfig, engine: str = "transformers"):
+        self.run = run
+        self.engine = engine
+        self.worker: Worker | None = None
+        self.info: dict[str, Any] = {}           # what the last worker reported at setup
+        self.guard: dict[str, Any] | None = None  # max_abs_dlogit, tolerance, passed
+
+    def ensure(self) -> Reply | None:
+        """A live worker; or the failed setup reply if the model cannot even be built."""
+        if self.worker is not None and self.worker.alive:
+            return None
+        self.worker = Worker(self.run, setup_timeout_s=max(self.run.workload.timeout_s, 600.0), engine=self.engine)
+        reply = self.worker.start()
+        if not reply.ok:
+            self.retire()
+            return reply
+        self.info.update(self.worker.info)
+        return None
+
+    def retire(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+    def request(self, cmd: str, **args: Any) -> Reply:
+        """One request to a live worker; after any failure the worker is replaced."""
+        failed = self.ensure()
+        if failed:
+            return failed
+        reply = self.worker.request({"cmd": cmd, **args}, self.run.workload.timeout_s)
+        if not reply.ok:
+            self.retire()
+        return reply
+
+    def check_guard(self) -> Reply | None:
+        """Run the guard once per run; None when decode may be measured, else why not."""
+        if self.guard is None:
+            reply = self.request("guard")
+            if not reply.ok:
+                return reply
+            self.guard = reply.guard
+        if not self.guard["passed"]:
+            return Reply.failed(Status.error, f"cached decode disagrees with a full forward: max |dlogit| "
+                                              f"{self.guard['max_abs_dlogit']:.3g} > {self.guard['tolerance']:g}")
+        return None

@@ -1,1 +1,0 @@
-"""Monitors that wrap a phase: memory now; power, energy and thermal later."""

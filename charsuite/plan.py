@@ -1,0 +1,63 @@
+"""Which lengths a phase probes: walk the ladder, and at the first out-of-memory bisect
+between the last length that ran and the first that did not, down to the tolerance.
+Pure logic over a `probe(length, how) -> Status` callback: no worker, no files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from charsuite.records import Status
+
+
+@dataclass
+class Boundary:
+    """What a phase's search found: largest length that ran, smallest that ran out of memory."""
+
+    max_ok: int | None = None
+    min_oom: int | None = None
+    probes: int = 0
+    stop_reason: str = "reached context.max"
+    failed_at: int | None = None
+
+    @property
+    def reason(self) -> str:
+        """Why the search stopped, as summary.json says it."""
+        if self.stop_reason in ("out of memory", "reached context.max"):
+            return self.stop_reason
+        if self.stop_reason == Status.skipped.value:
+            return "run budget exhausted"
+        return f"{self.stop_reason} at {self.failed_at}"
+
+
+def search(lengths: list[int], probe: Callable[[int, str], Status], tolerance_at: Callable[[int], int]) -> Boundary:
+    """Ladder walk then bisection. Probes <= ladder steps up to the first OOM
+    + ceil(log2(gap / tolerance))."""
+    b = Boundary()
+    for n in lengths:
+        status = probe(n, "ladder")
+        b.probes += 1
+        if status is Status.ok:
+            b.max_ok = n
+            continue
+        if status is Status.oom:
+            b.min_oom = n
+            b.stop_reason = "out of memory"
+            break
+        b.failed_at, b.stop_reason = n, status.value
+        return b
+    if b.min_oom is None or b.max_ok is None:
+        return b
+    lo, hi = b.max_ok, b.min_oom
+    while hi - lo > tolerance_at(lo):
+        mid = (lo + hi) // 2
+        status = probe(mid, "bisect")
+        b.probes += 1
+        if status is Status.ok:
+            lo = b.max_ok = mid
+        elif status is Status.oom:
+            hi = b.min_oom = mid
+        else:
+            b.failed_at, b.stop_reason = mid, status.value
+            break
+    return b

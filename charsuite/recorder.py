@@ -1,0 +1,50 @@
+"""What a run has recorded: builds each Point with the run's identity, appends it to
+results.jsonl, and remembers finished points so a resumed run replays instead of
+measuring again (`skipped` points are measured again when a run is resumed)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from charsuite import results
+from charsuite.config import RunConfig
+from charsuite.records import Point, Status
+
+
+class Recorder:
+    def __init__(self, run_dir: Path, run: RunConfig, params: int | None):
+        self.run_dir, self.run, self.params = run_dir, run, params
+        self.done: dict[tuple, Point] = {}
+        self.skipped: set[tuple] = set()
+        if run.resume:
+            self.done = results.finished(results.read_points(run_dir / results.RESULTS))
+
+    def point(self, phase: str, context: int, **fields: Any) -> Point:
+        """A new point of this run (not yet recorded)."""
+        m, d, w = self.run.model, self.run.device, self.run.workload
+        base = dict(model=m.name, size=m.size, family=m.family, params=self.params, device=d.name, dtype=m.dtype,
+                    batch=w.batch, phase=phase, context=context, logits=w.logits if phase == "prefill" else "last",
+                    memory_limit_bytes=d.memory_limit_bytes())
+        return Point(**{**base, **fields})
+
+    def recorded(self, point: Point) -> Point | None:
+        return self.done.get(point.key)
+
+    def measured(self, phase: str, context: int) -> Point | None:
+        """The recorded `ok` point of a phase at a length, if any."""
+        p = self.done.get(self.point(phase, context).key)
+        return p if p is not None and p.status is Status.ok else None
+
+    def record(self, point: Point) -> Point:
+        point.finished_at = time.time()
+        results.append(self.run_dir, point)
+        if point.status is Status.skipped:
+            self.skipped.add(point.key)
+        else:
+            self.done[point.key] = point
+        return point
+
+    def points(self) -> list[Point]:
+        return list(self.done.values())

@@ -1,0 +1,198 @@
+"""The typed records charsuite writes and reads: one dataclass each, shared by writer and readers.
+
+Point        one line of results.jsonl (CONTRACT.md's result fields, and more)
+Energy       what the power/thermal trackers add to a point (one home for those fields)
+Breakdown    a profile line's seconds per category, as the line carries it
+Reply        what the worker answers the driver over its pipe
+
+Every field says its unit in its name. Records are plain JSON on disk; `from_dict`
+ignores keys it does not know and leaves missing ones None, so an old or partial line
+still reads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from typing import Any
+
+SCHEMA = 1
+
+
+class Status(str, Enum):
+    """How a point ended. `skipped`: a run budget kept it from running (recorded, not dropped)."""
+
+    ok = "ok"
+    oom = "oom"
+    timeout = "timeout"
+    crashed = "crashed"
+    error = "error"
+    skipped = "skipped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+@dataclass(kw_only=True)
+class Energy:
+    """Joules of one timed repetition of a phase, per token, and the thermal state while it ran."""
+
+    energy_j: float | None = None
+    energy_per_token_j: float | None = None
+    energy_above_idle_j: float | None = None
+    avg_power_w: float | None = None
+    idle_power_w: float | None = None
+    power_monitor: str | None = None
+    power_sample_hz: float | None = None
+    temperature_max_c: float | None = None
+    clock_min_mhz: float | None = None
+    throttled: bool | None = None
+
+    def energy(self) -> Energy:
+        """The energy fields alone (of a Point, say)."""
+        return Energy(**{f.name: getattr(self, f.name) for f in fields(Energy)})
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Energy:
+        return cls(**_known(cls, data or {}))
+
+
+@dataclass(kw_only=True)
+class Breakdown:
+    """Seconds per taxonomy category of one profiled step, on one time basis."""
+
+    categories: dict[str, float]
+    time_basis: str
+    coverage: float
+    unclassified_top: list = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat, as the result line carries it: {category: s, ..., time_basis, coverage, unclassified_top}."""
+        return {**self.categories, "time_basis": self.time_basis, "coverage": self.coverage,
+                "unclassified_top": self.unclassified_top}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Breakdown | None:
+        if not isinstance(data, dict):
+            return None
+        meta = ("time_basis", "coverage", "unclassified_top")
+        cats = {k: float(v) for k, v in data.items() if k not in meta and isinstance(v, (int, float))}
+        return cls(categories=cats, time_basis=data.get("time_basis") or "host",
+                   coverage=float(data.get("coverage") or 0.0), unclassified_top=data.get("unclassified_top") or [])
+
+
+@dataclass(kw_only=True)
+class Point(Energy):
+    """One measured (or recorded-as-not-measured) point: a line of results.jsonl."""
+
+    schema: int = SCHEMA
+    model: str
+    size: str
+    family: str
+    params: int | None = None
+    device: str
+    device_name: str | None = None
+    dtype: str
+    batch: int
+    phase: str                       # prefill | decode | profile
+    context: int                     # tokens
+    logits: str = "last"
+    profiled_phase: str | None = None
+    status: Status = Status.ok
+    error: str | None = None
+    latency_s: float | None = None
+    latency_samples_s: list[float] | None = None
+    tokens_per_s: float | None = None
+    peak_mem_bytes: int | None = None
+    mem: dict[str, int] | None = None
+    mem_predicted: dict[str, int] | None = None
+    memory_limit_bytes: int | None = None
+    breakdown: dict[str, Any] | None = None
+    breakdown_host: dict[str, Any] | None = None
+    unprofiled_latency_s: float | None = None
+    profiler_overhead: float | None = None
+    trace: str | None = None
+    ops_csv: str | None = None
+    probe: str | None = None         # ladder | bisect
+    stderr_tail: list[str] | None = None
+    isolation_overhead_s: float | None = None
+    guard_max_abs_dlogit: float | None = None
+    threads: int | None = None
+    finished_at: float | None = None
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
+    # A point is the same point when these match; a re-run skips it.
+    KEY = ("model", "size", "device", "dtype", "batch", "phase", "context", "logits", "profiled_phase")
+
+    @property
+    def key(self) -> tuple:
+        return tuple(getattr(self, k) for k in self.KEY)
+
+    def with_energy(self, energy: Energy) -> Point:
+        return dataclasses.replace(self, **{f.name: getattr(energy, f.name) for f in fields(Energy)})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The line as written: the point's own fields first, then the energy fields."""
+        out = dataclasses.asdict(self)
+        out["status"] = self.status.value
+        energy = {f.name for f in fields(Energy)}
+        return {**{k: v for k, v in out.items() if k not in energy}, **{k: v for k, v in out.items() if k in energy}}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Point:
+        """A line as read from disk; raises ValueError for a line that is not a point."""
+        try:
+            return cls(**_known(cls, data))
+        except TypeError as exc:  # a required field is missing
+            raise ValueError(f"not a result line: {exc}") from None
+
+
+@dataclass(kw_only=True)
+class Reply(Energy):
+    """The worker's answer to one request (setup, guard, measure or profile)."""
+
+    status: Status = Status.ok
+    error: str | None = None
+    latency_s: float | None = None
+    latency_samples_s: list[float] | None = None
+    tokens_per_s: float | None = None
+    peak_mem_bytes: int | None = None
+    mem: dict[str, int] | None = None
+    info: dict[str, Any] | None = None           # setup: what the worker built and runs with
+    guard: dict[str, Any] | None = None          # guard: max_abs_dlogit, tolerance, passed
+    trace_path: str | None = None                # profile: where the trace was written
+    worker_s: float | None = None                # seconds the worker spent on the request
+    wall_s: float | None = None                  # seconds the driver waited for it
+    stderr_tail: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
+    @property
+    def ok(self) -> bool:
+        return self.status is Status.ok
+
+    @property
+    def isolation_overhead_s(self) -> float | None:
+        return self.wall_s - self.worker_s if self.wall_s is not None and self.worker_s is not None else None
+
+    def to_dict(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out["status"] = self.status.value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Reply:
+        return cls(**_known(cls, data))
+
+    @classmethod
+    def failed(cls, status: Status | str, error: str, **kw: Any) -> Reply:
+        return cls(status=Status(status), error=error, **kw)
