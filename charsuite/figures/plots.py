@@ -222,7 +222,7 @@ def _profiles(data: Data) -> pd.DataFrame:
 
 
 def _shares(b: dict) -> dict[str, float]:
-    cats = {k: v for k, v in b.items() if k in theme.CATEGORY_COLORS and isinstance(v, (int, float))}
+    cats = {k: v for k, v in b.items() if k in theme.category_colors() and isinstance(v, (int, float))}
     total = sum(cats.values()) or 1.0
     return {k: v / total for k, v in cats.items()}
 
@@ -252,7 +252,7 @@ def _stacked_bars(fig, g: pd.DataFrame, row: int, col: int) -> None:
     """100% stacked bars of category shares, one bar per context."""
     if not g.empty:
         shares = [_shares(b) for b in g["breakdown"]]
-        for cat, color in theme.CATEGORY_COLORS.items():
+        for cat, color in theme.category_colors().items():
             ys = [100 * s.get(cat, 0.0) for s in shares]
             if not any(ys):
                 continue
@@ -270,7 +270,7 @@ def breakdown_devices(data: Data) -> go.Figure:
     fig = go.Figure()
     labels = [f"{r['model']} {r['size']} @ {r['device']} ({r['profiled_phase']})" for _, r in at.iterrows()]
     shares = [_shares(b) for b in at["breakdown"]]
-    for cat, color in theme.CATEGORY_COLORS.items():
+    for cat, color in theme.category_colors().items():
         ys = [100 * s.get(cat, 0.0) for s in shares]
         if any(ys):
             fig.add_trace(go.Bar(x=labels, y=ys, name=cat, marker_color=color))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import plotly.graph_objects as go
+
+from charsuite import zoo
+from charsuite.config import FAMILIES
 
 ONE_COLUMN_PX = 520   # exported at scale 1: about a 3.5 in column
 TWO_COLUMN_PX = 1040
 HEIGHT_PX = 360
 FONT = dict(family="Helvetica, Arial, sans-serif", size=13, color="#222")
 
-FAMILY_ORDER = ("ssm", "hybrid", "transformer")
+FAMILY_ORDER = FAMILIES
 FAMILY_NAMES = {"ssm": "SSM", "hybrid": "Hybrid", "transformer": "Transformer"}
 # Blues for SSMs, greens for hybrids, reds for Transformers; each model keeps its color everywhere.
 FAMILY_PALETTES = {
@@ -17,26 +22,37 @@ FAMILY_PALETTES = {
     "hybrid": ["#1b7a3a", "#4fb06b", "#95d3a2", "#0f4f24", "#7cc48b"],
     "transformer": ["#b2182b", "#e0603c", "#f4a582", "#7f0f1e", "#d6604d", "#fdae6b"],
 }
-MODEL_ORDER = ("mamba", "mamba2", "zamba2", "falcon_h1", "jamba", "bamba", "nemotron_h",
-               "qwen2_5", "llama3_2", "phi3", "tinyllama", "gpt_neo")
-CATEGORY_COLORS = {
-    "ssm_scan": "#1f4e9c", "conv1d": "#7fb2f0", "attention": "#b2182b", "gemm": "#f4a582",
-    "norm": "#4fb06b", "elementwise": "#fdd49e", "memory": "#969696", "embedding": "#8c6bb1",
-    "logits": "#e7298a", "communication": "#66a61e", "other": "#d9d9d9",
-}
+# Colors for the taxonomy's categories (kernels_profile/taxonomy.yaml), in its order;
+# a category added there takes the next color of this list, never a random one.
+CATEGORY_PALETTE = ["#1f4e9c", "#7fb2f0", "#b2182b", "#f4a582", "#4fb06b", "#fdd49e", "#969696", "#8c6bb1",
+                    "#e7298a", "#66a61e", "#d9d9d9", "#a6761d", "#1b9e77", "#e6ab02", "#666666"]
 MEM_COLORS = {"weights": "#636363", "kv_cache": "#b2182b", "ssm_state": "#1f4e9c", "logits": "#e7298a",
               "activations": "#fdae6b"}
 
 
+def category_colors() -> dict[str, str]:
+    """{category: color} for every category of the taxonomy, `other` always light grey."""
+    from kernels_profile.taxonomy import load
+
+    cats = [c for c in load().categories if c != "other"]
+    colors = {c: CATEGORY_PALETTE[i % (len(CATEGORY_PALETTE) - 1)] for i, c in enumerate(cats)}
+    return {**colors, "other": "#d9d9d9"}
+
+
+def _stable_index(name: str, n: int) -> int:
+    """The same index for the same name in every process (unlike hash(), which is salted)."""
+    return int.from_bytes(hashlib.sha1(name.encode()).digest()[:4], "big") % n
+
+
 def model_color(family: str, model: str) -> str:
-    palette = FAMILY_PALETTES.get(family, ["#444"])
-    same = [m for m in MODEL_ORDER if m in _FAMILY_OF.get(family, ())]
-    idx = same.index(model) if model in same else abs(hash(model)) % len(palette)
+    """A family's palette, each zoo model at its own place in it; any other name (a model
+    not in conf/model) gets a color from its name, the same in every process."""
+    palette = FAMILY_PALETTES.get(family, ["#444444"])
+    same = zoo.models_of(family) if family in FAMILY_PALETTES else []
+    idx = same.index(model) if model in same else _stable_index(model, len(palette))
     return palette[idx % len(palette)]
 
 
-_FAMILY_OF = {"ssm": ("mamba", "mamba2"), "hybrid": ("zamba2", "falcon_h1", "jamba", "bamba", "nemotron_h"),
-              "transformer": ("qwen2_5", "llama3_2", "phi3", "tinyllama", "gpt_neo")}
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash"]
 
 

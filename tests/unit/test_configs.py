@@ -4,8 +4,8 @@ parameter count of its published checkpoint (counted on the meta device: no memo
 import pytest
 
 from charsuite.config import choices
-from charsuite.models import count_params_meta
-from conftest import compose
+from charsuite.engines.transformers import meta_sizes
+from helpers import compose
 
 REQUIRED_FAMILIES = {"mamba", "mamba2", "falcon_h1", "zamba2", "jamba", "bamba", "nemotron_h", "qwen2_5",
                      "llama3_2", "phi3", "tinyllama", "gpt_neo"}
@@ -26,17 +26,38 @@ def test_required_families_are_shipped():
 
 
 @pytest.mark.parametrize("device", choices("device"))
-def test_every_device_profile_composes(device):
-    _, run = compose("+model=mamba2", f"device={device}")
-    assert run.device.name == device
-    assert run.context.min <= run.context.max
+def test_every_device_profile_composes_and_is_consistent(device):
+    run = compose("+model=mamba2", f"device={device}")
+    d = run.device
+    assert d.name == device  # the file name is the profile's name
+    assert run.model.dtype == d.dtype and run.context.lengths()[-1] == run.context.max
+    if d.kind == "cuda":
+        assert d.memory_gb and d.power_monitor in ("nvml", "jetson", "auto")
+        assert d.peak_bandwidth_gbs and d.dtype in d.peak_tflops  # null where the data sheet gives none
+    else:
+        assert d.memory_limit_bytes() > 0 and d.allocator_env
+
+
+@pytest.mark.parametrize("name", choices("experiment"))
+def test_every_experiment_composes_each_of_its_jobs(name):
+    from omegaconf import OmegaConf
+
+    from charsuite.config import CONF_DIR
+
+    exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"))
+    assert exp["models"]
+    for family, sizes in exp["models"].items():
+        for size in sizes:
+            run = compose(f"+model={family}", f"model.size={size}", f"device={exp['device']}",
+                          *exp.get("overrides", []))
+            assert (run.model.name, run.model.size, run.device.name) == (family, str(size), exp["device"])
 
 
 @pytest.mark.parametrize("family,size", list(all_sizes()))
 def test_every_size_composes_and_builds_on_meta(family, size):
-    _, run = compose(f"+model={family}", f"model.size={size}")
+    run = compose(f"+model={family}", f"model.size={size}")
     assert run.model.size == size
-    assert count_params_meta(run.model) > 0
+    assert meta_sizes(run.model)[0] > 0
 
 
 def published_sizes():
@@ -60,13 +81,13 @@ def test_most_real_sizes_have_a_published_count():
 
 @pytest.mark.parametrize("family,size", PUBLISHED)
 def test_parameter_count_matches_published_checkpoint(family, size):
-    _, run = compose(f"+model={family}", f"model.size={size}")
-    built = count_params_meta(run.model)
+    run = compose(f"+model={family}", f"model.size={size}")
+    built = meta_sizes(run.model)[0]
     published = run.model.published_params
     assert abs(built - published) / published < 0.02, (built, published)
 
 
 def test_known_exact_counts():
     # Qwen2.5-0.5B is 494,032,768 parameters with tied embeddings.
-    _, run = compose("+model=qwen2_5", "model.size=0.5b")
-    assert count_params_meta(run.model) == 494_032_768
+    run = compose("+model=qwen2_5", "model.size=0.5b")
+    assert meta_sizes(run.model)[0] == 494_032_768

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from charsuite import results
-from conftest import REPO, run_cli
+from helpers import REPO, run_cli
 
 TINY = ["+model=qwen2_5", "model.size=tiny", "workload.repeats=1", "workload.warmup=0", "workload.decode_tokens=2"]
 

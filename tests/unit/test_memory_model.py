@@ -1,30 +1,37 @@
 """The analytic memory model against hand-computed cases and real caches; scaling
-exponents, bootstrap crossovers and roofline on hand-made data; summary and predict CLIs."""
+exponents, bootstrap crossovers and roofline on hand-made data; the predict CLI."""
 
 import json
 
 import pytest
 import torch
 
-from charsuite.analysis.architectures import layout
 from charsuite.analysis.crossover import bootstrap_crossover
-from charsuite.analysis.memory_model import max_context, predict
+from charsuite.analysis.facts import model_facts
+from charsuite.analysis.memory_model import max_context
+from charsuite.analysis.memory_model import predict as predict_facts
 from charsuite.analysis.roofline import flops, shares
 from charsuite.analysis.scaling import fit_exponent, local_exponents
-from charsuite.measure import prefill, random_tokens
-from charsuite.models import build, hf_config
-from charsuite.monitors.memory import cache_bytes, weight_bytes
-from conftest import compose
+from charsuite.engines.transformers import TransformersEngine, cache_bytes, hf_config
+from charsuite.measure import measure_phase, random_tokens
+from charsuite.trackers.memory import weight_bytes
+from helpers import compose
+
+CPU = torch.device("cpu")
+
+
+def predict(spec, context, batch=1, logits="last"):
+    return predict_facts(model_facts(spec), context, batch, logits)
 
 
 def test_qwen2_5_kv_cache_by_hand():
     # 24 layers x 2 (K, V) x 2 KV heads x 64 x 1,024 tokens x 2 bytes = 12 MiB in bf16
-    _, run = compose("+model=qwen2_5", "model.size=0.5b", "model.dtype=bfloat16")
+    run = compose("+model=qwen2_5", "model.size=0.5b", "model.dtype=bfloat16")
     assert predict(run.model, 1024).kv_cache == 24 * 2 * 2 * 64 * 1024 * 2 == 12 * 2**20
 
 
 def test_mamba2_state_is_constant_in_context_by_hand():
-    _, run = compose("+model=mamba2", "model.size=130m")
+    run = compose("+model=mamba2", "model.size=130m")
     a, b = predict(run.model, 1024), predict(run.model, 65536)
     # 24 layers x (conv (1536 + 2 x 128) x 4 x 4 B + state 24 heads x 64 x 128 x 4 B)
     assert a.ssm_state == b.ssm_state == 24 * ((1536 + 256) * 4 * 4 + 24 * 64 * 128 * 4)
@@ -35,20 +42,20 @@ def test_mamba2_state_is_constant_in_context_by_hand():
                                     "qwen2_5", "llama3_2", "phi3", "tinyllama", "gpt_neo"])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_predicted_weights_caches_and_logits_equal_measured(family, dtype):
-    _, run = compose(f"+model={family}", "model.size=tiny", f"model.dtype={dtype}")
-    model = build(run.model)
-    logits, cache, _ = prefill(model, random_tokens(512, 1, 300, 0, torch.device("cpu")), "all")
+    run = compose(f"+model={family}", "model.size=tiny", f"model.dtype={dtype}")
+    engine = TransformersEngine(run.model, CPU)
+    logits, cache, _ = engine.prefill(random_tokens(512, 1, 300, 0, CPU), "all")
     p = predict(run.model, 300, logits="all")
     measured = cache_bytes(cache)
     assert p.kv_cache == measured["kv_cache"]
     assert p.ssm_state == measured["ssm_state"]
     assert p.logits == logits.numel() * logits.element_size()
-    assert abs(p.weights - weight_bytes(model)) / weight_bytes(model) < 0.01
+    assert abs(p.weights - engine.weight_bytes()) / engine.weight_bytes() < 0.01
 
 
 def test_predicted_weights_and_kv_for_130m_class_models():
     for family, size in (("mamba2", "130m"), ("mamba", "130m"), ("gpt_neo", "125m")):
-        _, run = compose(f"+model={family}", f"model.size={size}")
+        run = compose(f"+model={family}", f"model.size={size}")
         with torch.device("meta"):
             import transformers
 
@@ -57,16 +64,16 @@ def test_predicted_weights_and_kv_for_130m_class_models():
 
 
 def test_predicted_kv_cache_of_a_130m_class_transformer_equals_measured():
-    _, run = compose("+model=gpt_neo", "model.size=125m")
-    model = build(run.model)
-    _, cache, _ = prefill(model, random_tokens(50257, 1, 256, 0, torch.device("cpu")), "last")
+    run = compose("+model=gpt_neo", "model.size=125m")
+    _, cache, _ = TransformersEngine(run.model, CPU).prefill(random_tokens(50257, 1, 256, 0, CPU), "last")
     measured = cache_bytes(cache)["kv_cache"]
     assert measured == predict(run.model, 256).kv_cache == 12 * 2 * 12 * 64 * 256 * 4
 
 
 def test_max_context_is_monotone_in_memory():
-    _, run = compose("+model=qwen2_5", "model.size=0.5b", "model.dtype=float16")
-    small, big = max_context(run.model, 4 * 2**30), max_context(run.model, 24 * 2**30)
+    run = compose("+model=qwen2_5", "model.size=0.5b", "model.dtype=float16")
+    facts = model_facts(run.model)
+    small, big = max_context(facts, 4 * 2**30), max_context(facts, 24 * 2**30)
     assert 0 < small < big
     assert predict(run.model, big).total <= 24 * 2**30 < predict(run.model, big + 1).total
 
@@ -94,8 +101,8 @@ def test_bootstrap_crossover_interval_contains_the_true_crossing():
 
 
 def test_roofline_counts_and_shares():
-    _, run = compose("+model=qwen2_5", "model.size=tiny")
-    lay = layout(hf_config(run.model))
+    run = compose("+model=qwen2_5", "model.size=tiny")
+    lay = model_facts(run.model).layout
     f = flops(lay, params_body=1000, context=100, batch=1, phase="prefill")
     assert f == 2 * 1000 * 100 + lay.attention_layers * 4 * (100 * 100 / 2) * lay.q_heads * lay.head_dim \
         + 2 * lay.hidden * lay.vocab
@@ -120,12 +127,10 @@ FAMILIES = ["mamba", "mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "ja
 
 
 def _transient_ratio(family: str, size: str, context: int) -> float:
-    from charsuite.measure import measure_prefill
-
-    _, run = compose(f"+model={family}", f"model.size={size}")
-    model = build(run.model)
-    ids = random_tokens(model.config.vocab_size, 1, context, 0, torch.device("cpu"))
-    r = measure_prefill(model, ids, repeats=1, warmup=1, logits="last", device=torch.device("cpu"))
+    run = compose(f"+model={family}", f"model.size={size}")
+    engine = TransformersEngine(run.model, CPU)
+    ids = random_tokens(engine.vocab_size, 1, context, 0, CPU)
+    r = measure_phase(engine, CPU, "prefill", ids, "last", decode_tokens=1, warmup=0, repeats=1)
     p = predict(run.model, context)
     return (p.total - p.weights) / r.mem["tensor_peak"]
 
@@ -143,16 +148,3 @@ def test_predicted_peak_within_15_percent_across_a_ladder(family):
                                                  ("mamba", "130m", 512)])
 def test_predicted_peak_for_real_sizes(family, size, context):
     assert abs(_transient_ratio(family, size, context) - 1) < 0.15
-
-
-@pytest.mark.slow
-def test_summary_of_a_real_cpu_batch(tiny_batch, cli):
-    r = cli(str(tiny_batch), module="charsuite.summary", timeout=300)
-    assert r.returncode == 0, r.stderr
-    out = r.stdout
-    assert "| mamba2 | tiny | ssm | cpu | 512 | 512 |" in out
-    assert "## Crossovers" in out and "| mamba2 tiny | qwen2_5 tiny | cpu | prefill |" in out
-    lines = [ln for ln in out.splitlines() if ln.startswith("| qwen2_5 | tiny")]
-    exponent = float(lines[0].split("|")[8])
-    assert 0.0 < exponent < 3.0  # a real, measured slope (latency grows with length)
-    assert float(lines[0].split("|")[10].split()[0]) > 0  # achieved TFLOP/s from the roofline counts

@@ -5,7 +5,8 @@ import math
 import pytest
 
 from charsuite.config import ContextConfig
-from charsuite.sweep import search
+from charsuite.plan import search
+from charsuite.records import Status
 
 
 def fake_device(limit, fail_status="oom"):
@@ -13,7 +14,7 @@ def fake_device(limit, fail_status="oom"):
 
     def probe(n, how):
         calls.append((n, how))
-        return "ok" if n <= limit else fail_status
+        return Status.ok if n <= limit else Status(fail_status)
 
     return probe, calls
 

@@ -6,7 +6,7 @@ import pytest
 
 from charsuite import results
 from charsuite.batch import job_statuses
-from conftest import run_cli
+from helpers import run_cli
 
 TINY = ["model.size=tiny", "context.min=64", "context.max=128", "workload.repeats=1", "workload.decode_tokens=2"]
 

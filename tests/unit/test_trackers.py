@@ -1,11 +1,14 @@
-"""Power monitors against a fake sysfs tree and a fake NVML that replay recorded
+"""Power trackers against a fake sysfs tree and a fake NVML that replay recorded
 counter and sample sequences: the integration math is real and fails if wrong."""
 
 import pytest
 
-from charsuite.monitors.nvml import NvmlMonitor
-from charsuite.monitors.power import Integrator, Monitor, select
-from charsuite.monitors.sysfs import JetsonMonitor, RaplMonitor
+from charsuite.trackers import registry
+from charsuite.trackers.base import Integrator
+from charsuite.trackers.nvml import NvmlMonitor
+from charsuite.trackers.power import PowerTracker
+from charsuite.trackers.registry import power_tracker
+from charsuite.trackers.sysfs import JetsonMonitor, RaplMonitor
 
 
 class FakeClock:
@@ -58,7 +61,7 @@ def test_jetson_sampler_runs_at_10hz_or_more(tmp_path):
 
     jetson_tree(tmp_path, 5000, 2000)  # a constant 10 W
     mon = JetsonMonitor.open(str(tmp_path))
-    with mon.measure() as r:
+    with mon.track() as r:
         time.sleep(0.6)
     assert r.samples / r.duration_s >= 10
     assert r.energy_j == pytest.approx(10.0 * r.duration_s, rel=0.25)
@@ -136,7 +139,7 @@ def test_nvml_energy_counter():
     nvml = FakeNvml(counter_mj=[1_000_000, 1_000_000, 1_000_000, 1_045_500])
     mon = NvmlMonitor.open(nvml=nvml)
     assert mon.has_counter
-    with mon.measure() as r:
+    with mon.track() as r:
         pass
     assert r.energy_j == pytest.approx(45.5) and r.sample_hz is None
 
@@ -147,7 +150,7 @@ def test_nvml_falls_back_to_power_sampling_and_flags_throttling():
     assert not mon.has_counter
     clock = FakeClock()
     integ_check = []
-    with mon.measure(clock=clock, hz=1000) as r:
+    with mon.track(clock=clock, hz=1000) as r:
         import time
 
         for _ in range(5):
@@ -159,9 +162,29 @@ def test_nvml_falls_back_to_power_sampling_and_flags_throttling():
     assert r.throttled is True and r.temperature_max_c == 88 and r.clock_min_mhz == 1800
 
 
-def test_no_monitor_means_null_energy_never_zero():
-    mon = select("none", "cpu")
-    with mon.measure() as r:
+def test_no_tracker_means_null_energy_never_zero():
+    mon = power_tracker("none", "cpu")
+    with mon.track() as r:
         pass
     assert r.energy_j is None and r.avg_power_w is None and r.monitor == "none"
-    assert isinstance(select("auto", "cpu"), Monitor)
+
+
+def test_auto_takes_the_first_tracker_that_opens(monkeypatch, tmp_path):
+    opened = []
+
+    class Fake(PowerTracker):
+        name = "fake-nvml"
+
+    def nvml_absent():
+        opened.append("nvml")
+        return None
+
+    def jetson_present():
+        opened.append("jetson")
+        return Fake()
+
+    monkeypatch.setattr(registry, "POWER_TRACKERS", {"nvml": nvml_absent, "jetson": jetson_present,
+                                                     "rapl": lambda: None})
+    assert power_tracker("auto", "cuda").name == "fake-nvml" and opened == ["nvml", "jetson"]
+    assert power_tracker("auto", "cpu").name == "none"          # RAPL did not open: energy stays None
+    assert power_tracker("jetson", "cpu").name == "fake-nvml"   # a named tracker is tried whatever the device

@@ -6,7 +6,7 @@ import json
 import pytest
 
 from charsuite import results
-from conftest import run_cli
+from helpers import run_cli
 
 REQUIRED = ("schema", "model", "size", "family", "params", "device", "device_name", "dtype", "batch", "context",
             "phase", "status", "error", "latency_s", "latency_samples_s", "tokens_per_s", "peak_mem_bytes", "mem",

@@ -1,0 +1,24 @@
+"""Helpers the tests share: run the real CLI in a subprocess, and compose a run config."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from charsuite.config import RunConfig
+from charsuite.config import compose as compose_run
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600, module: str = "charsuite"):
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+
+
+def compose(*overrides: str) -> RunConfig:
+    """A composed, validated RunConfig for the given overrides (no Hydra job)."""
+    return compose_run(list(overrides))

@@ -1,0 +1,85 @@
+"""The read side (summary, figures, export) on synthetic results folders with known
+answers: exact power laws give exact exponents and crossovers; and none of it imports
+torch or transformers."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from charsuite import results
+from charsuite.export import export
+from charsuite.figures.__main__ import build
+from charsuite.summary import markdown
+from helpers import REPO
+from synthetic import ssm_vs_transformer
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    return ssm_vs_transformer(tmp_path_factory.mktemp("synthetic"))
+
+
+def _row(md: str, start: str) -> list[str]:
+    (line,) = [ln for ln in md.splitlines() if ln.startswith(start)]
+    return [c.strip() for c in line.strip("|").split("|")]
+
+
+def test_summary_finds_the_known_exponents_and_crossovers(batch):
+    md = markdown([batch])
+    ssm, tfm = _row(md, "| mamba2 | x"), _row(md, "| qwen2_5 | x")
+    assert (float(ssm[7]), float(ssm[8])) == (1.0, 0.0)    # prefill linear, decode flat
+    assert (float(tfm[7]), float(tfm[8])) == (2.0, 1.0)    # prefill quadratic, decode linear
+    assert tfm[4] == "16K" and ssm[4] == "16K"
+    prefill = _row(md, "| mamba2 x | qwen2_5 x | cpu | prefill")
+    decode = _row(md, "| mamba2 x | qwen2_5 x | cpu | decode")
+    assert abs(_k(prefill[4]) - 4000) <= 1 and abs(_k(decode[4]) - 2000) <= 1, (prefill, decode)
+
+
+def test_summary_interval_holds_the_true_crossing_under_noise(tmp_path):
+    md = markdown([ssm_vs_transformer(tmp_path, rel_noise=0.05)])
+    lo, hi = (_k(v) for v in _row(md, "| mamba2 x | qwen2_5 x | cpu | prefill")[5].split(" - "))
+    assert lo <= 4000 <= hi
+
+
+def _k(text: str) -> float:
+    return float(text[:-1]) * 1024 if text.endswith("K") else float(text)
+
+
+def test_figures_mark_the_crossovers_and_the_oom(batch):
+    figures, notes, _ = build([batch])
+    assert {"prefill_latency", "speedup_prefill", "speedup_decode", "memory_prefill", "operator_breakdown",
+            "max_context"} <= set(figures)
+    diamonds = [t for t in figures["speedup_prefill"].data if getattr(t.marker, "symbol", None) == "diamond"]
+    assert len(diamonds) == 1 and diamonds[0].x[0] == pytest.approx(4000, rel=0.01)
+    ooms = [t for t in figures["prefill_latency"].data if getattr(t.marker, "symbol", None) == "x"]
+    assert [list(t.x) for t in ooms] == [[32768]]
+    assert any("operator_breakdown_devices" in n for n in notes)
+
+
+def test_export_holds_every_point(batch, tmp_path):
+    csv, parquet = export([batch], tmp_path / "table")
+    import pandas as pd
+
+    table = pd.read_parquet(parquet)
+    n_points = sum(len(results.read_points(d / results.RESULTS)) for d in results.run_dirs([batch]))
+    assert len(table) == len(pd.read_csv(csv)) == n_points
+    assert json.loads(table[table["status"] == "ok"].iloc[0]["mem"])["weights"] > 0
+
+
+def test_read_side_imports_no_torch(batch, tmp_path):
+    code = f"""
+import sys
+from charsuite.summary import markdown
+from charsuite.figures.__main__ import main as figures
+from charsuite.export import export
+markdown([{str(batch)!r}])
+assert figures([{str(batch)!r}, "--out", {str(tmp_path / "figs")!r}, "--formats", ""]) == 0
+export([{str(batch)!r}], {str(tmp_path / "t")!r})
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "transformers"))
+print(heavy[:5])
+sys.exit(1 if heavy else 0)
+"""
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]

@@ -1,0 +1,77 @@
+"""The typed records and the results file: append-only and durable, a torn last line
+reported and ignored, lines read back as the same Points, unknown or missing fields tolerated."""
+
+import json
+
+import pytest
+
+from charsuite import results
+from charsuite.records import Breakdown, Energy, Point, Reply, Status
+
+
+def rec(context, status="ok", **kw):
+    return Point(**{"model": "m", "size": "s", "family": "ssm", "device": "cpu", "dtype": "float32", "batch": 1,
+                    "phase": "prefill", "context": context, "status": status, **kw})
+
+
+def test_torn_last_line_is_ignored(tmp_path, capsys):
+    results.append(tmp_path, rec(256))
+    results.append(tmp_path, rec(512))
+    with open(tmp_path / results.RESULTS, "a") as f:
+        f.write('{"schema": 1, "model": "m", "cont')  # killed mid-write
+    points = results.read_points(tmp_path / results.RESULTS, quiet=True)
+    assert [p.context for p in points] == [256, 512]
+    results.read_points(tmp_path / results.RESULTS)
+    assert "ignoring unreadable line 3" in capsys.readouterr().err
+
+
+def test_latest_line_wins_and_skipped_points_are_not_finished(tmp_path):
+    results.append(tmp_path, rec(256, "skipped"))
+    results.append(tmp_path, rec(512, "error"))
+    results.append(tmp_path, rec(512, "ok", latency_s=1.0))
+    done = results.finished(results.read_points(tmp_path / results.RESULTS))
+    assert len(done) == 1 and next(iter(done.values())).latency_s == 1.0
+    lines = (tmp_path / results.RESULTS).read_text().splitlines()
+    assert all(json.loads(ln)["schema"] == results.SCHEMA for ln in lines)
+
+
+def test_a_point_round_trips_through_the_file(tmp_path):
+    p = rec(1024, latency_s=0.5, latency_samples_s=[0.4, 0.5, 0.6], mem={"weights": 10}, energy_j=2.5,
+            throttled=False, breakdown=Breakdown(categories={"gemm": 0.3}, time_basis="host", coverage=1.0).to_dict())
+    results.append(tmp_path, p)
+    (back,) = results.read_points(tmp_path / results.RESULTS)
+    assert back == p and back.status is Status.ok
+    assert back.energy() == Energy(energy_j=2.5, throttled=False)
+    assert Breakdown.from_dict(back.breakdown).categories == {"gemm": 0.3}
+    line = json.loads((tmp_path / results.RESULTS).read_text())
+    assert list(line)[:3] == ["schema", "model", "size"] and line["status"] == "ok"
+
+
+def test_lines_with_unknown_or_missing_fields(tmp_path, capsys):
+    with open(tmp_path / results.RESULTS, "w") as f:
+        f.write(json.dumps({**rec(256).to_dict(), "from_the_future": 1}) + "\n")
+        f.write(json.dumps({"model": "m", "context": 512}) + "\n")   # not a point: required fields missing
+        f.write("[1, 2]\n")                                           # not an object
+        f.write(json.dumps({**rec(1024).to_dict(), "status": "exploded"}) + "\n")  # a status the schema lacks
+    points = results.read_points(tmp_path / results.RESULTS)
+    assert [p.context for p in points] == [256]
+    err = capsys.readouterr().err
+    assert all(f"unreadable line {n}" in err for n in (2, 3, 4))
+
+
+def test_statuses_and_replies():
+    with pytest.raises(ValueError):
+        Status("exploded")
+    r = Reply.from_dict({"status": "oom", "error": "OutOfMemoryError: x", "worker_s": 1.0, "unknown": 3})
+    r.wall_s = 1.25
+    assert not r.ok and r.status is Status.oom and r.isolation_overhead_s == pytest.approx(0.25)
+    assert Reply.from_dict(Reply(latency_s=1.0, energy_j=3.0).to_dict()).energy_j == 3.0
+
+
+def test_load_table_reads_runs_and_batches(tmp_path):
+    for name in ("a", "b"):
+        (tmp_path / "batch" / name).mkdir(parents=True)
+        results.append(tmp_path / "batch" / name, rec(256, model=name))
+    table = results.load_table([tmp_path / "batch"])
+    assert sorted(table["model"]) == ["a", "b"]
+    assert table["run_dir"].str.endswith(("a", "b")).all()
