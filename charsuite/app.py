@@ -12,7 +12,8 @@ from charsuite import environment, results
 from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
 from charsuite.batch import JOB_STATUS
-from charsuite.config import ConfigError, RunConfig, to_run_config
+from charsuite.compose import to_run_config
+from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.progress import Progress, print_table
 from charsuite.recorder import Recorder

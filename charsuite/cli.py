@@ -12,7 +12,8 @@ import sys
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from charsuite.config import ConfigError, choices, compose_dictconfig, to_run_config
+from charsuite.compose import compose_dictconfig, to_run_config
+from charsuite.config import ConfigError, choices
 
 _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
                      "--info", "-i", "--experimental-rerun"}

@@ -14,9 +14,9 @@ from charsuite import results
 
 def export(paths: list[Path], out: Path) -> list[Path]:
     table = results.load_table(paths)
-    for col in ("mem", "latency_samples_s", "breakdown", "stderr_tail"):
-        if col in table:  # nested values as JSON text, so every format holds them
-            table[col] = table[col].map(lambda v: json.dumps(v) if v is not None else None)
+    for col in table.columns:  # nested values (mem, mem_predicted, samples, breakdowns) as JSON text in both formats
+        if table[col].map(lambda v: isinstance(v, (dict, list))).any():
+            table[col] = table[col].map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else None)
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     written = [out.with_suffix(".csv"), out.with_suffix(".parquet")]

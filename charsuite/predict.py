@@ -10,7 +10,8 @@ import sys
 from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
 from charsuite.cli import split_argv
-from charsuite.config import ConfigError, choices, compose
+from charsuite.compose import compose
+from charsuite.config import ConfigError, choices
 from charsuite.units import human_bytes, human_tokens
 
 

@@ -18,19 +18,14 @@ sys.path.insert(0, str(REPO))
 
 
 def sweep(overrides: list[str]) -> tuple[dict, float, int]:
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     from charsuite import results
     from charsuite.app import execute
-    from charsuite.config import CONF_DIR
+    from charsuite.compose import compose
 
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
+    run = compose(overrides)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        (summary,) = execute(cfg, Path(tmp))
+        (summary,) = execute(run, Path(tmp))
         wall = time.perf_counter() - t0
         n = len(results.read_points(Path(tmp) / results.RESULTS))
     return summary, wall, n

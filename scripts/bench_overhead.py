@@ -54,24 +54,20 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=1)
     args = ap.parse_args()
 
-    from hydra import compose, initialize_config_dir
-
     from charsuite import results
     from charsuite.app import execute
-    from charsuite.config import CONF_DIR, to_run_config
+    from charsuite.compose import compose
 
     overrides = [f"+model={args.model}", f"model.size={args.size}", f"context.min={args.context}",
                  f"context.max={args.context}", "workload.phases=[prefill]", f"workload.repeats={args.repeats}",
                  f"workload.warmup={args.warmup}"]
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-        cfg = compose(config_name="config", overrides=overrides)
-    run = to_run_config(cfg)
+    run = compose(overrides)
     threads = run.device.threads or len(os.sched_getaffinity(0))
 
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
-        execute(cfg, Path(tmp))
-        (point,) = results.read_points(Path(tmp) / results.RESULTS)
+        execute(run, Path(tmp))
+        (point,) = [p.to_dict() for p in results.read_points(Path(tmp) / results.RESULTS)]
         suite_wall = time.perf_counter() - t0
 
     spec = {"config_class": run.model.config_class, "hf_config": run.model.hf_config, "context": args.context,

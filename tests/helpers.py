@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from charsuite.compose import compose as compose_run
 from charsuite.config import RunConfig
-from charsuite.config import compose as compose_run
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -1,5 +1,8 @@
 """The figures, each a function of the results table (and the run summaries).
-A function returns None with a reason when the data cannot support it."""
+A function raises Skip with a reason when the data cannot support it.
+
+Size: one short function per registered figure (nine) and the helpers they share;
+splitting them would scatter the shared axis, label and marker conventions."""
 
 from __future__ import annotations
 

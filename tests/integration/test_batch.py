@@ -6,6 +6,7 @@ import pytest
 
 from charsuite import results
 from charsuite.batch import job_statuses
+from charsuite.config import choices
 from helpers import run_cli
 
 TINY = ["model.size=tiny", "context.min=64", "context.max=128", "workload.repeats=1", "workload.decode_tokens=2"]
@@ -52,10 +53,15 @@ def test_a_failing_job_does_not_stop_the_batch(tmp_path):
     assert len(results.load_table([sweep])) == 2
 
 
-def test_slurm_preset_resolves_without_slurm(tmp_path):
-    r = run_cli("+model=mamba2", "device=rtx4090", "hydra/launcher=slurm", "--cfg", "hydra", timeout=120)
+@pytest.mark.parametrize("launcher", choices("hydra/launcher"))
+def test_every_shipped_launcher_resolves(launcher):
+    r = run_cli("+model=mamba2", "device=rtx4090", f"hydra/launcher={launcher}", "--cfg", "hydra", timeout=120)
     assert r.returncode == 0, r.stderr[-2000:]
-    assert "SlurmLauncher" in r.stdout and "gpus_per_node: 1" in r.stdout
+    expected = {"slurm": ("SlurmLauncher", "gpus_per_node: 1"), "local": ("LocalLauncher", "")}[launcher]
+    assert all(e in r.stdout for e in expected), r.stdout[-2000:]
+
+
+def test_plugin_launcher_composes_a_job(tmp_path):
     r = run_cli("+model=mamba2", "hydra/launcher=submitit_slurm", "--cfg", "job", timeout=120)
     assert r.returncode == 0 and "name: mamba2" in r.stdout
 
@@ -64,7 +70,7 @@ def test_experiment_presets_expand_to_valid_commands():
     from charsuite.batch import experiment_commands
     from charsuite.cli import validate
 
-    for name in ("ispass_rtx4090", "ispass_orin_nano", "cpu_quick"):
+    for name in choices("experiment"):
         _, cmds = experiment_commands(name, [])
         assert cmds
         for cmd in cmds:

@@ -1,5 +1,5 @@
-"""Figures and report.html from a real CPU batch of three tiny models (SSM, hybrid,
-Transformer), checked as files and in a real headless Chromium."""
+"""Figures and report.html from a synthetic SSM-vs-Transformer batch (known crossovers,
+an OOM, profiles), checked as files and in a real headless Chromium."""
 
 import shutil
 
@@ -9,8 +9,15 @@ from charsuite import results
 from charsuite.analysis.crossover import crossover, interpolate_loglog, speedup_curve
 from charsuite.figures.__main__ import main as figures_main
 from charsuite.figures.registry import FIGURES
+from charsuite.records import Point
+from synthetic import ssm_vs_transformer
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    return ssm_vs_transformer(tmp_path_factory.mktemp("synthetic"))
 
 
 def test_crossover_math_on_hand_made_curves():
@@ -25,9 +32,9 @@ def test_crossover_math_on_hand_made_curves():
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="kaleido needs Chromium (apt-get install chromium)")
-def test_every_supported_figure_in_three_formats(tiny_batch, tmp_path, capsys):
+def test_every_supported_figure_in_three_formats(batch, tmp_path, capsys):
     out = tmp_path / "figs"
-    assert figures_main([str(tiny_batch), "--out", str(out)]) == 0
+    assert figures_main([str(batch), "--out", str(out)]) == 0
     err = capsys.readouterr().err
     made = {p.stem for p in out.glob("*.png")}
     expected = set(FIGURES) - {"operator_breakdown_devices"}  # one device only
@@ -41,11 +48,11 @@ def test_every_supported_figure_in_three_formats(tiny_batch, tmp_path, capsys):
 
 @pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium")
-def test_report_draws_every_figure_in_a_real_browser(tiny_batch, tmp_path):
+def test_report_draws_every_figure_in_a_real_browser(batch, tmp_path):
     from playwright.sync_api import sync_playwright
 
     out = tmp_path / "html"
-    assert figures_main([str(tiny_batch), "--out", str(out), "--formats", ""]) == 0
+    assert figures_main([str(batch), "--out", str(out), "--formats", ""]) == 0
     html = (out / "report.html").read_text()
     assert '<script src="http' not in html and "<script src='http" not in html  # plotly.js is inline
     assert html.count("<script type=\"text/javascript\">") >= 1
@@ -69,18 +76,18 @@ def test_report_draws_every_figure_in_a_real_browser(tiny_batch, tmp_path):
     assert not errors, errors
     assert {name for name, _, _ in drawn} == set(FIGURES) - {"operator_breakdown_devices"}
     assert all(n_data > 0 and n_drawn > 0 for _, n_data, n_drawn in drawn), drawn
-    assert rows == 6  # 3 models x 2 phases
+    assert rows == 4  # 2 models x 2 phases
 
 
 def test_missing_data_skips_figures_with_a_note(tmp_path, capsys):
     run = tmp_path / "one"
     run.mkdir()
     for n, lat in ((256, 0.01), (512, 0.02)):
-        results.append(run, {"model": "mamba2", "size": "tiny", "family": "ssm", "device": "cpu", "dtype": "float32",
-                             "batch": 1, "phase": "prefill", "context": n, "logits": "last", "status": "ok",
-                             "latency_s": lat, "tokens_per_s": n / lat, "peak_mem_bytes": 1e8,
-                             "mem": {"weights": 1e6, "kv_cache": 0, "ssm_state": 1e4, "logits": 1e3,
-                                     "activations": 1e7}, "energy_j": None})
+        results.append(run, Point(model="mamba2", size="tiny", family="ssm", device="cpu", dtype="float32",
+                                  batch=1, phase="prefill", context=n, status="ok", latency_s=lat,
+                                  tokens_per_s=n / lat, peak_mem_bytes=10**8,
+                                  mem={"weights": 10**6, "kv_cache": 0, "ssm_state": 10**4, "logits": 10**3,
+                                       "activations": 10**7}))
     out = tmp_path / "figs"
     assert figures_main([str(run), "--out", str(out), "--formats", ""]) == 0
     err = capsys.readouterr().err

@@ -11,13 +11,14 @@ from collections import Counter
 import pytest
 
 from charsuite import results
+from charsuite.records import Point
 from helpers import REPO, run_cli
 
 TINY = ["+model=qwen2_5", "model.size=tiny", "workload.repeats=1", "workload.warmup=0", "workload.decode_tokens=2"]
 
 
 def points(run_dir):
-    return results.read_points(run_dir / results.RESULTS, quiet=True)
+    return [p.to_dict() for p in results.read_points(run_dir / results.RESULTS, quiet=True)]
 
 
 @pytest.mark.slow
@@ -83,6 +84,6 @@ def test_driver_killed_mid_sweep_resumes_without_loss_or_duplicates(tmp_path):
     r = run_cli(*args, f"hydra.run.dir={resumed}")
     assert r.returncode == 0, r.stderr[-3000:]
     assert "recorded earlier" in r.stderr
-    keys = Counter(results.point_key(p) for p in points(resumed))
+    keys = Counter(tuple(p[k] for k in Point.KEY) for p in points(resumed))
     assert all(c == 1 for c in keys.values()), keys
-    assert set(keys) == {results.point_key(p) for p in points(clean)}
+    assert set(keys) == {tuple(p[k] for k in Point.KEY) for p in points(clean)}
