@@ -50,6 +50,17 @@ def check_resumable(run_dir: Path, run: RunConfig) -> None:
 
 def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        held = results.lock(run_dir)  # one driver per run folder, for as long as this process runs
+    except results.RunFolderBusy as exc:
+        raise ConfigError(str(exc)) from None
+    try:
+        return _execute(run, run_dir)
+    finally:
+        held.close()
+
+
+def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     if run.resume:
         check_resumable(run_dir, run)
     facts = model_facts(run.model)

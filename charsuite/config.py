@@ -205,6 +205,8 @@ class WorkloadConfig:
     guard_tolerance: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.phases:
+            raise ConfigError(f"workload.phases is empty; name one or more of: {', '.join(PHASES)}")
         for p in self.phases:
             _one_of(p, "workload.phases entry", PHASES)
         for key in ("decode_tokens", "repeats", "batch"):

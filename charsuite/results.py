@@ -22,14 +22,22 @@ RESULTS = "results.jsonl"
 RUN = "run.json"
 SUMMARY = "summary.json"
 __all__ = ["SCHEMA", "RESULTS", "RUN", "SUMMARY", "append", "read_points", "finished", "write_json", "read_json",
-           "run_dirs", "load_table", "load_summaries"]
+           "run_dirs", "load_table", "load_summaries", "lock", "RunFolderBusy"]
 
 
 def append(run_dir: Path, point: Point) -> None:
-    """Append one point and make it durable before returning."""
+    """Append one point and make it durable before returning. A file whose last line was
+    torn (a crash mid-write) gets a newline first, so the new record is a whole line and
+    the fragment stays one unreadable line that readers report and skip."""
     line = json.dumps(point.to_dict(), default=float) + "\n"
-    with open(run_dir / RESULTS, "a") as f:
-        f.write(line)
+    path = run_dir / RESULTS
+    torn = False
+    if path.exists() and path.stat().st_size:
+        with open(path, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+    with open(path, "a") as f:
+        f.write(("\n" if torn else "") + line)
         f.flush()
         os.fsync(f.fileno())
 
@@ -49,6 +57,31 @@ def read_points(path: Path, quiet: bool = False) -> list[Point]:
                 if not quiet:
                     print(f"charsuite: ignoring unreadable line {n} of {path}", file=sys.stderr)
     return points
+
+
+class RunFolderBusy(RuntimeError):
+    """Another driver holds the run folder."""
+
+
+def lock(run_dir: Path):
+    """Hold the run folder for this process: an exclusive flock on run_dir/.lock, released
+    by the kernel when the process ends however it ends. Raises RunFolderBusy naming the
+    holder's pid. Returns the open lock file (keep it referenced)."""
+    import fcntl
+
+    f = open(run_dir / ".lock", "a+")
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.seek(0)
+        holder = f.read().strip() or "unknown"
+        f.close()
+        raise RunFolderBusy(f"run folder {run_dir} is in use by another charsuite driver (pid {holder}); "
+                            "wait for it or pass hydra.run.dir=ANOTHER_FOLDER") from None
+    f.truncate(0)
+    f.write(str(os.getpid()))
+    f.flush()
+    return f
 
 
 def finished(points: Iterable[Point]) -> dict[tuple, Point]:

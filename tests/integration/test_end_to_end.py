@@ -55,3 +55,22 @@ def test_logits_all_materializes_every_position(tmp_path):
     assert r.returncode == 0, r.stderr[-3000:]
     (p,) = [q.to_dict() for q in results.read_points(run_dir / results.RESULTS)]
     assert p["logits"] == "all" and p["mem"]["logits"] == 128 * 512 * 4
+
+
+def test_a_second_driver_on_a_busy_run_folder_is_refused(tmp_path):
+    import os
+
+    run_dir = tmp_path / "busy"
+    run_dir.mkdir()
+    held = results.lock(run_dir)  # a driver is running there
+    r = run_cli("+model=qwen2_5", "model.size=tiny", f"hydra.run.dir={run_dir}", timeout=120)
+    held.close()
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert r.returncode == 2 and len(lines) == 1 and f"pid {os.getpid()}" in lines[0], r.stderr
+    assert not (run_dir / results.RESULTS).exists()
+
+
+def test_an_empty_phase_list_is_an_error_not_a_no_op(tmp_path):
+    r = run_cli("+model=qwen2_5", "model.size=tiny", "workload.phases=[]", f"hydra.run.dir={tmp_path / 'x'}",
+                timeout=120)
+    assert r.returncode == 2 and "workload.phases is empty" in r.stderr and "Traceback" not in r.stderr

@@ -75,3 +75,24 @@ def test_load_table_reads_runs_and_batches(tmp_path):
     table = results.load_table([tmp_path / "batch"])
     assert sorted(table["model"]) == ["a", "b"]
     assert table["run_dir"].str.endswith(("a", "b")).all()
+
+
+def test_a_record_after_a_torn_line_is_whole(tmp_path):
+    results.append(tmp_path, rec(256))
+    with open(tmp_path / results.RESULTS, "a") as f:
+        f.write('{"schema": 1, "model": "m", "cont')  # the driver died mid-write
+    results.append(tmp_path, rec(512))                 # the resumed run appends
+    assert [p.context for p in results.read_points(tmp_path / results.RESULTS, quiet=True)] == [256, 512]
+
+
+def test_one_driver_per_run_folder(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    held = results.lock(tmp_path)
+    code = f"from charsuite import results; results.lock(__import__('pathlib').Path({str(tmp_path)!r}))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode != 0 and f"pid {os.getpid()}" in r.stderr
+    held.close()  # released: another process may take it
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
