@@ -3,9 +3,8 @@
 The dataclasses below are registered in Hydra's ConfigStore as the schema of
 conf/config.yaml, so OmegaConf itself rejects wrong types and misspelt keys while it
 composes; what types cannot say (choices, positive numbers, min <= max) is checked in
-each dataclass's __post_init__, which runs when the composed config becomes objects.
-Every failure is a `ConfigError`: one line naming the bad value and the valid choices.
-Composing (and explaining Hydra's errors in one line) lives in compose.py.
+each dataclass's __post_init__, which runs when the composed config becomes objects
+(compose.py). Every failure is a `ConfigError`: one line naming the bad value and the choices.
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 Point        one line of results.jsonl (CONTRACT.md's result fields, and more)
 Energy       what the power/thermal trackers add to a point (one home for those fields)
+Measurement  what measuring yields (status, latency, memory, energy): a Reply's and a Point's alike
 Breakdown    a profile line's seconds per category, as the line carries it
 Reply        what the worker answers the driver over its pipe
 
@@ -88,7 +89,37 @@ class Breakdown:
 
 
 @dataclass(kw_only=True)
-class Point(Energy):
+class Measurement(Energy):
+    """What measuring a point yields, in the worker's reply and on the result line alike."""
+
+    status: Status = Status.ok
+    error: str | None = None
+    latency_s: float | None = None
+    latency_samples_s: list[float] | None = None
+    tokens_per_s: float | None = None
+    peak_mem_bytes: int | None = None
+    mem: dict[str, int] | None = None
+    stderr_tail: list[str] | None = None
+
+    def __post_init__(self) -> None:
+        self.status = Status(self.status)
+
+    def measurement(self) -> dict[str, Any]:
+        """The measurement's fields (energy included) of a Point or a Reply."""
+        return {f.name: getattr(self, f.name) for f in fields(Measurement)}
+
+    def to_dict(self) -> dict[str, Any]:
+        """As written: the record's own fields first, then the measurement's, then energy."""
+        out = dataclasses.asdict(self)
+        out["status"] = self.status.value
+        inherited = [f.name for f in fields(Measurement)]
+        own = [k for k in out if k not in inherited]
+        energy = [f.name for f in fields(Energy)]
+        return {k: out[k] for k in own + [k for k in inherited if k not in energy] + energy}
+
+
+@dataclass(kw_only=True)
+class Point(Measurement):
     """One measured (or recorded-as-not-measured) point: a line of results.jsonl."""
 
     schema: int = SCHEMA
@@ -104,13 +135,6 @@ class Point(Energy):
     context: int                     # tokens
     logits: str = "last"
     profiled_phase: str | None = None
-    status: Status = Status.ok
-    error: str | None = None
-    latency_s: float | None = None
-    latency_samples_s: list[float] | None = None
-    tokens_per_s: float | None = None
-    peak_mem_bytes: int | None = None
-    mem: dict[str, int] | None = None
     mem_predicted: dict[str, int] | None = None
     memory_limit_bytes: int | None = None
     breakdown: dict[str, Any] | None = None
@@ -120,14 +144,10 @@ class Point(Energy):
     trace: str | None = None
     ops_csv: str | None = None
     probe: str | None = None         # ladder | bisect
-    stderr_tail: list[str] | None = None
     isolation_overhead_s: float | None = None
     guard_max_abs_dlogit: float | None = None
     threads: int | None = None
     finished_at: float | None = None
-
-    def __post_init__(self) -> None:
-        self.status = Status(self.status)
 
     # A point is the same point when these match; a re-run skips it.
     KEY = ("model", "size", "device", "dtype", "batch", "phase", "context", "logits", "profiled_phase")
@@ -135,16 +155,6 @@ class Point(Energy):
     @property
     def key(self) -> tuple:
         return tuple(getattr(self, k) for k in self.KEY)
-
-    def with_energy(self, energy: Energy) -> Point:
-        return dataclasses.replace(self, **{f.name: getattr(energy, f.name) for f in fields(Energy)})
-
-    def to_dict(self) -> dict[str, Any]:
-        """The line as written: the point's own fields first, then the energy fields."""
-        out = dataclasses.asdict(self)
-        out["status"] = self.status.value
-        energy = {f.name for f in fields(Energy)}
-        return {**{k: v for k, v in out.items() if k not in energy}, **{k: v for k, v in out.items() if k in energy}}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Point:
@@ -156,25 +166,14 @@ class Point(Energy):
 
 
 @dataclass(kw_only=True)
-class Reply(Energy):
+class Reply(Measurement):
     """The worker's answer to one request (setup, guard, measure or profile)."""
 
-    status: Status = Status.ok
-    error: str | None = None
-    latency_s: float | None = None
-    latency_samples_s: list[float] | None = None
-    tokens_per_s: float | None = None
-    peak_mem_bytes: int | None = None
-    mem: dict[str, int] | None = None
     info: dict[str, Any] | None = None           # setup: what the worker built and runs with
     guard: dict[str, Any] | None = None          # guard: max_abs_dlogit, tolerance, passed
     trace_path: str | None = None                # profile: where the trace was written
     worker_s: float | None = None                # seconds the worker spent on the request
     wall_s: float | None = None                  # seconds the driver waited for it
-    stderr_tail: list[str] | None = None
-
-    def __post_init__(self) -> None:
-        self.status = Status(self.status)
 
     @property
     def ok(self) -> bool:
@@ -183,11 +182,6 @@ class Reply(Energy):
     @property
     def isolation_overhead_s(self) -> float | None:
         return self.wall_s - self.worker_s if self.wall_s is not None and self.worker_s is not None else None
-
-    def to_dict(self) -> dict[str, Any]:
-        out = dataclasses.asdict(self)
-        out["status"] = self.status.value
-        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:

@@ -8,6 +8,7 @@ again, so a killed sweep resumes to the same set of points. The sweep never touc
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import Any
@@ -46,11 +47,9 @@ class Sweep:
             self.progress.point(phase, context, how)
         reply = self.measure(phase, context)
         guard = self.driver.guard
-        point = point.with_energy(reply.energy())
+        point = dataclasses.replace(point, **reply.measurement())
         point.power_monitor = reply.power_monitor or self.driver.info.get("power_monitor")
-        for name in ("status", "error", "latency_s", "latency_samples_s", "tokens_per_s", "peak_mem_bytes", "mem",
-                     "stderr_tail", "isolation_overhead_s"):
-            setattr(point, name, getattr(reply, name))
+        point.isolation_overhead_s = reply.isolation_overhead_s
         point.device_name = self.driver.info.get("device_name")
         point.threads = self.driver.info.get("threads")
         point.probe = how
