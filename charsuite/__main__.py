@@ -21,6 +21,10 @@ def main() -> None:
     check_argv(sys.argv[1:])
     sys.argv[1:] = hydra_argv(sys.argv[1:])
     _hydra_main()
+    from charsuite import batch
+
+    if batch.LAST_FAILED and batch.LAST_FAILED[-1]:
+        raise SystemExit(1)  # a batch with a failed job is not a success
 
 
 if __name__ == "__main__":

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +19,10 @@ from charsuite.batch import JOB_STATUS
 from charsuite.compose import to_run_config
 from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
+from charsuite.errors import one_line
 from charsuite.progress import Progress, print_table
 from charsuite.recorder import Recorder
+from charsuite.records import Status
 from charsuite.sweep import Sweep
 
 # Settings that change what a point measures: a run folder holds one combination.
@@ -35,8 +41,17 @@ def fingerprint(run: RunConfig) -> dict[str, Any]:
     return out
 
 
+def fingerprint_id(fp: dict[str, Any]) -> str:
+    """A short, stable name for a fingerprint, written on every result line."""
+    return hashlib.sha1(json.dumps(fp, sort_keys=True, default=str).encode()).hexdigest()[:12]
+
+
 def check_resumable(run_dir: Path, run: RunConfig) -> None:
-    previous = results.read_json(run_dir / results.RUN)
+    try:
+        previous = results.read_json(run_dir / results.RUN)
+    except (OSError, ValueError):
+        raise ConfigError(f"{run_dir / results.RUN} is unreadable (truncated?), so the results there cannot be "
+                          "resumed safely; pass resume=false (they move aside) or hydra.run.dir=NEW_FOLDER") from None
     if not previous or not (run_dir / results.RESULTS).exists():
         return
     old = previous.get("fingerprint") or {}
@@ -48,21 +63,76 @@ def check_resumable(run_dir: Path, run: RunConfig) -> None:
                           f"{old.get(k)!r} -> {new.get(k)!r}); pass hydra.run.dir=NEW_FOLDER or remove it")
 
 
+class Interrupted(BaseException):
+    """SIGTERM or SIGHUP reached the driver (SIGINT arrives as KeyboardInterrupt)."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_interrupted(signum, frame) -> None:
+    raise Interrupted(signum)
+
+
+def check_machine(run: RunConfig) -> None:
+    """What would fail at every point, said before any point runs."""
+    if run.device.kind == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"device={run.device.name} is a CUDA profile and this machine has no CUDA GPU; use "
+                              "device=cpu here (charsuite.predict answers for GPUs without one)")
+
+
+def move_aside(run_dir: Path) -> Path | None:
+    """resume=false on a folder that holds results: the old run moves to a sibling folder."""
+    if not (run_dir / results.RESULTS).exists():
+        return None
+    dest = run_dir.with_name(f"{run_dir.name}.previous-{time.strftime('%Y%m%d-%H%M%S')}")
+    dest.mkdir()
+    for name in (results.RESULTS, results.RUN, results.SUMMARY, JOB_STATUS, "profiles"):
+        if (run_dir / name).exists():
+            (run_dir / name).rename(dest / name)
+    return dest
+
+
 def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
-    run_dir.mkdir(parents=True, exist_ok=True)
+    """One run into one folder, holding the folder's lock throughout. SIGTERM, SIGHUP and
+    SIGINT end the worker at once, keep every finished point, and exit 143/129/130."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create run folder {run_dir}: {exc.strerror or exc}") from None
     try:
         held = results.lock(run_dir)  # one driver per run folder, for as long as this process runs
     except results.RunFolderBusy as exc:
         raise ConfigError(str(exc)) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot use run folder {run_dir}: {exc.strerror or exc}") from None
+    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return _execute(run, run_dir)
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
+        kept = len(results.finished(results.read_points(run_dir / results.RESULTS, quiet=True)))
+        print(f"charsuite: interrupted: {kept} points kept in {run_dir}; re-run the same command to resume",
+              file=sys.stderr)
+        raise SystemExit(128 + int(signum)) from None
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         held.close()
 
 
 def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
+    check_machine(run)
     if run.resume:
         check_resumable(run_dir, run)
+    else:
+        moved = move_aside(run_dir)
+        if moved:
+            print(f"charsuite: resume=false: the earlier results of {run_dir} moved to {moved}", file=sys.stderr)
     facts = model_facts(run.model)
     w = run.workload
     limit = run.device.memory_limit_bytes()
@@ -73,6 +143,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     run_info = {
         "config": run.raw,
         "fingerprint": fingerprint(run),
+        "fingerprint_id": fingerprint_id(fingerprint(run)),
         "params": facts.params,
         "memory_limit_bytes": limit,
         # What the read side (summary, figures) needs, so it never imports torch.
@@ -82,13 +153,14 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     }
     results.write_json(run_dir / results.RUN, run_info)
     driver = WorkerDriver(run)
-    recorder = Recorder(run_dir, run, facts.params)
+    recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"])
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
                         f"-> {run_dir}")
     sweep = Sweep(run, driver, recorder, progress, predict_mem)
     try:
         summary = sweep.execute()
     finally:
+        driver.retire()  # on any exit, interrupts included: no worker outlives its driver
         progress.stop()
         run_info.update({"worker": driver.info, "correctness_guard": driver.guard})
         results.write_json(run_dir / results.RUN, run_info)
@@ -107,21 +179,36 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(hc.runtime.output_dir)
     batch = hc.mode == RunMode.MULTIRUN
     overrides = list(hc.overrides.task)
+    exit_code = 0
     try:
         summary = execute(to_run_config(cfg), run_dir)
+        failed = failed_points(run_dir)
         status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary}
+        if failed:
+            status.update(status="failed", error=f"{failed} point(s) failed (error, crashed or timeout); see "
+                                                 f"{run_dir / results.RESULTS}")
+            print(f"charsuite: {status['error']}", file=sys.stderr)
+            exit_code = 1
     except ConfigError as exc:
         status = {"status": "failed", "error": str(exc), "overrides": overrides}
         if not batch:
             print(f"charsuite: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
-    except Exception as exc:  # noqa: BLE001 - the batch report says why
+    except Exception as exc:  # noqa: BLE001 - one line, and the batch report says why
+        status = {"status": "failed", "error": one_line(exc)[:300], "overrides": overrides}
         if not batch:
-            raise
-        status = {"status": "failed", "error": f"{type(exc).__name__}: {exc}".splitlines()[0][:300],
-                  "overrides": overrides}
+            print(f"charsuite: {status['error']}", file=sys.stderr)
+            raise SystemExit(1) from None
     run_dir.mkdir(parents=True, exist_ok=True)
     results.write_json(run_dir / JOB_STATUS, status)
     if batch and status["status"] != "ok":
         print(f"charsuite: job {run_dir.name} failed: {status['error']}", file=sys.stderr)
+    if exit_code and not batch:
+        raise SystemExit(exit_code)
     return status
+
+
+def failed_points(run_dir: Path) -> int:
+    """Points of the run that ended in error, crashed or timed out (their latest line)."""
+    latest = {p.key: p for p in results.read_points(run_dir / results.RESULTS, quiet=True)}
+    return sum(p.status in (Status.error, Status.crashed, Status.timeout) for p in latest.values())

@@ -18,9 +18,11 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
-from charsuite.config import CONF_DIR, choices
+from charsuite.config import CONF_DIR, ConfigError, choices
 
 JOB_STATUS = "job_status.json"
+# Jobs that failed in the last batch this process reported (the CLI's exit code reads it).
+LAST_FAILED: list[int] = []
 
 
 def job_statuses(sweep_dir: Path) -> list[dict[str, Any]]:
@@ -53,13 +55,14 @@ class BatchReport(Callback):
     """Prints the batch report when a multirun ends, whatever the launcher."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        report(Path(config.hydra.sweep.dir))
+        _, failed = report(Path(config.hydra.sweep.dir))
+        LAST_FAILED.append(failed)
 
 
 def experiment_commands(name: str, extra: list[str]) -> tuple[Path, list[list[str]]]:
     """The multirun command lines of a named experiment, one per model family."""
     if name not in choices("experiment"):
-        raise SystemExit(f"charsuite: unknown experiment {name!r}; choose one of: {', '.join(choices('experiment'))}")
+        raise ConfigError(f"unknown experiment {name!r}; choose one of: {', '.join(choices('experiment'))}")
     exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"), resolve=True)
     sweep_dir = Path(exp.get("sweep_dir") or f"runs/{name}")
     cmds = []
@@ -70,7 +73,7 @@ def experiment_commands(name: str, extra: list[str]) -> tuple[Path, list[list[st
     return sweep_dir, cmds
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-"):
         print(f"usage: python -m charsuite.batch EXPERIMENT [override ...]; experiments: "
@@ -91,6 +94,12 @@ def main(argv: list[str] | None = None) -> int:
     if bad_launch:
         print(f"charsuite: {bad_launch} family launch(es) exited non-zero (see above)", file=sys.stderr)
     return 0 if failed == 0 and bad_launch == 0 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    from charsuite.errors import run_command
+
+    return run_command("charsuite.batch", _main, argv)
 
 
 if __name__ == "__main__":

@@ -116,6 +116,25 @@ def hydra_argv(argv: list[str]) -> list[str]:
     return out
 
 
+def check_run_dir(flags: list[str]) -> None:
+    """A run or sweep folder Hydra cannot create is bad input, said before Hydra tries."""
+    import os
+    from pathlib import Path
+
+    for f in flags:
+        key, _, value = f.partition("=")
+        if key.lstrip("+") not in ("hydra.run.dir", "hydra.sweep.dir") or not value:
+            continue
+        path = Path(value)
+        if any(len(part.encode()) > 255 for part in path.parts):
+            raise ConfigError(f"cannot create run folder {path}: a name in it is longer than 255 bytes")
+        if path.exists() and not path.is_dir():
+            raise ConfigError(f"cannot create run folder {path}: a file of that name exists")
+        parent = next((p for p in [path, *path.parents] if p.exists()), None)
+        if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
+            raise ConfigError(f"cannot create run folder {path}: {parent} is not writable")
+
+
 def check_argv(argv: list[str]) -> None:
     """Validate the command line; print one line and exit 2 if it cannot run."""
     flags, overrides = split_argv(argv)
@@ -125,6 +144,7 @@ def check_argv(argv: list[str]) -> None:
         print("charsuite: --cfg shows one job's config; drop -m/--multirun to use it", file=sys.stderr)
         raise SystemExit(2)
     try:
+        check_run_dir(flags)
         for warning in validate(overrides, batch=is_batch(flags)):
             print(f"charsuite: {warning}", file=sys.stderr)
     except ConfigError as exc:

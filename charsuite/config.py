@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,16 +18,16 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from charsuite.errors import ConfigError
+from charsuite.units import parse_length
+
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DTYPES = ("float32", "float16", "bfloat16")
 PHASES = ("prefill", "decode")
 LOGITS_MODES = ("last", "all")
 FAMILIES = ("ssm", "hybrid", "transformer")
+__all__ = ["ConfigError", "parse_length"]  # re-exported: callers import them from here too
 GROUPS = ("model", "device", "context", "workload", "profile")
-
-
-class ConfigError(ValueError):
-    """Bad user input; the CLI prints its message as one line and exits 2."""
 
 
 def choices(group: str) -> list[str]:
@@ -38,27 +37,6 @@ def choices(group: str) -> list[str]:
 
 def physical_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-
-
-_SUFFIX = re.compile(r"^\s*(\d+)\s*([kKmM]?)\s*$")
-
-
-def parse_length(value: Any, key: str) -> int:
-    """A positive token count: an int, or a string like '8K' (x1024) or '1M'."""
-    if isinstance(value, bool):
-        raise ConfigError(f"{key} must be a positive integer number of tokens, got {value!r}")
-    if isinstance(value, int):
-        n = value
-    elif isinstance(value, float) and value.is_integer():
-        n = int(value)
-    elif isinstance(value, str) and _SUFFIX.match(value):
-        digits, suffix = _SUFFIX.match(value).groups()
-        n = int(digits) * {"": 1, "k": 1024, "m": 1024**2}[suffix.lower()]
-    else:
-        raise ConfigError(f"{key} must be a positive integer number of tokens (e.g. 4096 or 8K), got {value!r}")
-    if n <= 0:
-        raise ConfigError(f"{key} must be a positive integer number of tokens, got {value!r}")
-    return n
 
 
 def _positive(value: float | int | None, key: str, allow_zero: bool = False, what: str = "integer") -> None:
@@ -135,6 +113,8 @@ class DeviceConfig:
     def __post_init__(self) -> None:
         _one_of(self.kind, "device.kind", ("cpu", "cuda"))
         _positive(self.memory_gb, "device.memory_gb", what="number of GB or null")
+        if self.memory_gb is not None and self.memory_gb * 1024**3 >= 2**62:
+            raise ConfigError(f"device.memory_gb={self.memory_gb:g} is more memory than a cap can express")
         _positive(self.threads, "device.threads")
 
     def memory_limit_bytes(self) -> int | None:
@@ -169,6 +149,8 @@ class ContextConfig:
             raise ConfigError(f"context.factor must be a number above 1, got {self.factor!r}")
         if self.tolerance is not None:
             self.tolerance = parse_length(self.tolerance, "context.tolerance")
+        if not self.lengths():
+            raise ConfigError(f"context.ladder has no length within context.min..max ({self.min}..{self.max})")
 
     def lengths(self) -> list[int]:
         """The ladder of context lengths (tokens), ascending, max included."""

@@ -31,7 +31,15 @@ class WorkerDriver:
         return None
 
     def retire(self) -> None:
+        """Ask the worker to exit (it finishes nothing more), then make sure it has."""
         if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+    def kill(self) -> None:
+        """End the worker's process group now (an interrupt: no waiting on a busy worker)."""
+        if self.worker is not None:
+            self.worker.kill()
             self.worker.close()
             self.worker = None
 

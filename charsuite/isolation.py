@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import select
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from charsuite.config import RunConfig
 from charsuite.records import Reply, Status
 
 STDERR_TAIL_LINES = 8
+# Lines a worker's stderr carries that never say why it failed (torch.profiler's USDT probes, Kineto).
+STDERR_NOISE = re.compile(r"USDT|profiler_(start|stop)|STAGE:|Kineto|ActivityProfilerController")
 
 
 class Worker:
@@ -54,6 +57,7 @@ class Worker:
         self._stderr = tempfile.TemporaryFile(mode="w+")
         env = self.env()
         env["CHARSUITE_RESULT_FD"] = str(write_fd)
+        env["CHARSUITE_DRIVER_PID"] = str(os.getpid())
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "charsuite.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
@@ -107,7 +111,7 @@ class Worker:
             return []
         self._stderr.flush()
         self._stderr.seek(0)
-        lines = [ln.rstrip() for ln in self._stderr.read().splitlines() if ln.strip()]
+        lines = [ln.rstrip() for ln in self._stderr.read().splitlines() if ln.strip() and not STDERR_NOISE.search(ln)]
         return lines[-STDERR_TAIL_LINES:]
 
     def kill(self) -> None:

@@ -12,6 +12,7 @@ from charsuite.analysis.memory_model import max_context, predict
 from charsuite.cli import split_argv
 from charsuite.compose import compose
 from charsuite.config import ConfigError, choices
+from charsuite.errors import run_command
 from charsuite.units import human_bytes, human_tokens
 
 
@@ -28,7 +29,7 @@ def report(run) -> dict:
     }
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     fmt = "table"
     rest = []
@@ -65,6 +66,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"predicted largest context within {human_bytes(out['memory_limit_bytes'])}: "
               f"{human_tokens(mc) if mc else 'none (the weights alone do not fit)'}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("charsuite.predict", _main, argv)
 
 
 if __name__ == "__main__":

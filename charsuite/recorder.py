@@ -1,6 +1,7 @@
 """What a run has recorded: builds each Point with the run's identity, appends it to
 results.jsonl, and remembers finished points so a resumed run replays instead of
-measuring again (`skipped` points are measured again when a run is resumed)."""
+measuring again: ok and oom points are kept; error, crashed, timeout and skipped points
+are measured again."""
 
 from __future__ import annotations
 
@@ -14,19 +15,19 @@ from charsuite.records import Point, Status
 
 
 class Recorder:
-    def __init__(self, run_dir: Path, run: RunConfig, params: int | None):
-        self.run_dir, self.run, self.params = run_dir, run, params
+    def __init__(self, run_dir: Path, run: RunConfig, params: int | None, run_id: str | None = None):
+        self.run_dir, self.run, self.params, self.run_id = run_dir, run, params, run_id
         self.done: dict[tuple, Point] = {}
         self.skipped: set[tuple] = set()
         if run.resume:
-            self.done = results.finished(results.read_points(run_dir / results.RESULTS))
+            self.done = results.finished(results.read_points(run_dir / results.RESULTS), run_id)
 
     def point(self, phase: str, context: int, **fields: Any) -> Point:
         """A new point of this run (not yet recorded)."""
         m, d, w = self.run.model, self.run.device, self.run.workload
         base = dict(model=m.name, size=m.size, family=m.family, params=self.params, device=d.name, dtype=m.dtype,
                     batch=w.batch, phase=phase, context=context, logits=w.logits if phase == "prefill" else "last",
-                    memory_limit_bytes=d.memory_limit_bytes())
+                    memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id)
         return Point(**{**base, **fields})
 
     def recorded(self, point: Point) -> Point | None:
@@ -43,7 +44,7 @@ class Recorder:
         if point.status is Status.skipped:
             self.skipped.add(point.key)
         else:
-            self.done[point.key] = point
+            self.done[point.key] = point  # in this run's memory even if a resume would measure it again
         return point
 
     def points(self) -> list[Point]:

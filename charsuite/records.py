@@ -104,6 +104,11 @@ class Measurement(Energy):
     def __post_init__(self) -> None:
         self.status = Status(self.status)
 
+    @property
+    def kept(self) -> bool:
+        """A result a resumed run keeps (ok, oom); error, crashed, timeout and skipped are measured again."""
+        return self.status in (Status.ok, Status.oom)
+
     def measurement(self) -> dict[str, Any]:
         """The measurement's fields (energy included) of a Point or a Reply."""
         return {f.name: getattr(self, f.name) for f in fields(Measurement)}
@@ -147,6 +152,7 @@ class Point(Measurement):
     isolation_overhead_s: float | None = None
     guard_max_abs_dlogit: float | None = None
     threads: int | None = None
+    run_id: str | None = None        # the run's fingerprint_id (run.json): lines of another run never mix in
     finished_at: float | None = None
 
     # A point is the same point when these match; a re-run skips it.

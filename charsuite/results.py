@@ -16,13 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from charsuite.records import SCHEMA, Point, Status
+from charsuite.records import SCHEMA, Point
 
 RESULTS = "results.jsonl"
 RUN = "run.json"
 SUMMARY = "summary.json"
 __all__ = ["SCHEMA", "RESULTS", "RUN", "SUMMARY", "append", "read_points", "finished", "write_json", "read_json",
-           "run_dirs", "load_table", "load_summaries", "lock", "RunFolderBusy"]
+           "run_dirs", "load_table", "load_summaries", "lock", "RunFolderBusy", "RunFolderError"]
 
 
 def append(run_dir: Path, point: Point) -> None:
@@ -36,10 +36,14 @@ def append(run_dir: Path, point: Point) -> None:
         with open(path, "rb") as f:
             f.seek(-1, os.SEEK_END)
             torn = f.read(1) != b"\n"
-    with open(path, "a") as f:
-        f.write(("\n" if torn else "") + line)
-        f.flush()
-        os.fsync(f.fileno())
+    try:
+        with open(path, "a") as f:
+            f.write(("\n" if torn else "") + line)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise RunFolderError(f"cannot write to {run_dir}: {exc.strerror or exc}; every point finished before "
+                             f"this one is in {path}") from None
 
 
 def read_points(path: Path, quiet: bool = False) -> list[Point]:
@@ -84,24 +88,68 @@ def lock(run_dir: Path):
     return f
 
 
-def finished(points: Iterable[Point]) -> dict[tuple, Point]:
-    """Points a resumed run need not repeat (everything but `skipped`), latest wins."""
-    return {p.key: p for p in points if p.status is not Status.skipped}
+def finished(points: Iterable[Point], run_id: str | None = None) -> dict[tuple, Point]:
+    """Points a resumed run need not repeat (ok and oom; their latest line wins), of the
+    run `run_id` when given (lines written under other settings are left out)."""
+    latest = {p.key: p for p in points if run_id is None or p.run_id in (None, run_id)}
+    return {k: p for k, p in latest.items() if p.kept}
+
+
+class RunFolderError(RuntimeError):
+    """The run folder cannot be written (disk full, read-only): the run ends, one line says why."""
 
 
 def write_json(path: Path, data: Any) -> None:
-    """Write atomically: a reader never sees half a file."""
+    """Write atomically: a reader never sees half a file, and a failed write leaves no temp file."""
     tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(json.dumps(data, indent=2, default=str) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
 def read_json(path: Path) -> Any:
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def read_json_or_none(path: Path) -> Any:
+    """A run folder's JSON for a reader: a truncated or garbled file is reported and read as missing."""
+    try:
+        return read_json(path)
+    except (OSError, ValueError):
+        print(f"charsuite: ignoring unreadable {path}", file=sys.stderr)
+        return None
+
+
+def check_folders(paths: Iterable[Path]) -> None:
+    """Bad input for a reader: a path that is not there, or not a folder."""
+    from charsuite.config import ConfigError
+
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    missing = [str(p) for p in paths if not Path(p).is_dir()]
+    if missing:
+        raise ConfigError(f"no such folder: {', '.join(missing)}")
+
+
+def check_writable(folder: Path) -> None:
+    """Bad input for a writer: an output folder that cannot be made or written (checked before any work)."""
+    from charsuite.config import ConfigError
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create output folder {folder}: {exc.strerror or exc}") from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise ConfigError(f"output folder {folder} is not writable")
+
+
 def run_dirs(paths: Iterable[Path]) -> list[Path]:
-    """Run folders under each path (a run folder itself, or a batch of them)."""
+    """Run folders under each path (a run folder itself, or a batch of them); one path may be given alone."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
     out = []
     for p in map(Path, paths):
         if (p / RESULTS).exists():
@@ -118,8 +166,12 @@ def load_table(paths: Iterable[Path]):
 
     rows = []
     for d in run_dirs(paths):
-        for p in finished(read_points(d / RESULTS)).values():
-            rows.append({**p.to_dict(), "run_dir": str(d)})
+        run_id = (read_json_or_none(d / RUN) or {}).get("fingerprint_id")
+        points = read_points(d / RESULTS)
+        latest = {p.key: p for p in points if run_id is None or p.run_id in (None, run_id)}
+        if len(latest) < len({p.key for p in points}):
+            print(f"charsuite: {d}: leaving out lines written under other settings", file=sys.stderr)
+        rows.extend({**p.to_dict(), "run_dir": str(d)} for p in latest.values())
     return pd.DataFrame(rows)
 
 
@@ -130,8 +182,8 @@ def load_summaries(paths: Iterable[Path]):
 
     rows = []
     for d in run_dirs(paths):
-        run = read_json(d / RUN) or {}
-        for s in read_json(d / SUMMARY) or []:
+        run = read_json_or_none(d / RUN) or {}
+        for s in read_json_or_none(d / SUMMARY) or []:
             rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
                          "config": run.get("config"), "model_facts": run.get("model_facts")})
     return pd.DataFrame(rows)

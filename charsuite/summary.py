@@ -8,7 +8,6 @@ prefill and decode latencies cross, with a 95% bootstrap interval from the timed
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +17,7 @@ from charsuite.analysis.crossover import bootstrap_crossover
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
+from charsuite.errors import UsageError, run_command
 from charsuite.units import human_tokens
 
 
@@ -96,21 +96,22 @@ def markdown(paths: list[Path]) -> str:
     points = results.load_table(paths)
     summaries = results.load_summaries(paths)
     if points.empty or summaries.empty:
-        raise SystemExit(f"charsuite.summary: no results under {', '.join(map(str, paths))}")
+        raise UsageError(f"no results under {', '.join(map(str, paths))}")
     out = ["## Models", "", *model_rows(points, summaries), "", "## Crossovers", "", *crossover_rows(points)]
     return "\n".join(out) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m charsuite.summary", description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+", type=Path)
     args = ap.parse_args(argv)
-    missing = [str(d) for d in args.dirs if not d.exists()]
-    if missing:
-        print(f"charsuite.summary: no such folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
+    results.check_folders(args.dirs)
     print(markdown(args.dirs), end="")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("charsuite.summary", _main, argv)
 
 
 if __name__ == "__main__":

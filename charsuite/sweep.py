@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from charsuite.config import RunConfig
+from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.plan import Boundary, search
 from charsuite.profiling import run_profiles
@@ -30,7 +30,7 @@ class Sweep:
 
     def measure(self, phase: str, context: int) -> Reply:
         if self.deadline is not None and time.monotonic() > self.deadline:
-            return Reply.failed(Status.skipped, f"run budget of {self.run.workload.budget_s:g} s exhausted")
+            return Reply.failed(Status.skipped, self.budget_reason())
         if phase == "decode":
             refused = self.driver.check_guard()
             if refused:
@@ -46,6 +46,13 @@ class Sweep:
         if self.progress:
             self.progress.point(phase, context, how)
         reply = self.measure(phase, context)
+        if reply.status in (Status.crashed, Status.timeout):  # once more, in a fresh worker
+            if self.progress:
+                self.progress.point(phase, context, f"{how}, retry after {reply.status.value}")
+            first = reply
+            reply = self.measure(phase, context)
+            if reply.status in (Status.crashed, Status.timeout):
+                reply.error = f"{reply.error} (and before: {first.error}; retried once in a fresh worker)"
         guard = self.driver.guard
         point = dataclasses.replace(point, **reply.measurement())
         point.power_monitor = reply.power_monitor or self.driver.info.get("power_monitor")
@@ -67,35 +74,56 @@ class Sweep:
         """Every phase searched, then the profiles; returns summary.json's rows."""
         lengths = self.run.context.lengths()
         phases = list(self.run.workload.phases)
-        if self.progress:
-            self.progress.start(len(lengths) * len(phases))
-        summary = []
+        summary, out_of_budget = [], False
         try:
+            self.start_worker()
+            if self.progress:
+                self.progress.start(len(lengths) * len(phases))
             for phase in phases:
-                if self.recorder.skipped:
+                if out_of_budget:
                     b = Boundary(stop_reason=Status.skipped.value)
                 else:
                     b = search(lengths, lambda n, how, p=phase: self.probe(p, n, how), self.run.context.tolerance_at)
                     if b.stop_reason == Status.skipped.value:
-                        self._skip_rest(phases[phases.index(phase):], lengths)
+                        out_of_budget = True
+                        self._skip([phase], [n for n in lengths if n >= (b.failed_at or 0)], self.budget_reason())
+                    elif b.failed_at is not None:  # error, crashed or timeout: the lengths above are not reached
+                        self._skip([phase], [n for n in lengths if n > b.failed_at], f"not reached: {b.reason}")
+                if out_of_budget and b.probes == 0:
+                    self._skip([phase], lengths, self.budget_reason())
                 summary.append({**self._summary_base(phase), "max_context_ok": b.max_ok, "min_context_oom": b.min_oom,
                                 "probes": b.probes, "stop_reason": b.reason, "failed_at": b.failed_at})
-            if self.run.profile.enabled and not self.recorder.skipped:
+            if self.run.profile.enabled and not out_of_budget:
                 run_profiles(self.run, self.driver, self.recorder, self.note)
+        except BaseException:  # an interrupt or a failure of the driver itself: the worker goes at once
+            self.driver.kill()
+            raise
         finally:
             self.driver.retire()
         return summary
+
+    def start_worker(self) -> None:
+        """Build the model once before any point: a model that cannot be set up here
+        (pretrained weights offline, an attention implementation not installed, a cap too
+        small to load it) fails every point, so it is bad input, said once."""
+        failed = self.driver.ensure()
+        if failed is not None:
+            hint = "; device.memory_gb may be too small to load the model" if failed.status is Status.oom else ""
+            raise ConfigError(f"cannot set up {self.run.model.name} {self.run.model.size} in the worker: "
+                              f"{failed.error}{hint}")
+
+    def budget_reason(self) -> str:
+        return f"run budget of {self.run.workload.budget_s:g} s exhausted"
 
     def _summary_base(self, phase: str) -> dict[str, Any]:
         p = self.recorder.point(phase, 0)
         return {k: getattr(p, k) for k in ("model", "size", "family", "device", "dtype", "batch", "phase")}
 
-    def _skip_rest(self, phases: list[str], lengths: list[int]) -> None:
-        """Record every ladder point the budget kept us from, so nothing is silently dropped."""
+    def _skip(self, phases: list[str], lengths: list[int], reason: str) -> None:
+        """Record every ladder point a phase did not reach, and why, so nothing is silently dropped."""
         for phase in phases:
             for n in lengths:
-                point = self.recorder.point(phase, n, status=Status.skipped, probe="ladder",
-                                            error=f"run budget of {self.run.workload.budget_s:g} s exhausted")
+                point = self.recorder.point(phase, n, status=Status.skipped, probe="ladder", error=reason)
                 if self.recorder.recorded(point) is None and point.key not in self.recorder.skipped:
                     self.recorder.record(point)
 

@@ -1,6 +1,12 @@
-"""Human numbers for tables and figures: 8K, 128K, 1.5 GiB."""
+"""Token counts and bytes, both ways: human numbers for tables and figures (8K, 128K,
+1.5 GiB), and token counts parsed from what users type (4096, 8K, 1M)."""
 
 from __future__ import annotations
+
+import re
+from typing import Any
+
+from charsuite.errors import ConfigError
 
 
 def human_tokens(n: int | None) -> str:
@@ -23,3 +29,26 @@ def human_bytes(n: float | None) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return str(n)
+
+
+_SUFFIX = re.compile(r"^\s*(\d+)\s*([kKmM]?)\s*$")
+
+
+def parse_length(value: Any, key: str) -> int:
+    """A positive token count: an int, or a string like '8K' (x1024) or '1M'."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{key} must be a positive integer number of tokens, got {value!r}")
+    if isinstance(value, int):
+        n = value
+    elif isinstance(value, float) and value.is_integer():
+        n = int(value)
+    elif isinstance(value, str) and _SUFFIX.match(value):
+        digits, suffix = _SUFFIX.match(value).groups()
+        n = int(digits) * {"": 1, "k": 1024, "m": 1024**2}[suffix.lower()]
+    else:
+        raise ConfigError(f"{key} must be a positive integer number of tokens (e.g. 4096 or 8K), got {value!r}")
+    if n <= 0:
+        raise ConfigError(f"{key} must be a positive integer number of tokens, got {value!r}")
+    if n >= 2**62:
+        raise ConfigError(f"{key} {value!r} is more tokens than a tensor length can hold")
+    return n

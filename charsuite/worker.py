@@ -208,7 +208,22 @@ def serve(inp, out) -> None:
         reply(msg)
 
 
+def die_with_driver() -> None:
+    """No orphans: the kernel sends this process SIGKILL when its driver dies, however it
+    dies (Linux PR_SET_PDEATHSIG); if the driver is already gone, go now."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux/glibc: the closed request pipe still ends serve()
+        pass
+    driver = os.environ.get("CHARSUITE_DRIVER_PID")
+    if driver and os.getppid() != int(driver):
+        os._exit(1)
+
+
 def main() -> None:
+    die_with_driver()
     fd = int(os.environ["CHARSUITE_RESULT_FD"])
     with os.fdopen(fd, "w") as out:
         serve(sys.stdin, out)

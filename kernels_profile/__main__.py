@@ -5,24 +5,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
+from charsuite.errors import UsageError, run_command
 from kernels_profile.attribute import attribute, primary
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m kernels_profile", description=__doc__.splitlines()[0])
     ap.add_argument("trace", type=Path)
     ap.add_argument("--json", action="store_true", help="print {basis, categories, coverage} as JSON")
     args = ap.parse_args(argv)
     try:
         result = attribute(args.trace)
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        print(f"kernels_profile: cannot read {args.trace}: {why}",
-              file=sys.stderr)
-        return 2
+        raise UsageError(f"cannot read {args.trace} as a torch.profiler Chrome trace: {why}") from None
     main_b = primary(result)
     if args.json:
         out = main_b.as_dict()
@@ -41,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
         if b.unclassified_top:
             print("  unclassified: " + ", ".join(f"{n} ({s * 1e3:.2f} ms)" for n, s in b.unclassified_top[:5]))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("kernels_profile", _main, argv)
 
 
 if __name__ == "__main__":

@@ -77,6 +77,8 @@ def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dic
     """Both breakdowns of one trace: {"host": Breakdown, "device": Breakdown or None}."""
     if not isinstance(trace, dict):
         trace = json.loads(Path(trace).read_text())
+    if not isinstance(trace, dict) or not isinstance(trace.get("traceEvents"), list):
+        raise ValueError("no traceEvents list (not a Chrome trace)")
     tax = taxonomy or load()
     events = [e for e in trace.get("traceEvents", []) if isinstance(e, dict)]
 

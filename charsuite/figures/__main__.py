@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from charsuite import results
+from charsuite.errors import UsageError, run_command
 from charsuite.figures import report
 from charsuite.figures.plots import Data, Skip
 from charsuite.figures.registry import FIGURES
@@ -21,20 +22,22 @@ from charsuite.figures.registry import FIGURES
 FORMATS = ("pdf", "svg", "png")
 
 
-def find_browser() -> None:
+def find_browser() -> str | None:
+    """The Chrome/Chromium kaleido will drive (BROWSER_PATH, else the PATH), or None."""
     if os.environ.get("BROWSER_PATH"):
-        return
+        return os.environ["BROWSER_PATH"]
     for name in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable", "chrome"):
         path = shutil.which(name)
         if path:
             os.environ["BROWSER_PATH"] = path
-            return
+            return path
+    return None
 
 
 def build(paths: list[Path]) -> tuple[dict, list[str], Data]:
     data = Data(results.load_table(paths), results.load_summaries(paths))
     if data.points.empty:
-        raise SystemExit(f"charsuite.figures: no results.jsonl under {', '.join(map(str, paths))}")
+        raise UsageError(f"no results.jsonl under {', '.join(map(str, paths))}")
     figures, notes = {}, []
     for name, make in FIGURES.items():
         try:
@@ -47,7 +50,6 @@ def build(paths: list[Path]) -> tuple[dict, list[str], Data]:
 def export(figures: dict, out: Path, formats=FORMATS) -> list[Path]:
     import plotly.io as pio
 
-    find_browser()
     paths, figs, widths, heights, scales = [], [], [], [], []
     for name, fig in figures.items():
         for fmt in formats:
@@ -60,25 +62,35 @@ def export(figures: dict, out: Path, formats=FORMATS) -> list[Path]:
     return paths
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m charsuite.figures", description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+", type=Path, help="run folders and batch folders")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: pdf,svg,png (empty: html only)")
     args = ap.parse_args(argv)
-    missing = [str(d) for d in args.dirs if not d.exists()]
-    if missing:
-        print(f"charsuite.figures: no such folder: {', '.join(missing)}", file=sys.stderr)
-        return 2
+    formats = [f for f in args.formats.split(",") if f]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        raise UsageError(f"unknown format {unknown[0]!r} in --formats; choose from: {', '.join(FORMATS)}")
+    results.check_folders(args.dirs)
+    results.check_writable(args.out)  # before any work
     figures, notes, data = build(args.dirs)
-    args.out.mkdir(parents=True, exist_ok=True)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    formats = [f for f in args.formats.split(",") if f]
-    written = export(figures, args.out, formats) if formats and figures else []
+    written = []
+    if formats and figures:
+        if find_browser():
+            written = export(figures, args.out, formats)
+        else:
+            print("note: no Chrome/Chromium found, so no PDF/SVG/PNG; install one (Debian: apt-get install "
+                  "chromium) or set BROWSER_PATH; report.html needs none", file=sys.stderr)
     report.write(args.out / "report.html", figures, data.summaries, notes, [str(d) for d in args.dirs])
     print(f"{len(figures)} figures ({len(written)} files) and report.html in {args.out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_command("charsuite.figures", _main, argv)
 
 
 if __name__ == "__main__":

@@ -96,3 +96,22 @@ def test_one_driver_per_run_folder(tmp_path):
     assert r.returncode != 0 and f"pid {os.getpid()}" in r.stderr
     held.close()  # released: another process may take it
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+
+
+def test_a_full_disk_ends_in_one_line_and_leaves_no_half_files(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    results.append(tmp_path, rec(256))
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(results.RunFolderError, match="No space left on device"):
+        results.append(tmp_path, rec(512))
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(results.RunFolderError, match="cannot write"):
+        results.write_json(tmp_path / results.RUN, {"a": 1})
+    assert not list(tmp_path.glob("*.tmp"))
+    assert 256 in [p.context for p in results.read_points(tmp_path / results.RESULTS, quiet=True)]
