@@ -134,6 +134,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         if moved:
             print(f"charsuite: resume=false: the earlier results of {run_dir} moved to {moved}", file=sys.stderr)
     facts = model_facts(run.model)
+    fp = fingerprint(run)
     w = run.workload
     limit = run.device.memory_limit_bytes()
 
@@ -142,8 +143,8 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
 
     run_info = {
         "config": run.raw,
-        "fingerprint": fingerprint(run),
-        "fingerprint_id": fingerprint_id(fingerprint(run)),
+        "fingerprint": fp,
+        "fingerprint_id": fingerprint_id(fp),
         "params": facts.params,
         "memory_limit_bytes": limit,
         # What the read side (summary, figures) needs, so it never imports torch.
@@ -210,5 +211,5 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
 
 def failed_points(run_dir: Path) -> int:
     """Points of the run that ended in error, crashed or timed out (their latest line)."""
-    latest = {p.key: p for p in results.read_points(run_dir / results.RESULTS, quiet=True)}
-    return sum(p.status in (Status.error, Status.crashed, Status.timeout) for p in latest.values())
+    points = results.latest(results.read_points(run_dir / results.RESULTS, quiet=True))
+    return sum(p.status in (Status.error, Status.crashed, Status.timeout) for p in points.values())

@@ -76,8 +76,9 @@ class PhaseStep:
 
 
 def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str, decode_tokens: int) -> PhaseStep:
-    """Prefill: one forward over the prompt up to the first token. Decode: after one
-    (untimed) prefill, `decode_tokens` cached steps, each feeding the argmax back."""
+    """Prefill: one forward over the prompt up to the first token, keeping `logits`
+    (last | all). Decode: after one (untimed) prefill keeping the last logits only,
+    `decode_tokens` cached steps, each feeding the argmax back."""
     b, n = input_ids.shape
     state: dict[str, Any] = {}
     if phase == "prefill":

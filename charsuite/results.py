@@ -16,13 +16,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from charsuite.records import SCHEMA, Point
+from charsuite.records import SCHEMA, Point, Status
 
 RESULTS = "results.jsonl"
 RUN = "run.json"
 SUMMARY = "summary.json"
 __all__ = ["SCHEMA", "RESULTS", "RUN", "SUMMARY", "append", "read_points", "finished", "write_json", "read_json",
-           "run_dirs", "load_table", "load_summaries", "lock", "RunFolderBusy", "RunFolderError"]
+           "run_dirs", "load_table", "load_summaries", "latest", "lock", "RunFolderBusy", "RunFolderError"]
 
 
 def append(run_dir: Path, point: Point) -> None:
@@ -88,11 +88,15 @@ def lock(run_dir: Path):
     return f
 
 
+def latest(points: Iterable[Point], run_id: str | None = None) -> dict[tuple, Point]:
+    """The latest line of each point, of the run `run_id` when given (lines written under
+    other settings are left out; lines older than run ids are kept)."""
+    return {p.key: p for p in points if run_id is None or p.run_id in (None, run_id)}
+
+
 def finished(points: Iterable[Point], run_id: str | None = None) -> dict[tuple, Point]:
-    """Points a resumed run need not repeat (ok and oom; their latest line wins), of the
-    run `run_id` when given (lines written under other settings are left out)."""
-    latest = {p.key: p for p in points if run_id is None or p.run_id in (None, run_id)}
-    return {k: p for k, p in latest.items() if p.kept}
+    """Points a resumed run need not repeat: ok and oom (their latest line wins)."""
+    return {k: p for k, p in latest(points, run_id).items() if p.kept}
 
 
 class RunFolderError(RuntimeError):
@@ -168,10 +172,10 @@ def load_table(paths: Iterable[Path]):
     for d in run_dirs(paths):
         run_id = (read_json_or_none(d / RUN) or {}).get("fingerprint_id")
         points = read_points(d / RESULTS)
-        latest = {p.key: p for p in points if run_id is None or p.run_id in (None, run_id)}
-        if len(latest) < len({p.key for p in points}):
+        mine = latest(points, run_id)
+        if len(mine) < len({p.key for p in points}):
             print(f"charsuite: {d}: leaving out lines written under other settings", file=sys.stderr)
-        rows.extend({**p.to_dict(), "run_dir": str(d)} for p in latest.values())
+        rows.extend({**p.to_dict(), "run_dir": str(d)} for p in mine.values() if p.status is not Status.skipped)
     return pd.DataFrame(rows)
 
 

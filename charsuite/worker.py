@@ -137,8 +137,8 @@ class Session:
         if (too_long := self._too_long(context)) is not None:
             return too_long
         w = self.workload
-        r = measure_phase(self.engine, self.device, phase, self._input(context), w.logits if phase == "prefill"
-                          else "last", w.decode_tokens, w.warmup, w.repeats, trackers=[self.power])
+        r = measure_phase(self.engine, self.device, phase, self._input(context), w.logits, w.decode_tokens,
+                          w.warmup, w.repeats, trackers=[self.power])
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
                      peak_mem_bytes=r.peak_mem_bytes, mem=r.mem,
                      **vars(self.energy(r.readings[0], w.repeats, r.tokens)))
@@ -163,8 +163,7 @@ class Session:
         if (too_long := self._too_long(context)) is not None:
             return too_long
         w = self.workload
-        step = phase_step(self.engine, phase, self._input(context), w.logits if phase == "prefill" else "last",
-                          w.decode_tokens)
+        step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens)
         with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1) as on_step:
             samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=1, on_step=on_step)
         return Reply(latency_s=samples[0] / step.per_call, trace_path=trace_path)
