@@ -1,0 +1,104 @@
+"""A dry-run: the worker's own prefill and one cached decode step (engines.transformers),
+run on fake tensors under torch's FakeTensorMode with every allocation tracked. Nothing is
+computed or allocated, so any zoo size at any length runs on this machine in seconds.
+
+The simulated device presents itself as the CPU to torch (a CPU-only torch refuses the
+`torch.autocast("cuda")` that transformers' rotary code enters on fake CUDA tensors); on
+a simulated CUDA device the code paths are switched where they differ: torch's SDPA is
+the flash kernel's fake, and with `impl=kernels` the SSM mixers' fused kernels are the
+fakes in kernels.py, reached through transformers' own dispatch (its module globals).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+from dataclasses import dataclass, field
+
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from charsuite.config import ModelConfig
+from charsuite.simulate import allocator
+from charsuite.simulate.folds import folded
+from charsuite.simulate.kernels import patched
+from charsuite.simulate.tracker import AllocationTracker
+
+IMPLS = ("reference", "kernels")
+
+
+@dataclass(frozen=True)
+class DryRun:
+    context: int
+    impl: str
+    device_kind: str
+    weights: int            # parameters and buffers, exact
+    kv_cache: int           # after the prefill
+    ssm_state: int
+    logits: int             # the prefill's logits tensor
+    prefill_peak: int       # live tensors above the weights during the prefill (what mem.tensor_peak measures)
+    decode_peak: int        # live tensors above weights + cache during one cached decode step
+    allocated: int          # weights + the larger peak, in the allocator's rounded blocks (CUDA; else exact)
+    reserved: int           # what the caching allocator would hold from the driver (CUDA; else = allocated)
+    seconds: float
+    swapped: list[str] = field(default_factory=list)
+
+    @property
+    def activations(self) -> int:
+        return max(0, self.prefill_peak - self.kv_cache - self.ssm_state - self.logits)
+
+    @property
+    def peak(self) -> int:
+        """Bytes the process needs at its worst moment: weights plus the larger of the two phases."""
+        return self.weights + max(self.prefill_peak, self.kv_cache + self.ssm_state + self.decode_peak)
+
+    def as_dict(self) -> dict:
+        return {**dataclasses.asdict(self), "activations": self.activations, "peak": self.peak}
+
+
+def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
+            device_kind: str = "cpu", expandable_segments: bool = True) -> DryRun:
+    """One prefill of `context` tokens and one decode step, on fake tensors."""
+    from charsuite.engines.transformers import TransformersEngine
+
+    if impl not in IMPLS:
+        raise ValueError(f"unknown impl {impl!r}; choose one of: {', '.join(IMPLS)}")
+    t0 = time.perf_counter()
+    spec = dataclasses.replace(spec, weights="random")
+    cpu = torch.device("cpu")
+    fake = FakeTensorMode()
+    with fake:
+        engine = TransformersEngine(spec, cpu)
+    model_type = engine.model.config.model_type
+    cuda = device_kind == "cuda"
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(fake)
+        swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
+        if impl == "reference":
+            swapped = swapped + stack.enter_context(folded(model_type))
+        ids = torch.zeros(batch, context, dtype=torch.long)
+        existing = [ids, *engine.model.parameters(), *engine.model.buffers()]
+        tracker = AllocationTracker(existing)
+        with tracker:
+            out_logits, cache, first = engine.prefill(ids, logits)
+            prefill_peak = tracker.peak
+            logit_bytes = out_logits.untyped_storage().nbytes()
+            del out_logits
+            caches = engine.cache_bytes(cache)
+            tracker.reset_peak()
+            before = tracker.live
+            step_logits, cache = engine.decode_step(first, cache, context)
+            decode_peak = tracker.peak - before
+            del step_logits
+        weights = engine.weight_bytes()
+    events = tracker.events
+    if cuda:
+        peaks = allocator.replay(events, expandable=expandable_segments, base_allocated=weights)
+        allocated, reserved = peaks.allocated, peaks.reserved
+    else:
+        allocated = reserved = weights + max(prefill_peak, caches["kv_cache"] + caches["ssm_state"] + decode_peak)
+    return DryRun(context=context, impl=impl, device_kind=device_kind, weights=weights, kv_cache=caches["kv_cache"],
+                  ssm_state=caches["ssm_state"], logits=logit_bytes, prefill_peak=prefill_peak,
+                  decode_peak=decode_peak, allocated=allocated, reserved=reserved,
+                  seconds=time.perf_counter() - t0, swapped=list(swapped))

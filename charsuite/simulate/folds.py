@@ -1,0 +1,60 @@
+"""The Mamba-1 reference scan (transformers' `mamba_selective_scan` fallback) loops over
+the sequence in Python: a dry-run of it is O(L x layers) fake ops, minutes at 2K tokens
+on a 2.8B model. `folded_selective_scan` runs the same code with the loop's allocations
+made in aggregate, in the order the loop makes them, so the live bytes and their peak
+are those of the loop (checked against real runs in tests/unit/test_dryrun.py):
+step i allocates `discrete_A[:, :, i] * state` (float32, batch x d_inner x d_state), then
+`+ deltaB_u[:, :, i]` (the new state; the product and the old state die), then a
+(batch, d_inner, 1) matmul output kept in a list; after the loop `torch.stack` copies the
+list (batch, d_inner, L), and the list lives on until the function returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from unittest import mock
+
+import torch
+import torch.nn.functional as F
+
+from charsuite.simulate.kernels import modeling_module
+
+FOLDED = ("mamba", "jamba", "falcon_mamba")
+
+
+def folded_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                          return_last_state=False, **_):
+    batch, d_inner, seq_len = hidden_states.shape
+    input_dtype = hidden_states.dtype
+    if delta_bias is not None:
+        dt = dt + delta_bias.to(dt.dtype)[..., None]
+    if delta_softplus:
+        dt = F.softplus(dt)
+    B, C = B.transpose(1, 2), C.transpose(1, 2)
+    discrete_A = torch.exp(A[None, :, None, :] * dt[:, :, :, None])
+    discrete_B = dt[:, :, :, None] * B[:, None, :, :].float()
+    deltaB_u = discrete_B * hidden_states[:, :, :, None].float()
+    state = torch.zeros(batch, d_inner, A.shape[-1], dtype=input_dtype, device=hidden_states.device)
+    outputs = torch.empty(batch, d_inner, seq_len - 1, dtype=input_dtype, device=hidden_states.device)  # steps 0..L-2
+    if seq_len > 1:  # the state entering the last step: float32 from step 0 on
+        state = torch.empty(batch, d_inner, A.shape[-1], dtype=discrete_A.dtype, device=hidden_states.device)
+    product = discrete_A[:, :, -1] * state
+    state = product + deltaB_u[:, :, -1]
+    del product
+    last = torch.matmul(state.to(input_dtype), C[:, -1, :].unsqueeze(-1))
+    scan_output = torch.cat([outputs, last], dim=-1)  # the list stays alive until the function returns
+    if D is not None:
+        scan_output = scan_output + hidden_states * D[None, :, None]
+    if z is not None:
+        scan_output = scan_output * F.silu(z)
+    return (scan_output, state) if return_last_state else scan_output
+
+
+@contextlib.contextmanager
+def folded(model_type: str) -> Iterator[list[str]]:
+    if model_type not in FOLDED:
+        yield []
+        return
+    with mock.patch.object(modeling_module(model_type), "mamba_selective_scan", folded_selective_scan):
+        yield ["mamba_selective_scan (folded loop)"]
