@@ -77,6 +77,9 @@ def _raise_interrupted(signum, frame) -> None:
 
 def check_machine(run: RunConfig) -> None:
     """What would fail at every point, said before any point runs."""
+    from charsuite.engines import kernel_paths
+
+    kernel_paths.resolve(run.model.impl, run.device.kind)
     if run.device.kind == "cuda":
         import torch
 

@@ -25,6 +25,8 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DTYPES = ("float32", "float16", "bfloat16")
 PHASES = ("prefill", "decode")
 LOGITS_MODES = ("last", "all")
+IMPLS = ("auto", "reference", "kernels")
+ENFORCEMENTS = ("rlimit", "cgroup")
 FAMILIES = ("ssm", "hybrid", "transformer")
 __all__ = ["ConfigError", "parse_length"]  # re-exported: callers import them from here too
 GROUPS = ("model", "device", "context", "workload", "profile")
@@ -62,10 +64,14 @@ class ModelConfig:
     trust_remote_code: bool = False
     dtype: str = MISSING
     attn_implementation: str | None = None
+    # SSM mixers' code path: the fused mamba-ssm / causal-conv1d kernels, the PyTorch
+    # reference, or auto (the kernels on CUDA when they import).
+    impl: str = "auto"
     sizes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.size = str(self.size)
+        _one_of(self.impl, "model.impl", IMPLS)
         if self.size not in self.sizes:
             raise ConfigError(f"unknown model.size {self.size!r} for {self.name}; "
                               f"choose one of: {', '.join(map(str, self.sizes))}")
@@ -109,16 +115,28 @@ class DeviceConfig:
     context_min: Any = 256
     context_max: Any = 4096
     allocator_env: dict[str, str] = field(default_factory=dict)
+    # What one process can really allocate (GB): the box's memory less the CUDA context,
+    # and on unified-memory boards less what the OS keeps. null: memory_gb.
+    usable_memory_gb: float | None = None
+    usable_memory_source: str | None = None
+    # How the cap is enforced on a CPU worker: RLIMIT_DATA (a catchable allocation
+    # failure) or a memory cgroup (the kernel's OOM killer, as on a Jetson).
+    memory_enforcement: str = "rlimit"
 
     def __post_init__(self) -> None:
         _one_of(self.kind, "device.kind", ("cpu", "cuda"))
+        _one_of(self.memory_enforcement, "device.memory_enforcement", ENFORCEMENTS)
+        _positive(self.usable_memory_gb, "device.usable_memory_gb", what="number of GB or null")
         _positive(self.memory_gb, "device.memory_gb", what="number of GB or null")
         if self.memory_gb is not None and self.memory_gb * 1024**3 >= 2**62:
             raise ConfigError(f"device.memory_gb={self.memory_gb:g} is more memory than a cap can express")
         _positive(self.threads, "device.threads")
 
     def memory_limit_bytes(self) -> int | None:
-        """The cap enforced on the worker, in bytes (None: no cap)."""
+        """The cap enforced on the worker and predicted against, in bytes (None: no cap):
+        the usable memory where the profile gives it."""
+        if self.usable_memory_gb is not None:
+            return int(self.usable_memory_gb * 1024**3)
         if self.memory_gb is not None:
             return int(self.memory_gb * 1024**3)
         if self.kind == "cpu" and self.memory_share:
@@ -135,8 +153,12 @@ class ContextConfig:
     ladder: Any = "geometric"
     factor: float = 2.0
     tolerance: Any = None
+    # Where the search starts: `min` walks the ladder up from context.min; `predicted`
+    # walks it only up to the dry-run's predicted boundary and bisects around it.
+    start: str = "min"
 
     def __post_init__(self) -> None:
+        _one_of(self.start, "context.start", ("min", "predicted"))
         self.min = parse_length(self.min, "context.min")
         self.max = parse_length(self.max, "context.max")
         if self.min > self.max:

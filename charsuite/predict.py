@@ -1,6 +1,10 @@
-"""`python -m charsuite.predict +model=FAMILY [model.size=SIZE] [device=PROFILE] [format=json]`:
-the analytic memory model at every ladder length and the predicted largest context on
-the device, without running the model."""
+"""`python -m charsuite.predict +model=FAMILY [model.size=SIZE] [device=PROFILE] [model.impl=auto|reference|kernels]
+[method=dryrun|analytic] [format=table|json]`: memory at every ladder length and the largest
+context the device holds, without running the model.
+
+method=dryrun (the default) runs the model's own forward on fake tensors (simulate/) on
+the simulated device's code path; method=analytic is the closed-form model
+(analysis/memory_model.py). Every answer prints the assumptions it rests on."""
 
 from __future__ import annotations
 
@@ -12,59 +16,121 @@ from charsuite.analysis.memory_model import max_context, predict
 from charsuite.cli import split_argv
 from charsuite.compose import compose
 from charsuite.config import ConfigError, choices
+from charsuite.engines import kernel_paths
 from charsuite.errors import run_command
 from charsuite.units import human_bytes, human_tokens
 
+METHODS = ("dryrun", "analytic")
+FORMATS = ("table", "json")
 
-def report(run) -> dict:
-    spec, w = run.model, run.workload
-    facts = model_facts(spec)
-    limit = run.device.memory_limit_bytes()
-    rows = [predict(facts, n, w.batch, w.logits).as_dict() for n in run.context.lengths()]
-    return {
-        "model": spec.name, "size": spec.size, "dtype": spec.dtype, "device": run.device.name, "params": facts.params,
-        "batch": w.batch, "logits": w.logits, "memory_limit_bytes": limit,
-        "predicted_max_context": max_context(facts, limit, w.batch, w.logits) if limit else None,
-        "ladder": rows,
-    }
+
+def target_impl(run) -> str:
+    """The SSM path on the simulated device: on a CUDA profile `auto` means the kernels
+    (a GPU user installs the CUDA extra), whether or not they import here."""
+    return kernel_paths.resolve(run.model.impl, run.device.kind, importable=run.device.kind == "cuda")
+
+
+def assumptions(run, impl: str, method: str) -> list[str]:
+    d = run.device
+    out = [f"memory: {human_bytes(d.memory_limit_bytes())} usable"
+           + (f" ({d.usable_memory_source})" if d.usable_memory_source else
+              " (the cap charsuite enforces on its worker)" if d.kind == "cpu" else "")]
+    out.append(f"SSM path: {impl}" + (" (the mamba-ssm and causal-conv1d kernels, assumed installed on the target)"
+                                      if impl == "kernels" else " (transformers' PyTorch code)"))
+    if d.kind == "cuda":
+        expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
+        out.append("attention: SDPA's flash kernel (no L x L matrix) unless the model asks for eager; allocator: "
+                   f"the caching allocator's rounding {'with' if expandable else 'without'} expandable segments; "
+                   "the boundary is where its reserved bytes pass the usable memory")
+    else:
+        out.append("the worker's own runtime (interpreter, libraries: a few hundred MB) is not counted")
+    out.append(f"one sequence of batch {run.workload.batch}, logits={run.workload.logits}; the peak is the larger of "
+               "the prefill and one cached decode step")
+    if method == "analytic":
+        out.append("analytic: a closed form of the same forward (analysis/memory_model.py); the dry-run is the "
+                   "reference it is checked against")
+    return out
+
+
+def report(run, method: str = "dryrun") -> dict:
+    spec, w, d = run.model, run.workload, run.device
+    impl = target_impl(run)
+    limit = d.memory_limit_bytes()
+    lengths = run.context.lengths()
+    out = {"model": spec.name, "size": spec.size, "dtype": spec.dtype, "device": d.name, "method": method,
+           "impl": impl, "batch": w.batch, "logits": w.logits, "memory_limit_bytes": limit,
+           "usable_memory_source": d.usable_memory_source, "assumptions": assumptions(run, impl, method)}
+    if method == "analytic":
+        facts = model_facts(spec)
+        out["params"] = facts.params
+        out["ladder"] = [predict(facts, n, w.batch, w.logits, impl=impl).as_dict() for n in lengths]
+        out["predicted_max_context"] = max_context(facts, limit, w.batch, w.logits, impl=impl) if limit else None
+        return out
+    from charsuite.simulate.boundary import search
+    from charsuite.simulate.dryrun import dry_run
+
+    expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
+    kw = dict(batch=w.batch, logits=w.logits, impl=impl, device_kind=d.kind, expandable_segments=expandable)
+    rows = []
+    for n in lengths:
+        try:
+            rows.append(dry_run(spec, n, **kw).as_dict())
+        except ValueError as exc:  # past the model's learned positions
+            rows.append({"context": n, "error": str(exc)})
+    out["params"] = model_facts(spec).params
+    out["ladder"] = rows
+    if limit:
+        b = search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **kw)
+        out["predicted_max_context"] = b.largest
+        out["search"] = {"probes": len(b.probes), "seconds": round(b.seconds, 1), "smallest_failing": b.smallest_failing}
+    return out
+
+
+def print_table(out: dict) -> None:
+    print(f"{out['model']} {out['size']} ({out['dtype']}, {out['params']:,} parameters) on {out['device']}: "
+          f"{out['method']}, SSM path {out['impl']}, batch {out['batch']}, logits={out['logits']}")
+    cols = ("weights", "kv_cache", "ssm_state", "logits", "activations")
+    extra = ("reserved",) if out["method"] == "dryrun" else ()
+    print(f"{'context':>8} " + " ".join(f"{c:>11}" for c in cols + ("peak",) + extra))
+    for r in out["ladder"]:
+        if "error" in r:
+            print(f"{human_tokens(r['context']):>8} {r['error']}")
+            continue
+        peak = r.get("peak", r.get("total"))
+        print(f"{human_tokens(r['context']):>8} " + " ".join(f"{human_bytes(r[c]):>11}" for c in cols)
+              + f" {human_bytes(peak):>11}" + "".join(f" {human_bytes(r[c]):>11}" for c in extra))
+    if out["memory_limit_bytes"]:
+        mc = out["predicted_max_context"]
+        s = out.get("search")
+        print(f"predicted largest context within {human_bytes(out['memory_limit_bytes'])}: "
+              f"{human_tokens(mc) if mc else 'none (not even the shortest fits)'}"
+              + (f"  [{s['probes']} dry-runs, {s['seconds']} s]" if s else ""))
+    print("assumptions:")
+    for a in out["assumptions"]:
+        print(f"  - {a}")
 
 
 def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    fmt = "table"
+    opts = {"format": "table", "method": "dryrun"}
     rest = []
     for a in argv:
-        if a.startswith("format="):
-            fmt = a.split("=", 1)[1]
+        key = a.split("=", 1)[0]
+        if key in opts and "=" in a:
+            opts[key] = a.split("=", 1)[1]
         else:
             rest.append(a)
-    if fmt not in ("table", "json"):
-        print(f"charsuite.predict: unknown format {fmt!r}; choose one of: table, json", file=sys.stderr)
-        return 2
+    for key, valid in (("format", FORMATS), ("method", METHODS)):
+        if opts[key] not in valid:
+            raise ConfigError(f"unknown {key} {opts[key]!r}; choose one of: {', '.join(valid)}")
     _, overrides = split_argv(rest)
-    try:
-        if not any(o.lstrip("+~").startswith("model=") for o in overrides):
-            raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
-        run = compose(overrides)
-    except ConfigError as exc:
-        print(f"charsuite.predict: {exc}", file=sys.stderr)
-        return 2
-    out = report(run)
-    if fmt == "json":
+    if not any(o.lstrip("+~").startswith("model=") for o in overrides):
+        raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
+    out = report(compose(overrides), opts["method"])
+    if opts["format"] == "json":
         print(json.dumps(out, indent=2))
-        return 0
-    print(f"{out['model']} {out['size']} ({out['dtype']}, {out['params']:,} parameters) on {out['device']}, "
-          f"batch {out['batch']}, logits={out['logits']}")
-    print(f"{'context':>8} {'weights':>10} {'KV cache':>10} {'SSM state':>10} {'logits':>10} {'activations':>12} "
-          f"{'total':>10}")
-    for r in out["ladder"]:
-        print(f"{human_tokens(r['context']):>8} {human_bytes(r['weights']):>10} {human_bytes(r['kv_cache']):>10} "
-              f"{human_bytes(r['ssm_state']):>10} {human_bytes(r['logits']):>10} {human_bytes(r['activations']):>12} "
-              f"{human_bytes(r['total']):>10}")
-    if out["memory_limit_bytes"]:
-        mc = out["predicted_max_context"]
-        print(f"predicted largest context within {human_bytes(out['memory_limit_bytes'])}: "
-              f"{human_tokens(mc) if mc else 'none (the weights alone do not fit)'}")
+    else:
+        print_table(out)
     return 0
 
 

@@ -32,7 +32,9 @@ class Prediction:
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.ssm_state + self.logits + self.activations
+        """The logits are made after the last layer's activations are gone: the peak holds
+        the larger of the two, never both."""
+        return self.weights + self.kv_cache + self.ssm_state + max(self.logits, self.activations)
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "total": self.total}
@@ -59,7 +61,8 @@ def logits_bytes(model_type: str, lay: Layout, context: int, batch: int, elem: i
     return batch * positions * lay.vocab * (4 if model_type in LOGITS_FP32 else elem)
 
 
-def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_attention: bool = False) -> int:
+def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_attention: bool = False,
+                     impl: str = "reference") -> int:
     """Peak transient tensors of one prefill layer (the largest layer wins), per token:
     attention: q, k, v, the rotary temporaries (about five query-sized tensors) and the
     output; eager attention adds three float32 heads x L x L matrices (scores, masked,
@@ -71,7 +74,12 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     outputs, and in float32 the per-head x*dt and D residual, B and C repeated to every
     head, and five heads x chunk matrices live at once (the decay mask L, its segment-sum
     temporaries, G = C.B, M = G*L and M's contiguous copy for the einsum). Two
-    residual-stream copies are live throughout."""
+    residual-stream copies are live throughout.
+    With impl=kernels the SSM mixers allocate only what the fused kernels' wrappers do
+    (simulate/kernels.py cites them): Mamba-2: in_proj and conv outputs, the scan's
+    output, dt and its cumulative sum (heads, float32), C.B per chunk (groups x chunk,
+    float32) and the gated norm's float32 input and gate; Mamba-1: in_proj, conv, dt,
+    the gate's contiguous copy, the scan output and its gated copy (d_inner each)."""
     h = lay.hidden
     per_token = 3 * h * elem
     attn = (5 * lay.q_heads * lay.head_dim + 4 * lay.kv_heads * lay.head_dim + h) * elem if lay.attention_layers else 0
@@ -81,6 +89,13 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
         proj = 2 * lay.d_inner + 2 * lay.ssm_groups * lay.d_state + lay.ssm_heads
         ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem \
             + (2 * lay.d_inner + 2 * lay.ssm_heads * lay.d_state + 5 * lay.ssm_heads * lay.chunk) * 4
+    if impl == "kernels" and lay.ssm_kind == "mamba2":
+        gn = 2 * lay.ssm_groups * lay.d_state
+        kept = (2 * lay.d_inner + gn + lay.ssm_heads + lay.d_inner + gn + lay.d_inner) * elem
+        ssm = kept + max(2 * lay.ssm_heads + lay.ssm_groups * lay.chunk, 3 * lay.d_inner) * 4
+    elif impl == "kernels" and lay.ssm_kind == "mamba1":
+        rank = -(-lay.hidden // 16)
+        ssm = (8 * lay.d_inner + rank + 2 * lay.d_state) * elem
     elif lay.ssm_kind == "mamba1":
         ssm = (2 * lay.d_inner + lay.d_inner) * elem + (7 * lay.d_inner * lay.d_state // 2 + lay.d_inner) * 4
     linear = (per_token + max(attn, mlp, ssm)) * context * batch
@@ -110,7 +125,8 @@ class ModelFacts:
         return cls(**{**d, "layout": Layout(**d["layout"])})
 
 
-def predict(facts: ModelFacts, context: int, batch: int = 1, logits: str = "last") -> Prediction:
+def predict(facts: ModelFacts, context: int, batch: int = 1, logits: str = "last",
+            impl: str = "reference") -> Prediction:
     """Weights are parameters x dtype bytes plus the model's buffers."""
     lay, elem = facts.layout, BYTES[facts.dtype]
     return Prediction(
@@ -119,16 +135,16 @@ def predict(facts: ModelFacts, context: int, batch: int = 1, logits: str = "last
         kv_cache=kv_cache_bytes(lay, context, batch, elem),
         ssm_state=ssm_state_bytes(lay, batch, elem),
         logits=logits_bytes(facts.model_type, lay, context, batch, elem, logits),
-        activations=activation_bytes(lay, context, batch, elem, facts.eager_attention),
+        activations=activation_bytes(lay, context, batch, elem, facts.eager_attention, impl),
     )
 
 
 def max_context(facts: ModelFacts, limit_bytes: int, batch: int = 1, logits: str = "last",
-                runtime_bytes: int = 0, upper: int = 1 << 24) -> int | None:
+                runtime_bytes: int = 0, upper: int = 1 << 24, impl: str = "reference") -> int | None:
     """Largest context whose predicted total (plus a runtime baseline) fits the limit."""
 
     def fits(n: int) -> bool:
-        return predict(facts, n, batch, logits).total + runtime_bytes <= limit_bytes
+        return predict(facts, n, batch, logits, impl).total + runtime_bytes <= limit_bytes
 
     if not fits(1):
         return None

@@ -78,8 +78,13 @@ class TransformersEngine(Engine):
     name = "transformers"
 
     def __init__(self, spec: ModelConfig, device: torch.device):
+        from charsuite.engines import kernel_paths
+
         self.spec, self.device = spec, device
+        self.impl = kernel_paths.resolve(spec.impl, device.type)
         self.model = build(spec, device)
+        if self.impl == "reference":
+            kernel_paths.use_reference(self.model.config.model_type)
         self.params = count_params(self.model)
         self.vocab_size = self.model.get_input_embeddings().num_embeddings
         emb = getattr(getattr(self.model, "transformer", None), "wpe", None)  # learned absolute positions
@@ -107,15 +112,10 @@ class TransformersEngine(Engine):
         return self.model
 
     def implementations(self) -> dict[str, str | None]:
-        """The attention and SSM code paths (read off the config and the packages importable)."""
-        from transformers.utils import import_utils
+        """The attention and SSM code paths: what the modeling module's kernel globals call
+        now (the module each resolves to), not what was asked for."""
+        from charsuite.engines import kernel_paths
 
         attn = getattr(self.model.config, "_attn_implementation", None)
-        has_ssm = any("mamba" in type(m).__name__.lower() or "mixer" in type(m).__name__.lower()
-                      for m in self.model.modules())
-        ssm = None
-        if has_ssm:
-            kernels = bool(getattr(import_utils, "is_mamba_ssm_available", lambda: False)()) and \
-                bool(getattr(import_utils, "is_causal_conv1d_available", lambda: False)())
-            ssm = "mamba-ssm kernels" if kernels and self.device.type == "cuda" else "pytorch reference"
+        ssm = kernel_paths.observed(self.model.config.model_type)
         return {"attn_implementation": attn, "ssm_implementation": ssm}

@@ -69,7 +69,9 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     cpu = torch.device("cpu")
     fake = FakeTensorMode()
     with fake:
-        engine = TransformersEngine(spec, cpu)
+        engine = TransformersEngine(dataclasses.replace(spec, impl="reference"), cpu)
+    if engine.max_positions is not None and context > engine.max_positions:
+        raise ValueError(f"context {context} exceeds the model's {engine.max_positions} learned positions")
     model_type = engine.model.config.model_type
     cuda = device_kind == "cuda"
     with contextlib.ExitStack() as stack:

@@ -18,7 +18,7 @@ from unittest import mock
 import torch
 import torch.nn.functional as F
 
-from charsuite.simulate.kernels import modeling_module
+from charsuite.engines.kernel_paths import modeling_module
 
 FOLDED = ("mamba", "jamba", "falcon_mamba")
 

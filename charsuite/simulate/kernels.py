@@ -11,13 +11,13 @@ those globals for the fakes for the duration of a dry-run.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import math
 from collections.abc import Iterator
 from unittest import mock
 
 import torch
 
+from charsuite.engines.kernel_paths import KERNEL_GLOBALS, modeling_module
 
 def causal_conv1d_fn(x, weight, bias=None, activation=None, **_):
     """causal_conv1d/causal_conv1d_interface.py CausalConv1dFn.forward (copies x unless
@@ -111,19 +111,9 @@ def grouped_mm(mat_a, mat_b, offs=None, bias=None, out_dtype=None):
     return torch.empty(mat_a.shape[0], mat_b.shape[-1], dtype=out_dtype or mat_a.dtype, device=mat_a.device)
 
 
-# transformers modeling modules and their module-global kernel entry points, per family.
-MAMBA1_GLOBALS = {"causal_conv1d_fn": causal_conv1d_fn, "causal_conv1d_update": causal_conv1d_update,
-                  "mamba_selective_scan": selective_scan_fn, "mamba_selective_state_update": selective_state_update}
-MAMBA2_GLOBALS = {"causal_conv1d_fn": causal_conv1d_fn, "causal_conv1d_update": causal_conv1d_update,
-                  "mamba2_chunk_scan": mamba_chunk_scan_combined,
-                  "mamba2_selective_state_update": selective_state_update}
-SSM_KERNELS = {"mamba": MAMBA1_GLOBALS, "jamba": MAMBA1_GLOBALS, "falcon_mamba": MAMBA1_GLOBALS,
-               **{t: MAMBA2_GLOBALS for t in ("mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h",
-                                              "granitemoehybrid")}}
-
-
-def modeling_module(model_type: str):
-    return importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}")
+FAKES = {"causal_conv1d_fn": causal_conv1d_fn, "causal_conv1d_update": causal_conv1d_update,
+         "mamba_selective_scan": selective_scan_fn, "mamba_selective_state_update": selective_state_update,
+         "mamba2_chunk_scan": mamba_chunk_scan_combined, "mamba2_selective_state_update": selective_state_update}
 
 
 @contextlib.contextmanager
@@ -132,12 +122,11 @@ def patched(model_type: str, ssm_kernels: bool, cuda_attention: bool) -> Iterato
     torch's SDPA (when `cuda_attention`). Yields the names swapped."""
     with contextlib.ExitStack() as stack:
         names: list[str] = []
-        if ssm_kernels and model_type in SSM_KERNELS:
+        if ssm_kernels and model_type in KERNEL_GLOBALS:
             module = modeling_module(model_type)
-            for name, fake in SSM_KERNELS[model_type].items():
-                if hasattr(module, name):
-                    stack.enter_context(mock.patch.object(module, name, fake))
-                    names.append(name)
+            for name in KERNEL_GLOBALS[model_type]:
+                stack.enter_context(mock.patch.object(module, name, FAKES[name]))
+                names.append(name)
         if hasattr(torch.nn.functional, "grouped_mm"):
             stack.enter_context(mock.patch.object(torch.nn.functional, "grouped_mm", grouped_mm))
         if cuda_attention:

@@ -1,0 +1,82 @@
+"""Which code path an SSM mixer runs: the fused mamba-ssm / causal-conv1d kernels or
+transformers' PyTorch reference. transformers 5.x picks once, at import, by whether the
+packages import (integrations/hub_kernels.py: use_kernel_func_from_hub_with_fallback),
+and calls the choice through module globals of each modeling file, named here. The
+dry-run swaps the same globals for fakes (simulate/kernels.py)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+
+from charsuite.errors import ConfigError
+
+MAMBA1 = ("causal_conv1d_fn", "causal_conv1d_update", "mamba_selective_scan", "mamba_selective_state_update")
+MAMBA2 = ("causal_conv1d_fn", "causal_conv1d_update", "mamba2_chunk_scan", "mamba2_selective_state_update")
+KERNEL_GLOBALS = {"mamba": MAMBA1, "jamba": MAMBA1, "falcon_mamba": MAMBA1,
+                  **{t: MAMBA2 for t in ("mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "granitemoehybrid")}}
+PACKAGES = ("mamba_ssm", "causal_conv1d")
+
+
+def kernels_importable() -> bool:
+    return all(importlib.util.find_spec(p) is not None for p in PACKAGES)
+
+
+def modeling_module(model_type: str):
+    return importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}")
+
+
+def resolve(impl: str, device_kind: str, importable: bool | None = None) -> str:
+    """auto -> kernels on CUDA when they import, else reference; kernels where they cannot
+    run is bad input (one line, exit 2)."""
+    importable = kernels_importable() if importable is None else importable
+    if impl == "auto":
+        return "kernels" if device_kind == "cuda" and importable else "reference"
+    if impl == "kernels" and device_kind != "cuda":
+        raise ConfigError("model.impl=kernels needs a CUDA device (the fused kernels are CUDA and Triton code); "
+                          "use model.impl=reference or auto here, or charsuite.predict for a GPU profile")
+    if impl == "kernels" and not importable:
+        raise ConfigError("model.impl=kernels needs mamba-ssm and causal-conv1d; install them with "
+                          "pip install -e '.[cuda]', or use model.impl=reference")
+    return impl
+
+
+def use_reference(model_type: str) -> list[str]:
+    """Point a modeling module's kernel globals back at transformers' PyTorch functions
+    (the functions the kernel wrappers wrap), for impl=reference where the kernels import.
+    Returns the names changed."""
+    if model_type not in KERNEL_GLOBALS:
+        return []
+    module = modeling_module(model_type)
+    changed = []
+    for name in KERNEL_GLOBALS[model_type]:
+        fn = getattr(module, name, None)
+        if fn is not None and inspect.unwrap(fn) is not fn:
+            setattr(module, name, inspect.unwrap(fn))
+            changed.append(name)
+    return changed
+
+
+def observed(model_type: str) -> str | None:
+    """The module of the code the mixer's scan will run, read off the live module global
+    (through transformers' wrapper's closure): 'pytorch reference', 'mamba-ssm kernels',
+    or the module's name for anything else (a dry-run's fakes)."""
+    if model_type not in KERNEL_GLOBALS:
+        return None
+    module = modeling_module(model_type)
+    fn = getattr(module, KERNEL_GLOBALS[model_type][2])
+    seen = 0
+    while seen < 8:  # through decorators: the wrapper keeps the choice in `implementation`
+        seen += 1
+        chosen = inspect.getclosurevars(fn).nonlocals.get("implementation") if fn.__closure__ else None
+        if chosen is not None:
+            fn = chosen
+            break
+        if getattr(fn, "__wrapped__", None) is None:
+            break
+        fn = fn.__wrapped__
+    where = getattr(fn, "__module__", "") or ""
+    if where == module.__name__:
+        return "pytorch reference"
+    return "mamba-ssm kernels" if where.startswith("mamba_ssm") else where

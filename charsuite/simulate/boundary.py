@@ -1,0 +1,70 @@
+"""The largest context that fits, found by bisection on dry-runs: double from a start
+length until a dry-run no longer fits, then halve the gap down to the run's tolerance.
+On a CUDA device "fits" means the caching allocator's reserved bytes are within the
+usable memory (what runs out first); on the CPU, the live-tensor peak."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from charsuite.config import ModelConfig
+from charsuite.simulate.dryrun import DryRun, dry_run
+
+
+@dataclass
+class Boundary:
+    largest: int | None            # tokens; None when not even `lowest` fits
+    smallest_failing: int | None   # None when `upper` fits
+    probes: list[DryRun] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(p.seconds for p in self.probes)
+
+
+def needed_bytes(d: DryRun) -> int:
+    return d.reserved if d.device_kind == "cuda" else d.allocated
+
+
+def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str = "last", impl: str = "reference",
+           device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
+           lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
+           runtime_bytes: int = 0) -> Boundary:
+    out = Boundary(None, None)
+
+    def fits(n: int) -> bool:
+        try:
+            d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments)
+        except ValueError:  # past the model's learned positions: no length beyond fits either
+            return False
+        out.probes.append(d)
+        return needed_bytes(d) + runtime_bytes <= limit_bytes
+
+    lo, hi = None, None
+    n = max(lowest, min(start, upper))
+    if fits(n):
+        lo = n
+        while lo < upper:
+            n = min(upper, lo * 2)
+            if fits(n):
+                lo = n
+            else:
+                hi = n
+                break
+    else:
+        hi = n
+        while hi > lowest:
+            n = max(lowest, hi // 2)
+            if fits(n):
+                lo = n
+                break
+            hi = n
+    if lo is None:
+        out.smallest_failing = hi
+        return out
+    while hi is not None and hi - lo > tolerance(lo):
+        mid = (lo + hi) // 2
+        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    out.largest, out.smallest_failing = lo, hi
+    return out
