@@ -54,10 +54,10 @@ def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_
     dstate = A.shape[-1]
     out = torch.empty_like(delta)
     x = torch.empty(batch, dim, math.ceil(length / 2048), 2 * dstate, dtype=A.dtype, device=u.device)
-    if z is not None:
-        out = torch.empty_like(z)
+    out_z = torch.empty_like(z) if z is not None else None  # out and out_z both live until the return
+    result = out if out_z is None else out_z
     last_state = x[:, :, -1, 1::2]
-    return (out, last_state) if return_last_state else out
+    return (result, last_state) if return_last_state else result
 
 
 def mamba_chunk_scan_combined(x, dt, A, B, C, chunk_size, D=None, z=None, dt_bias=None, initial_states=None,
