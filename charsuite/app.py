@@ -80,6 +80,10 @@ def check_machine(run: RunConfig) -> None:
     from charsuite.engines import kernel_paths
 
     kernel_paths.resolve(run.model.impl, run.device.kind)
+    if run.device.memory_enforcement == "cgroup":
+        from charsuite.cgroups import check_available
+
+        check_available()
     if run.device.kind == "cuda":
         import torch
 

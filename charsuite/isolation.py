@@ -38,6 +38,7 @@ class Worker:
         self.info: dict[str, Any] = {}
         self._reply = None
         self._stderr = None
+        self.cgroup = None
 
     @property
     def alive(self) -> bool:
@@ -58,10 +59,16 @@ class Worker:
         env = self.env()
         env["CHARSUITE_RESULT_FD"] = str(write_fd)
         env["CHARSUITE_DRIVER_PID"] = str(os.getpid())
+        limit = self.run.device.memory_limit_bytes()
+        if self.run.device.memory_enforcement == "cgroup" and limit:
+            from charsuite.cgroups import MemoryCgroup
+
+            self.cgroup = MemoryCgroup(limit)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "charsuite.worker"],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
             pass_fds=(write_fd,), env=env, text=True, start_new_session=True,
+            preexec_fn=self.cgroup.join if self.cgroup is not None else None,
         )
         os.close(write_fd)
         self._reply = os.fdopen(read_fd, "r")
@@ -72,7 +79,8 @@ class Worker:
             "model": asdict(run.model),
             "device": asdict(run.device),
             "workload": asdict(run.workload),
-            "memory_limit_bytes": run.device.memory_limit_bytes(),
+            # under a cgroup the kernel enforces the cap; RLIMIT_DATA would fail first
+            "memory_limit_bytes": None if self.cgroup is not None else limit,
         }
         reply = self.request(setup, self.setup_timeout_s)
         if reply.ok:
@@ -103,6 +111,10 @@ class Worker:
     def _died(self, t0: float) -> Reply:
         code = self.proc.wait() if self.proc else None
         how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
+        if self.cgroup is not None and self.cgroup.oom_kills() > 0:
+            return Reply.failed(Status.oom, f"killed by the kernel's OOM killer at the memory cgroup's "
+                                            f"{self.run.device.memory_limit_bytes():,} bytes ({how})",
+                                stderr_tail=self.stderr_tail(), wall_s=time.perf_counter() - t0)
         return Reply.failed(Status.crashed, f"worker died ({how})", stderr_tail=self.stderr_tail(),
                             wall_s=time.perf_counter() - t0)
 
@@ -135,3 +147,6 @@ class Worker:
             if f is not None:
                 f.close()
         self._reply = self._stderr = None
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
