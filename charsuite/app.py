@@ -132,6 +132,23 @@ def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         held.close()
 
 
+def predicted_boundary(run: RunConfig, runtime_bytes: int) -> int | None:
+    """context.start=predicted: the prefill boundary by bisection on dry-runs, less the
+    worker's resident runtime (interpreter, libraries, weights are counted by the dry-run)."""
+    from charsuite.engines import kernel_paths
+    from charsuite.simulate.boundary import search
+
+    limit = run.device.memory_limit_bytes()
+    if not limit:
+        return None
+    d, w = run.device, run.workload
+    expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
+    b = search(run.model, limit, batch=w.batch, logits=w.logits, impl=kernel_paths.resolve(run.model.impl, d.kind),
+               device_kind=d.kind, expandable_segments=expandable, start=run.context.min, upper=run.context.max,
+               tolerance=run.context.tolerance_at, runtime_bytes=runtime_bytes)
+    return b.largest
+
+
 def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     check_machine(run)
     if run.resume:
@@ -164,7 +181,17 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"])
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
                         f"-> {run_dir}")
-    sweep = Sweep(run, driver, recorder, progress, predict_mem)
+    weights = predict(facts, 1).weights
+
+    def boundary(resident: int) -> int | None:  # on the CPU the cap also holds the worker's runtime
+        try:
+            return predicted_boundary(run, max(0, resident - weights) if run.device.kind == "cpu" else 0)
+        except Exception as exc:  # noqa: BLE001 - no prediction: the plain ladder still finds the boundary
+            print(f"charsuite: context.start=predicted: no dry-run prediction ({one_line(exc)}); walking the "
+                  "whole ladder", file=sys.stderr)
+            return None
+
+    sweep = Sweep(run, driver, recorder, progress, predict_mem, boundary)
     try:
         summary = sweep.execute()
     finally:

@@ -30,12 +30,27 @@ class Boundary:
         return f"{self.stop_reason} at {self.failed_at}"
 
 
-def search(lengths: list[int], probe: Callable[[int, str], Status], tolerance_at: Callable[[int], int]) -> Boundary:
+STEP_UP = 1.125  # above a prediction that ran: climb in 12.5% steps until out of memory
+
+
+def search(lengths: list[int], probe: Callable[[int, str], Status], tolerance_at: Callable[[int], int],
+           predicted: int | None = None) -> Boundary:
     """Ladder walk then bisection. Probes <= ladder steps up to the first OOM
-    + ceil(log2(gap / tolerance))."""
+    + ceil(log2(gap / tolerance)). With a `predicted` boundary the walk takes only the
+    ladder below it, then the prediction itself, then (if it ran) 12.5% steps up to the
+    first OOM, and bisects what is left."""
     b = Boundary()
-    for n in lengths:
-        status = probe(n, "ladder")
+    if predicted is not None and lengths and lengths[0] < predicted < lengths[-1]:
+        below = [n for n in lengths if n < predicted]
+        steps, n = [predicted], predicted
+        while n < lengths[-1]:
+            n = min(lengths[-1], max(n + tolerance_at(n), int(n * STEP_UP)))
+            steps.append(n)
+        walk = [(n, "ladder") for n in below] + [(n, "predicted") for n in steps]
+    else:
+        walk = [(n, "ladder") for n in lengths]
+    for n, how in walk:
+        status = probe(n, how)
         b.probes += 1
         if status is Status.ok:
             b.max_ok = n

@@ -23,8 +23,11 @@ from charsuite.records import Point, Reply, Status
 
 class Sweep:
     def __init__(self, run: RunConfig, driver: WorkerDriver, recorder: Recorder, progress: Any = None,
-                 predict_mem: Callable[[str, int], dict[str, int] | None] | None = None):
+                 predict_mem: Callable[[str, int], dict[str, int] | None] | None = None,
+                 predict_boundary: Callable[[int], int | None] | None = None):
         self.run, self.driver, self.recorder, self.progress = run, driver, recorder, progress
+        self.predict_boundary = predict_boundary
+        self.predicted: int | None = None
         self.predict_mem = predict_mem or (lambda phase, context: None)
         self.deadline = time.monotonic() + run.workload.budget_s if run.workload.budget_s is not None else None
 
@@ -77,13 +80,16 @@ class Sweep:
         summary, out_of_budget = [], False
         try:
             self.start_worker()
+            if self.run.context.start == "predicted" and self.predict_boundary is not None:
+                self.predicted = self.predict_boundary(int(self.driver.info.get("resident_bytes") or 0))
             if self.progress:
                 self.progress.start(len(lengths) * len(phases))
             for phase in phases:
                 if out_of_budget:
                     b = Boundary(stop_reason=Status.skipped.value)
                 else:
-                    b = search(lengths, lambda n, how, p=phase: self.probe(p, n, how), self.run.context.tolerance_at)
+                    b = search(lengths, lambda n, how, p=phase: self.probe(p, n, how), self.run.context.tolerance_at,
+                               self.predicted)
                     if b.stop_reason == Status.skipped.value:
                         out_of_budget = True
                         self._skip([phase], [n for n in lengths if n >= (b.failed_at or 0)], self.budget_reason())
@@ -92,7 +98,8 @@ class Sweep:
                 if out_of_budget and b.probes == 0:
                     self._skip([phase], lengths, self.budget_reason())
                 summary.append({**self._summary_base(phase), "max_context_ok": b.max_ok, "min_context_oom": b.min_oom,
-                                "probes": b.probes, "stop_reason": b.reason, "failed_at": b.failed_at})
+                                "probes": b.probes, "stop_reason": b.reason, "failed_at": b.failed_at,
+                                "predicted_start": self.predicted})
             if self.run.profile.enabled and not out_of_budget:
                 run_profiles(self.run, self.driver, self.recorder, self.note)
         except BaseException:  # an interrupt or a failure of the driver itself: the worker goes at once

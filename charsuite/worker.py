@@ -73,6 +73,15 @@ def device_name(device) -> str:
     return platform.processor() or "cpu"
 
 
+def _resident_bytes() -> int:
+    """The worker's resident set after the build (runtime + weights on the CPU)."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
 class Session:
     """A built engine and the settings to measure it with."""
 
@@ -104,6 +113,7 @@ class Session:
             "engine": self.engine.name,
             "params": self.engine.params,
             "build_s": build_s,
+            "resident_bytes": _resident_bytes(),
             "threads": torch.get_num_threads(),
             "device_name": device_name(self.device),
             "power_monitor": self.power.name,

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -26,6 +27,17 @@ from charsuite.simulate.kernels import patched
 from charsuite.simulate.tracker import AllocationTracker
 
 IMPLS = ("reference", "kernels")
+
+
+@contextlib.contextmanager
+def _quiet(logger: str):
+    log = logging.getLogger(logger)
+    level = log.level
+    log.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        log.setLevel(level)
 
 
 @dataclass(frozen=True)
@@ -75,6 +87,8 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     model_type = engine.model.config.model_type
     cuda = device_kind == "cuda"
     with contextlib.ExitStack() as stack:
+        # an op fake tensors cannot run raises below; torch would also log it at ERROR level
+        stack.enter_context(_quiet("torch._subclasses.fake_tensor"))
         stack.enter_context(fake)
         swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
         if impl == "reference":
@@ -90,9 +104,11 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
             caches = engine.cache_bytes(cache)
             tracker.reset_peak()
             before = tracker.live
-            step_logits, cache = engine.decode_step(first, cache, context)
-            decode_peak = tracker.peak - before
-            del step_logits
+            decode_peak = 0
+            if engine.max_positions is None or context < engine.max_positions:  # a next position exists
+                step_logits, cache = engine.decode_step(first, cache, context)
+                decode_peak = tracker.peak - before
+                del step_logits
         weights = engine.weight_bytes()
     events = tracker.events
     if cuda:
