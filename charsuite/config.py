@@ -64,9 +64,7 @@ class ModelConfig:
     trust_remote_code: bool = False
     dtype: str = MISSING
     attn_implementation: str | None = None
-    # SSM mixers' code path: the fused mamba-ssm / causal-conv1d kernels, the PyTorch
-    # reference, or auto (the kernels on CUDA when they import).
-    impl: str = "auto"
+    impl: str = "auto"  # SSM mixers: the fused kernels, the PyTorch reference, or auto (kernels on CUDA if importable)
     sizes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -115,8 +113,8 @@ class DeviceConfig:
     context_min: Any = 256
     context_max: Any = 4096
     allocator_env: dict[str, str] = field(default_factory=dict)
-    # What one process can really allocate (GB): the box's memory less the CUDA context,
-    # and on unified-memory boards less what the OS keeps. null: memory_gb.
+    # What one process can really allocate (GB): less the CUDA context, and on unified memory
+    # less what the OS keeps. null: memory_gb.
     usable_memory_gb: float | None = None
     usable_memory_source: str | None = None
     # How the cap is enforced on a CPU worker: RLIMIT_DATA (a catchable allocation
@@ -153,9 +151,7 @@ class ContextConfig:
     ladder: Any = "geometric"
     factor: float = 2.0
     tolerance: Any = None
-    # Where the search starts: `min` walks the ladder up from context.min; `predicted`
-    # walks it only up to the dry-run's predicted boundary and bisects around it.
-    start: str = "min"
+    start: str = "min"  # min: the ladder from context.min; predicted: only up to the dry-run's boundary
 
     def __post_init__(self) -> None:
         _one_of(self.start, "context.start", ("min", "predicted"))

@@ -49,7 +49,10 @@ class WorkerDriver:
         if failed:
             return failed
         reply = self.worker.request({"cmd": cmd, **args}, self.run.workload.timeout_s)
-        if not reply.ok:
+        # A CUDA out-of-memory is caught in the worker, which frees its cache and carries on:
+        # no restart (and no model rebuild) per OOM probe. Anything else gets a fresh worker.
+        cuda_oom = reply.status is Status.oom and self.run.device.kind == "cuda" and self.worker.alive
+        if not reply.ok and not cuda_oom:
             self.retire()
         return reply
 

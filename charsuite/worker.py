@@ -73,15 +73,6 @@ def device_name(device) -> str:
     return platform.processor() or "cpu"
 
 
-def _resident_bytes() -> int:
-    """The worker's resident set after the build (runtime + weights on the CPU)."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
-
-
 class Session:
     """A built engine and the settings to measure it with."""
 
@@ -90,6 +81,7 @@ class Session:
 
         from charsuite.config import DeviceConfig, ModelConfig, WorkloadConfig
         from charsuite.engines import engine_class
+        from charsuite.trackers.memory import current_bytes
         from charsuite.trackers.registry import power_tracker
 
         self.model_cfg = ModelConfig(**setup["model"])
@@ -113,7 +105,8 @@ class Session:
             "engine": self.engine.name,
             "params": self.engine.params,
             "build_s": build_s,
-            "resident_bytes": _resident_bytes(),
+            "resident_bytes": current_bytes(torch.device("cpu")),  # the worker's resident set after the build
+            "pid": os.getpid(),
             "threads": torch.get_num_threads(),
             "device_name": device_name(self.device),
             "power_monitor": self.power.name,
@@ -212,6 +205,10 @@ def serve(inp, out) -> None:
             status = Status.oom if is_oom(exc) else Status.error
             if status is Status.error:
                 traceback.print_exc(file=sys.stderr)
+            elif session is not None:  # the failed step's tensors are gone: hand the CUDA cache back
+                from charsuite.trackers.memory import release_free_memory
+
+                release_free_memory(session.device)
             msg = Reply.failed(status, one_line(exc))
         msg.worker_s = time.perf_counter() - t0
         reply(msg)

@@ -1,8 +1,10 @@
 """Boundary-search benchmark: probes and wall time to find the out-of-memory boundary
-with charsuite's geometric ladder + bisection, against a plain linear ladder stepped at
-the same resolution. Both run for real, on this machine, under the same memory cap.
+with charsuite's geometric ladder + bisection, the same started from the dry-run's
+prediction (context.start=predicted), and a plain linear ladder stepped at the same
+resolution. All run for real, on this machine, under the same memory cap and
+enforcement (rlimit, or a memory cgroup with --enforcement cgroup).
 
-    python scripts/bench_boundary.py [--memory-gb 0.7] [--tolerance 2048] [--max 128K]
+    python scripts/bench_boundary.py [--memory-gb 0.7] [--tolerance 2048] [--max 128K] [--enforcement rlimit]
 """
 
 from __future__ import annotations
@@ -39,19 +41,26 @@ def main() -> None:
     ap.add_argument("--tolerance", type=int, default=2048)
     ap.add_argument("--min", default="2K")
     ap.add_argument("--max", default="128K")
+    ap.add_argument("--enforcement", default="rlimit", choices=("rlimit", "cgroup"))
+    ap.add_argument("--no-linear", action="store_true", help="skip the (slow) linear ladder")
     args = ap.parse_args()
     lo, hi = parse_length(args.min, "--min"), parse_length(args.max, "--max")
     base = ["+model=qwen2_5", "model.size=tiny", "workload.phases=[prefill]", "workload.logits=all",
             "workload.repeats=1", "workload.warmup=0", f"device.memory_gb={args.memory_gb}",
-            f"context.min={lo}", f"context.max={hi}", f"context.tolerance={args.tolerance}"]
+            f"context.min={lo}", f"context.max={hi}", f"context.tolerance={args.tolerance}",
+            f"device.memory_enforcement={args.enforcement}"]
     linear = list(range(lo, hi + 1, args.tolerance))
     rows = []
-    searches = (("geometric + bisection", []),
-                ("linear ladder", [f"context.ladder=[{','.join(map(str, linear))}]"]))
+    searches = [("geometric + bisection", []), ("predicted + bisection", ["context.start=predicted"])]
+    if not args.no_linear:
+        searches.append(("linear ladder", [f"context.ladder=[{','.join(map(str, linear))}]"]))
     for name, extra in searches:
         s, wall, n = sweep(base + extra)
         rows.append((name, s["max_context_ok"], s["min_context_oom"], s["probes"], wall))
-    print(f"\nqwen2_5 tiny, logits=all, memory cap {args.memory_gb} GB, resolution {args.tolerance} tokens")
+        if s.get("predicted_start"):
+            print(f"dry-run predicted boundary: {s['predicted_start']}", file=sys.stderr)
+    print(f"\nqwen2_5 tiny, logits=all, memory cap {args.memory_gb} GB ({args.enforcement}), resolution "
+          f"{args.tolerance} tokens")
     print(f"{'search':24s} {'largest ok':>10s} {'first oom':>10s} {'probes':>7s} {'wall s':>8s}")
     for name, ok, oom, probes, wall in rows:
         print(f"{name:24s} {ok!s:>10s} {oom!s:>10s} {probes:7d} {wall:8.1f}")

@@ -19,6 +19,7 @@ import torch
 
 from charsuite.engines.kernel_paths import KERNEL_GLOBALS, modeling_module
 
+
 def causal_conv1d_fn(x, weight, bias=None, activation=None, **_):
     """causal_conv1d/causal_conv1d_interface.py CausalConv1dFn.forward (copies x unless
     channel-first or channel-last) and cpp_functions.causal_conv1d_fwd_function

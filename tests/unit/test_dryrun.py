@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-from helpers import compose
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from charsuite.engines.transformers import TransformersEngine
@@ -16,6 +15,7 @@ from charsuite.simulate import allocator, kernels
 from charsuite.simulate.boundary import search
 from charsuite.simulate.dryrun import dry_run
 from charsuite.simulate.tracker import AllocationTracker
+from helpers import compose
 
 CPU = torch.device("cpu")
 FAMILIES = ["mamba", "mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "jamba", "qwen2_5", "llama3_2", "phi3",
