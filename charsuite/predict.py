@@ -82,7 +82,8 @@ def report(run, method: str = "dryrun") -> dict:
     if limit:
         b = search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **kw)
         out["predicted_max_context"] = b.largest
-        out["search"] = {"probes": len(b.probes), "seconds": round(b.seconds, 1), "smallest_failing": b.smallest_failing}
+        out["search"] = {"probes": len(b.probes), "seconds": round(b.seconds, 1),
+                         "smallest_failing": b.smallest_failing}
     return out
 
 
