@@ -1,0 +1,50 @@
+"""Predicted largest context of every model in a named experiment, on the experiment's
+device, for both SSM paths and both methods - a markdown table for notes and papers.
+
+    python scripts/predict_experiment.py ispass_rtx4090 [workload.logits=all ...]
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def main() -> None:
+    from charsuite.analysis.facts import model_facts
+    from charsuite.analysis.memory_model import max_context
+    from charsuite.compose import compose
+    from charsuite.config import CONF_DIR
+    from charsuite.simulate.boundary import search
+    from charsuite.units import human_tokens
+
+    name, extra = sys.argv[1], sys.argv[2:]
+    exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"), resolve=True)
+    print(f"| model | size | impl | dry-run | analytic | dry-run s |\n|---|---|---|---|---|---|")
+    for family, sizes in exp["models"].items():
+        for size in sizes:
+            base = [f"+model={family}", f"model.size={size}", f"device={exp['device']}", *exp.get("overrides", []),
+                    *extra]
+            for impl in ("reference", "kernels"):
+                run = compose(base + [f"model.impl={impl}"])
+                d, w = run.device, run.workload
+                limit = d.memory_limit_bytes()
+                expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
+                t0 = time.perf_counter()
+                b = search(run.model, limit, batch=w.batch, logits=w.logits, impl=impl, device_kind=d.kind,
+                           expandable_segments=expandable, start=run.context.min, tolerance=run.context.tolerance_at)
+                wall = time.perf_counter() - t0
+                facts = model_facts(run.model)
+                a = max_context(facts, limit, w.batch, w.logits, impl=impl)
+                fmt = (lambda n: human_tokens(n) if n else "none")
+                print(f"| {family} | {size} | {impl} | {fmt(b.largest)} | {fmt(a)} | {wall:.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
