@@ -26,7 +26,7 @@ def main() -> None:
 
     name, extra = sys.argv[1], sys.argv[2:]
     exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"), resolve=True)
-    print(f"| model | size | impl | dry-run | analytic | dry-run s |\n|---|---|---|---|---|---|")
+    print("| model | size | impl | dry-run | analytic | dry-run s |\n|---|---|---|---|---|---|")
     for family, sizes in exp["models"].items():
         for size in sizes:
             base = [f"+model={family}", f"model.size={size}", f"device={exp['device']}", *exp.get("overrides", []),

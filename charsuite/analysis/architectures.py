@@ -26,6 +26,8 @@ class Layout:
     mlp_layers: int
     chunk: int
     attention_window: int | None = None  # local attention (GPT-Neo) keeps the whole cache anyway
+    gated_norm: bool = True     # the Mamba-2 mixer's gated RMSNorm (Falcon-H1 can do without)
+    mlp_tensors: int = 3        # intermediate-sized tensors an MLP holds at once
 
 
 def _attn(cfg, heads_attr="num_attention_heads", kv_attr="num_key_value_heads"):
@@ -63,7 +65,8 @@ def layout(cfg) -> Layout:
         return Layout(**{**base, "attention_layers": n, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
                          "ssm_layers": n, "ssm_kind": "mamba2", "d_inner": cfg.mamba_d_ssm,
                          "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_n_groups,
-                         "ssm_heads": cfg.mamba_n_heads, "mlp_layers": n, "chunk": cfg.mamba_chunk_size})
+                         "ssm_heads": cfg.mamba_n_heads, "mlp_layers": n, "chunk": cfg.mamba_chunk_size,
+                         "gated_norm": bool(getattr(cfg, "mamba_rms_norm", True))})
     if t == "zamba2":
         kinds = list(cfg.layers_block_type)
         hybrid = kinds.count("hybrid")
@@ -72,7 +75,8 @@ def layout(cfg) -> Layout:
                          "head_dim": cfg.attention_head_dim, "q_heads": heads, "ssm_layers": len(kinds),
                          "ssm_kind": "mamba2", "d_inner": cfg.mamba_expand * h, "d_state": cfg.mamba_d_state,
                          "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_ngroups, "ssm_heads": cfg.n_mamba_heads,
-                         "mlp_layers": hybrid, "chunk": cfg.chunk_size})
+                         "mlp_layers": hybrid, "chunk": cfg.chunk_size,
+                         "mlp_tensors": 6})  # gate_up + its adapter + their sum, each 2 x intermediate
     if t == "bamba":
         heads, kv, hd = _attn(cfg)
         n, attn = cfg.num_hidden_layers, len(cfg.attn_layer_indices or [])

@@ -66,38 +66,50 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     """Peak transient tensors of one prefill layer (the largest layer wins), per token:
     attention: q, k, v, the rotary temporaries (about five query-sized tensors) and the
     output; eager attention adds three float32 heads x L x L matrices (scores, masked,
-    softmax), which makes it quadratic; MLP: gate activation, up and their product;
-    Mamba-1 mixer (reference selective scan): in_proj/conv outputs and three to four
-    float32 d_inner x d_state tensors per token (dt*A, exp(dt*A), dt*B*u, and part of
-    the time a scan temporary: 3.5 on average, measured on 130M and tiny configs);
+    softmax), which makes it quadratic; MLP: gate activation, up and their product
+    (Zamba2's shared block adds its per-layer LoRA adapters to a fused 2 x intermediate
+    gate_up: three such tensors);
+    Mamba-1 mixer (reference selective scan): in_proj (2 x d_inner), the conv output,
+    the loop's list of outputs and its stack, float32 dt, and three float32 d_inner x
+    d_state tensors per token (exp(dt*A), dt*B, dt*B*u, all alive through the loop);
     Mamba-2 mixer (transformers' chunked reference scan): in_proj and conv
     outputs, and in float32 the per-head x*dt and D residual, B and C repeated to every
     head, and five heads x chunk matrices live at once (the decay mask L, its segment-sum
-    temporaries, G = C.B, M = G*L and M's contiguous copy for the einsum). Two
+    temporaries, G = C.B, M = G*L and M's contiguous copy for the einsum) or, later and
+    larger when chunks are short, seven d_inner, three heads x d_state and three heads x
+    chunk float32 tensors while the chunk states are formed (read off dry-run traces). Two
     residual-stream copies are live throughout.
     With impl=kernels the SSM mixers allocate only what the fused kernels' wrappers do
-    (simulate/kernels.py cites them): Mamba-2: in_proj and conv outputs, the scan's
-    output, dt and its cumulative sum (heads, float32), C.B per chunk (groups x chunk,
-    float32) and the gated norm's float32 input and gate; Mamba-1: in_proj, conv, dt,
-    the gate's contiguous copy, the scan output and its gated copy (d_inner each)."""
+    (simulate/kernels.py cites them). Mamba-2: in_proj and conv outputs and the scan's
+    output, then the larger of two stages: the scan's workspace (dt and its cumulative
+    sum per head, C.B per chunk, and the chunk states: d_inner x d_state per chunk, in
+    float32 and again in C's dtype) or, where the mixer has one, the gated norm's three
+    float32 d_inner tensors. Mamba-1: in_proj (2 x d_inner), six d_inner tensors (conv
+    output, dt, the gate's and inputs' contiguous copies, the scan output and its gated
+    copy) and x_proj's output (dt rank + 2 x d_state).
+    """
     h = lay.hidden
     per_token = 3 * h * elem
     attn = (5 * lay.q_heads * lay.head_dim + 4 * lay.kv_heads * lay.head_dim + h) * elem if lay.attention_layers else 0
-    mlp = 3 * lay.intermediate * elem if lay.mlp_layers else 0
+    mlp = lay.mlp_tensors * lay.intermediate * elem if lay.mlp_layers else 0
     ssm = 0
     if lay.ssm_kind == "mamba2":
         proj = 2 * lay.d_inner + 2 * lay.ssm_groups * lay.d_state + lay.ssm_heads
-        ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem \
-            + (2 * lay.d_inner + 2 * lay.ssm_heads * lay.d_state + 5 * lay.ssm_heads * lay.chunk) * 4
+        hn, hc = lay.ssm_heads * lay.d_state, lay.ssm_heads * lay.chunk
+        intra = 2 * lay.d_inner + 2 * hn + 5 * hc      # the intra-chunk G, L and M matrices
+        states = 7 * lay.d_inner + 3 * hn + 3 * hc     # the chunk states and their decayed inputs
+        ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem + max(intra, states) * 4
     if impl == "kernels" and lay.ssm_kind == "mamba2":
         gn = 2 * lay.ssm_groups * lay.d_state
         kept = (2 * lay.d_inner + gn + lay.ssm_heads + lay.d_inner + gn + lay.d_inner) * elem
-        ssm = kept + max(2 * lay.ssm_heads + lay.ssm_groups * lay.chunk, 3 * lay.d_inner) * 4
+        chunk_states = lay.d_inner * lay.d_state // lay.chunk * (4 + elem)  # float32, then passed in C's dtype
+        scan = (2 * lay.ssm_heads + lay.ssm_groups * lay.chunk) * 4 + chunk_states
+        ssm = kept + max(scan, 3 * lay.d_inner * 4 if lay.gated_norm else 0)
     elif impl == "kernels" and lay.ssm_kind == "mamba1":
         rank = -(-lay.hidden // 16)
         ssm = (8 * lay.d_inner + rank + 2 * lay.d_state) * elem
     elif lay.ssm_kind == "mamba1":
-        ssm = (2 * lay.d_inner + lay.d_inner) * elem + (7 * lay.d_inner * lay.d_state // 2 + lay.d_inner) * 4
+        ssm = 5 * lay.d_inner * elem + (3 * lay.d_inner * lay.d_state + lay.d_inner) * 4
     linear = (per_token + max(attn, mlp, ssm)) * context * batch
     quadratic = 3 * lay.q_heads * context * context * 4 * batch if eager_attention and lay.attention_layers else 0
     return linear + quadratic

@@ -124,3 +124,22 @@ def test_boundary_search_finds_the_dry_run_boundary():
     assert 4096 <= b.largest < 8192 and b.smallest_failing - b.largest <= 64
     assert dry_run(run.model, b.largest).allocated <= limit < dry_run(run.model, b.smallest_failing).allocated
     assert search(run.model, 1000, start=1024).largest is None
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family,size,impl", [
+    ("mamba", "790m", "reference"), ("mamba", "790m", "kernels"), ("mamba2", "780m", "reference"),
+    ("mamba2", "780m", "kernels"), ("zamba2", "1.2b", "reference"), ("zamba2", "1.2b", "kernels"),
+    ("falcon_h1", "0.5b", "reference"), ("qwen2_5", "0.5b", "kernels"), ("llama3_2", "1b", "kernels"),
+    ("phi3", "mini-128k", "kernels")])
+def test_the_analytic_model_agrees_with_the_dry_run(family, size, impl):
+    # where the closed form holds within 5% on the GPU profile; Falcon-H1's kernel path (up to 7% high: its
+    # attention and mixer run side by side) and the tiny configs are further off: see the issue note
+    from charsuite.analysis.facts import model_facts
+    from charsuite.analysis.memory_model import predict
+
+    run = compose(f"+model={family}", f"model.size={size}", "device=rtx4090")
+    facts = model_facts(run.model)
+    for n in (4096, 32768, 131072):
+        d = dry_run(run.model, n, impl=impl, device_kind="cuda")
+        assert abs(predict(facts, n, impl=impl).total / d.peak - 1) < 0.05, (family, impl, n)
