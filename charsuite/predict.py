@@ -41,7 +41,8 @@ def assumptions(run, impl: str, method: str) -> list[str]:
         expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
         out.append("attention: SDPA's flash kernel (no L x L matrix) unless the model asks for eager; allocator: "
                    f"the caching allocator's rounding {'with' if expandable else 'without'} expandable segments; "
-                   "the boundary is where its reserved bytes pass the usable memory")
+                   "the boundary is where its reserved bytes pass the usable memory; not modelled: cuBLAS and "
+                   "cuDNN workspaces (a few to some tens of MiB) and other processes on the GPU")
     else:
         out.append("the worker's own runtime (interpreter, libraries: a few hundred MB) is not counted")
     out.append(f"one sequence of batch {run.workload.batch}, logits={run.workload.logits}; the peak is the larger of "
