@@ -29,12 +29,13 @@ class Prediction:
     ssm_state: int
     logits: int
     activations: int
+    logits_stage: int = 0   # live while the logits are made: the logits and any copy made on the way
 
     @property
     def total(self) -> int:
         """The logits are made after the last layer's activations are gone: the peak holds
-        the larger of the two, never both."""
-        return self.weights + self.kv_cache + self.ssm_state + max(self.logits, self.activations)
+        the larger of the two stages, never both."""
+        return self.weights + self.kv_cache + self.ssm_state + max(self.logits, self.logits_stage, self.activations)
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "total": self.total}
@@ -54,6 +55,16 @@ def ssm_state_bytes(lay: Layout, batch: int, elem: int) -> int:
     conv = conv_channels * lay.d_conv * elem
     recurrent = lay.d_inner * lay.d_state * RECURRENT_STATE_BYTES
     return lay.ssm_layers * (conv + recurrent) * batch
+
+
+def logits_stage_bytes(model_type: str, lay: Layout, context: int, batch: int, elem: int, mode: str) -> int:
+    """The logits plus the copy their head makes on the way: the model-dtype output that
+    Mamba, Mamba-2 and Nemotron-H upcast (`.float()`, a copy unless already float32), and
+    Falcon-H1's `* lm_head_multiplier`."""
+    final = logits_bytes(model_type, lay, context, batch, elem, mode)
+    positions = context if mode == "all" else 1
+    copy = (model_type in LOGITS_FP32 and elem != 4) or model_type == "falcon_h1"
+    return final + (batch * positions * lay.vocab * elem if copy else 0)
 
 
 def logits_bytes(model_type: str, lay: Layout, context: int, batch: int, elem: int, mode: str) -> int:
@@ -148,6 +159,7 @@ def predict(facts: ModelFacts, context: int, batch: int = 1, logits: str = "last
         ssm_state=ssm_state_bytes(lay, batch, elem),
         logits=logits_bytes(facts.model_type, lay, context, batch, elem, logits),
         activations=activation_bytes(lay, context, batch, elem, facts.eager_attention, impl),
+        logits_stage=logits_stage_bytes(facts.model_type, lay, context, batch, elem, logits),
     )
 
 
