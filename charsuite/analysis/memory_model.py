@@ -112,10 +112,13 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
         ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem + max(intra, states) * 4
     if impl == "kernels" and lay.ssm_kind == "mamba2":
         gn = 2 * lay.ssm_groups * lay.d_state
-        kept = (2 * lay.d_inner + gn + lay.ssm_heads + lay.d_inner + gn + lay.d_inner) * elem
-        chunk_states = lay.d_inner * lay.d_state // lay.chunk * (4 + elem)  # float32, then passed in C's dtype
-        scan = (2 * lay.ssm_heads + lay.ssm_groups * lay.chunk) * 4 + chunk_states
-        ssm = kept + max(scan, 3 * lay.d_inner * 4 if lay.gated_norm else 0)
+        kept = (2 * lay.d_inner + gn + lay.ssm_heads + lay.d_inner + gn) * elem   # in_proj and conv outputs
+        states = lay.d_inner * lay.d_state // lay.chunk                           # chunk states per token
+        dt = 2 * lay.ssm_heads * 4
+        passing = dt + states * (4 + elem)                        # float32 states, then passed in C's dtype
+        scanning = dt + states * elem + lay.ssm_groups * lay.chunk * 4 + lay.d_inner * elem  # C.B and the output
+        norm = lay.d_inner * elem + (3 * lay.d_inner * 4 if lay.gated_norm else 0)
+        ssm = kept + max(passing, scanning, norm)
     elif impl == "kernels" and lay.ssm_kind == "mamba1":
         rank = -(-lay.hidden // 16)
         ssm = (8 * lay.d_inner + rank + 2 * lay.d_state) * elem
