@@ -28,6 +28,7 @@ class Layout:
     attention_window: int | None = None  # local attention (GPT-Neo) keeps the whole cache anyway
     gated_norm: bool = True     # the Mamba-2 mixer's gated RMSNorm (Falcon-H1 can do without)
     mlp_tensors: int = 3        # intermediate-sized tensors an MLP holds at once
+    moe_top_k: int = 0          # experts per token in a mixture-of-experts MLP (0: dense)
 
 
 def _attn(cfg, heads_attr="num_attention_heads", kv_attr="num_key_value_heads"):
@@ -102,5 +103,6 @@ def layout(cfg) -> Layout:
         heads, kv, hd = _attn(cfg)
         return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
                          "ssm_layers": n - attn, "ssm_kind": "mamba1", "d_inner": cfg.mamba_expand * h,
-                         "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "mlp_layers": n})
+                         "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "mlp_layers": n,
+                         "moe_top_k": cfg.num_experts_per_tok if cfg.num_experts > 1 else 0})
     raise ValueError(f"no memory layout for model_type {t!r}")

@@ -103,6 +103,8 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     per_token = 3 * h * elem
     attn = (5 * lay.q_heads * lay.head_dim + 4 * lay.kv_heads * lay.head_dim + h) * elem if lay.attention_layers else 0
     mlp = lay.mlp_tensors * lay.intermediate * elem if lay.mlp_layers else 0
+    if lay.moe_top_k:  # grouped experts: per routed copy of a token, gate_up (2I), its activation and product, and h
+        mlp = lay.moe_top_k * (4 * lay.intermediate + h) * elem
     ssm = 0
     if lay.ssm_kind == "mamba2":
         proj = 2 * lay.d_inner + 2 * lay.ssm_groups * lay.d_state + lay.ssm_heads

@@ -130,11 +130,12 @@ def test_boundary_search_finds_the_dry_run_boundary():
 @pytest.mark.parametrize("family,size,impl", [
     ("mamba", "790m", "reference"), ("mamba", "790m", "kernels"), ("mamba2", "780m", "reference"),
     ("mamba2", "780m", "kernels"), ("zamba2", "1.2b", "reference"), ("zamba2", "1.2b", "kernels"),
-    ("falcon_h1", "0.5b", "reference"), ("qwen2_5", "0.5b", "kernels"), ("llama3_2", "1b", "kernels"),
+    ("falcon_h1", "0.5b", "reference"), ("falcon_h1", "0.5b", "kernels"), ("jamba", "v0.1", "kernels"),
+    ("qwen2_5", "0.5b", "kernels"), ("llama3_2", "1b", "kernels"),
     ("phi3", "mini-128k", "kernels")])
 def test_the_analytic_model_agrees_with_the_dry_run(family, size, impl):
-    # where the closed form holds within 5% on the GPU profile; Falcon-H1's kernel path (up to 7% high: its
-    # attention and mixer run side by side) and the tiny configs are further off: see the issue note
+    # every zoo family with a real size, on the GPU profile; the tiny configs (Bamba and Nemotron-H have only
+    # those) are up to 8% off - their odd shapes move the scan's peak to a stage the closed form overstates
     from charsuite.analysis.facts import model_facts
     from charsuite.analysis.memory_model import predict
 
