@@ -85,10 +85,9 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     d_state tensors per token (exp(dt*A), dt*B, dt*B*u, all alive through the loop);
     Mamba-2 mixer (transformers' chunked reference scan): in_proj and conv
     outputs, and in float32 the per-head x*dt and D residual, B and C repeated to every
-    head, and five heads x chunk matrices live at once (the decay mask L, its segment-sum
-    temporaries, G = C.B, M = G*L and M's contiguous copy for the einsum) or, later and
-    larger when chunks are short, seven d_inner, three heads x d_state and three heads x
-    chunk float32 tensors while the chunk states are formed (read off dry-run traces). Two
+    head; at the peak, while the chunk states are formed, seven d_inner, three heads x
+    d_state and three heads x chunk float32 tensors (the decay mask L, G = C.B and M = G*L
+    among them) and the states (read off dry-run traces of 780M, 0.5B and tiny configs). Two
     residual-stream copies are live throughout.
     With impl=kernels the SSM mixers allocate only what the fused kernels' wrappers do
     (simulate/kernels.py cites them). Mamba-2: in_proj and conv outputs and the scan's
@@ -109,9 +108,10 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     if lay.ssm_kind == "mamba2":
         proj = 2 * lay.d_inner + 2 * lay.ssm_groups * lay.d_state + lay.ssm_heads
         hn, hc = lay.ssm_heads * lay.d_state, lay.ssm_heads * lay.chunk
-        intra = 2 * lay.d_inner + 2 * hn + 5 * hc      # the intra-chunk G, L and M matrices
-        states = 7 * lay.d_inner + 3 * hn + 3 * hc     # the chunk states and their decayed inputs
-        ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem + max(intra, states) * 4
+        # the chunk states being formed: seven d_inner, three heads x d_state and three heads x chunk tensors
+        # and the states themselves (d_inner x d_state per chunk), all float32
+        states = 7 * lay.d_inner + 3 * hn + 3 * hc + lay.d_inner * lay.d_state // lay.chunk
+        ssm = (proj + lay.d_inner + 2 * lay.ssm_groups * lay.d_state) * elem + states * 4
     if impl == "kernels" and lay.ssm_kind == "mamba2":
         gn = 2 * lay.ssm_groups * lay.d_state
         kept = (2 * lay.d_inner + gn + lay.ssm_heads + lay.d_inner + gn) * elem   # in_proj and conv outputs
