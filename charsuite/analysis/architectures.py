@@ -29,6 +29,8 @@ class Layout:
     gated_norm: bool = True     # the Mamba-2 mixer's gated RMSNorm (Falcon-H1 can do without)
     mlp_tensors: int = 3        # intermediate-sized tensors an MLP holds at once
     moe_top_k: int = 0          # experts per token in a mixture-of-experts MLP (0: dense)
+    attention_before_last_ssm: int | None = None  # attention layers that run before the last SSM layer (None: all)
+    hidden_copies: int = 3      # hidden-size tensors a layer keeps alive (residual, normed input, output)
 
 
 def _attn(cfg, heads_attr="num_attention_heads", kv_attr="num_key_value_heads"):
@@ -54,7 +56,8 @@ def layout(cfg) -> Layout:
                          "q_heads": heads, "mlp_layers": cfg.num_layers, "attention_window": cfg.window_size})
     if t == "mamba":
         return Layout(**{**base, "ssm_layers": cfg.num_hidden_layers, "ssm_kind": "mamba1",
-                         "d_inner": cfg.intermediate_size, "d_state": cfg.state_size, "d_conv": cfg.conv_kernel})
+                         "d_inner": cfg.intermediate_size, "d_state": cfg.state_size, "d_conv": cfg.conv_kernel,
+                         "hidden_copies": 4})  # a float32 residual (two half-width copies' worth) and two more
     if t == "mamba2":
         return Layout(**{**base, "ssm_layers": cfg.num_hidden_layers, "ssm_kind": "mamba2",
                          "d_inner": cfg.num_heads * cfg.head_dim, "d_state": cfg.state_size,
@@ -77,26 +80,32 @@ def layout(cfg) -> Layout:
                          "ssm_kind": "mamba2", "d_inner": cfg.mamba_expand * h, "d_state": cfg.mamba_d_state,
                          "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_ngroups, "ssm_heads": cfg.n_mamba_heads,
                          "mlp_layers": hybrid, "chunk": cfg.chunk_size,
-                         "mlp_tensors": 6})  # gate_up + its adapter + their sum, each 2 x intermediate
+                         "mlp_tensors": 6,  # gate_up + its adapter + their sum, each 2 x intermediate
+                         "hidden_copies": 5})  # plus the original embeddings and the shared block's output
     if t == "bamba":
         heads, kv, hd = _attn(cfg)
         n, attn = cfg.num_hidden_layers, len(cfg.attn_layer_indices or [])
         d_inner = cfg.mamba_expand * h
+        last_ssm = max((i for i in range(n) if i not in (cfg.attn_layer_indices or [])), default=-1)
+        before = sum(1 for i in (cfg.attn_layer_indices or []) if i < last_ssm)
         return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
                          "ssm_layers": n - attn, "ssm_kind": "mamba2", "d_inner": d_inner,
                          "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_n_groups,
-                         "ssm_heads": cfg.mamba_n_heads, "mlp_layers": n, "chunk": cfg.mamba_chunk_size})
+                         "ssm_heads": cfg.mamba_n_heads, "mlp_layers": n, "chunk": cfg.mamba_chunk_size,
+                         "attention_before_last_ssm": before})
     if t == "nemotron_h":
         kinds = list(cfg.layers_block_type)
         heads = cfg.num_attention_heads
         attn = sum(k in ("attention", "full_attention") for k in kinds)
         ssm = sum(k in ("mamba", "linear_attention") for k in kinds)
+        last_ssm = max((i for i, k in enumerate(kinds) if k in ("mamba", "linear_attention")), default=-1)
+        before = sum(k in ("attention", "full_attention") for k in kinds[:last_ssm])
         return Layout(**{**base, "attention_layers": attn, "kv_heads": cfg.num_key_value_heads,
                          "head_dim": cfg.head_dim, "q_heads": heads, "ssm_layers": ssm,
                          "ssm_kind": "mamba2", "d_inner": cfg.mamba_num_heads * cfg.mamba_head_dim,
                          "d_state": cfg.ssm_state_size, "d_conv": cfg.conv_kernel, "ssm_groups": cfg.n_groups,
                          "ssm_heads": cfg.mamba_num_heads, "mlp_layers": kinds.count("mlp") + kinds.count("moe"),
-                         "chunk": cfg.chunk_size})
+                         "chunk": cfg.chunk_size, "attention_before_last_ssm": before})
     if t == "jamba":
         n = cfg.num_hidden_layers
         attn = sum(1 for i in range(n) if i % cfg.attn_layer_period == cfg.attn_layer_offset)

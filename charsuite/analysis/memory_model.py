@@ -30,12 +30,16 @@ class Prediction:
     logits: int
     activations: int
     logits_stage: int = 0   # live while the logits are made: the logits and any copy made on the way
+    kv_at_peak: int | None = None  # KV cache already written when the activations peak (None: all of it)
 
     @property
     def total(self) -> int:
         """The logits are made after the last layer's activations are gone: the peak holds
-        the larger of the two stages, never both."""
-        return self.weights + self.kv_cache + self.ssm_state + max(self.logits, self.logits_stage, self.activations)
+        the larger of the two stages, never both; and an SSM layer that peaks before the
+        later attention layers has run holds only their predecessors' cache."""
+        kv_at = self.kv_cache if self.kv_at_peak is None else self.kv_at_peak
+        return self.weights + self.ssm_state + max(self.kv_cache + max(self.logits, self.logits_stage),
+                                                   kv_at + self.activations)
 
     def as_dict(self) -> dict[str, int]:
         return {**asdict(self), "total": self.total}
@@ -73,16 +77,19 @@ def logits_bytes(model_type: str, lay: Layout, context: int, batch: int, elem: i
 
 
 def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_attention: bool = False,
-                     impl: str = "reference") -> int:
+                     impl: str = "reference", parts: bool = False):
     """Peak transient tensors of one prefill layer (the largest layer wins), per token:
     attention: q, k, v, the rotary temporaries (about five query-sized tensors) and the
-    output; eager attention adds three float32 heads x L x L matrices (scores, masked,
-    softmax), which makes it quadratic; MLP: gate activation, up and their product
+    output; eager attention adds heads x L x L matrices (float32 scores and masked
+    scores, the probabilities in the model dtype) and the L x L mask: quadratic; MLP:
+    gate activation, up and their product
     (Zamba2's shared block adds its per-layer LoRA adapters to a fused 2 x intermediate
     gate_up: three such tensors);
-    Mamba-1 mixer (reference selective scan): in_proj (2 x d_inner), the conv output,
-    the loop's list of outputs and its stack, float32 dt, and three float32 d_inner x
-    d_state tensors per token (exp(dt*A), dt*B, dt*B*u, all alive through the loop);
+    Mamba-1 mixer (reference selective scan): in_proj (2 x d_inner), five more d_inner
+    tensors in the model dtype (conv output, dt projection, D and gate products, the
+    loop's list of outputs), x_proj's output, two float32 d_inner (dt and its softplus)
+    and three float32 d_inner x d_state tensors per token (exp(dt*A), dt*B, dt*B*u, all
+    alive through the loop);
     Mamba-2 mixer (transformers' chunked reference scan): in_proj and conv
     outputs, and in float32 the per-head x*dt and D residual, B and C repeated to every
     head; at the peak, while the chunk states are formed, seven d_inner, three heads x
@@ -99,7 +106,7 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     copy) and x_proj's output (dt rank + 2 x d_state).
     """
     h = lay.hidden
-    per_token = 3 * h * elem
+    per_token = lay.hidden_copies * h * elem
     attn = (5 * lay.q_heads * lay.head_dim + 4 * lay.kv_heads * lay.head_dim + h) * elem if lay.attention_layers else 0
     mlp = lay.mlp_tensors * lay.intermediate * elem if lay.mlp_layers else 0
     if lay.moe_top_k:  # grouped experts: per routed copy of a token, gate_up (2I), its activation and product, and h
@@ -123,12 +130,16 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
         ssm = kept + max(passing, scanning, norm)
     elif impl == "kernels" and lay.ssm_kind == "mamba1":
         rank = -(-lay.hidden // 16)
-        ssm = (8 * lay.d_inner + rank + 2 * lay.d_state) * elem
+        ssm = (8 * lay.d_inner + rank + 4 * lay.d_state) * elem  # x_proj's output, and B and C copied
     elif lay.ssm_kind == "mamba1":
-        ssm = 5 * lay.d_inner * elem + (3 * lay.d_inner * lay.d_state + lay.d_inner) * 4
-    linear = (per_token + max(attn, mlp, ssm)) * context * batch
-    quadratic = 3 * lay.q_heads * context * context * 4 * batch if eager_attention and lay.attention_layers else 0
-    return linear + quadratic
+        rank = -(-lay.hidden // 16)
+        ssm = (7 * lay.d_inner + rank + 2 * lay.d_state) * elem + (3 * lay.d_inner * lay.d_state + 2 * lay.d_inner) * 4
+    quadratic = 0
+    if eager_attention and lay.attention_layers:  # float32 scores and masked scores, probabilities in the model dtype
+        quadratic = (lay.q_heads * (8 + elem) + elem) * context * context * batch  # + the L x L causal mask
+    other = (per_token + max(attn, mlp)) * context * batch + quadratic
+    mixer = (per_token + ssm) * context * batch if ssm else 0
+    return (other, mixer) if parts else max(other, mixer)
 
 
 @dataclass(frozen=True)
@@ -157,14 +168,20 @@ def predict(facts: ModelFacts, context: int, batch: int = 1, logits: str = "last
             impl: str = "reference") -> Prediction:
     """Weights are parameters x dtype bytes plus the model's buffers."""
     lay, elem = facts.layout, BYTES[facts.dtype]
+    kv = kv_cache_bytes(lay, context, batch, elem)
+    other, mixer = activation_bytes(lay, context, batch, elem, facts.eager_attention, impl, parts=True)
+    kv_at = None
+    if mixer > other and lay.attention_before_last_ssm is not None and lay.attention_layers:
+        kv_at = kv * lay.attention_before_last_ssm // lay.attention_layers
     return Prediction(
         context=context,
         weights=facts.params * elem + facts.buffer_bytes,
-        kv_cache=kv_cache_bytes(lay, context, batch, elem),
+        kv_cache=kv,
         ssm_state=ssm_state_bytes(lay, batch, elem),
         logits=logits_bytes(facts.model_type, lay, context, batch, elem, logits),
-        activations=activation_bytes(lay, context, batch, elem, facts.eager_attention, impl),
+        activations=max(other, mixer),
         logits_stage=logits_stage_bytes(facts.model_type, lay, context, batch, elem, logits),
+        kv_at_peak=kv_at,
     )
 
 
