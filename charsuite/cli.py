@@ -63,6 +63,13 @@ def validate(overrides: list[str], batch: bool = False) -> list[str]:
     """Compose and validate every combination; raise ConfigError on the first bad one.
     In a batch, a combination that composes but does not validate (a size its family
     lacks, say) only fails its own job: its reason is returned as a warning."""
+    bare = next((o for o in overrides if o.startswith("model=")), None)
+    if bare is not None:  # the model group has no default, so Hydra needs the leading +
+        raise ConfigError(f"choose the model with a leading +: +{bare} (the model group has no default)")
+    experiment = next((o.split("=", 1)[1] for o in overrides if o.lstrip("+").startswith("experiment=")), None)
+    if experiment is not None:
+        raise ConfigError(f"experiments run as batches: python -m charsuite.batch {experiment} [override ...]; "
+                          f"choose one of: {', '.join(choices('experiment'))}")
     if not any(o.lstrip("+~").startswith("model=") for o in overrides):
         raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
     try:

@@ -28,3 +28,14 @@ def test_bad_input_is_one_line_and_exit_2(cli, args, bad, hint):
     assert len(lines) == 1, r.stderr
     assert "Traceback" not in r.stderr
     assert bad in lines[0] and hint in lines[0], lines[0]
+
+
+def test_the_commonest_slips_get_a_hint(cli):
+    # issue 12: a model without its +, an experiment passed as a group, and --help that says how to run
+    bare = cli("model=mamba2")
+    assert bare.returncode == 2 and "+model=mamba2" in bare.stderr and len(bare.stderr.strip().splitlines()) == 1
+    exp = cli("+experiment=ispass_rtx4090")
+    assert exp.returncode == 2 and "python -m charsuite.batch ispass_rtx4090" in exp.stderr
+    helped = cli("--help")
+    assert helped.returncode == 0 and "usage:" in helped.stdout and "+model=FAMILY" in helped.stdout
+    assert "device: a100" in helped.stdout  # the config groups are still listed
