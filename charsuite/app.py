@@ -136,16 +136,14 @@ def predicted_boundary(run: RunConfig, runtime_bytes: int) -> int | None:
     """context.start=predicted: the prefill boundary by bisection on dry-runs, less the
     worker's resident runtime (interpreter, libraries, weights are counted by the dry-run)."""
     from charsuite.engines import kernel_paths
-    from charsuite.simulate.boundary import search
+    from charsuite.simulate.boundary import options, search
 
     limit = run.device.memory_limit_bytes()
     if not limit:
         return None
-    d, w = run.device, run.workload
-    expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
-    b = search(run.model, limit, batch=w.batch, logits=w.logits, impl=kernel_paths.resolve(run.model.impl, d.kind),
-               device_kind=d.kind, expandable_segments=expandable, start=run.context.min, upper=run.context.max,
-               tolerance=run.context.tolerance_at, runtime_bytes=runtime_bytes)
+    impl = kernel_paths.resolve(run.model.impl, run.device.kind)
+    b = search(run.model, limit, start=run.context.min, upper=run.context.max, tolerance=run.context.tolerance_at,
+               runtime_bytes=runtime_bytes, **options(run, impl))
     return b.largest
 
 

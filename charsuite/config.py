@@ -151,10 +151,10 @@ class ContextConfig:
     ladder: Any = "geometric"
     factor: float = 2.0
     tolerance: Any = None
-    start: str = "min"  # min: the ladder from context.min; predicted: only up to the dry-run's boundary
+    start: str = "ladder"  # ladder: from context.min up; predicted: only up to the dry-run's boundary
 
     def __post_init__(self) -> None:
-        _one_of(self.start, "context.start", ("min", "predicted"))
+        _one_of(self.start, "context.start", ("ladder", "predicted"))
         self.min = parse_length(self.min, "context.min")
         self.max = parse_length(self.max, "context.max")
         if self.min > self.max:

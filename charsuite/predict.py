@@ -38,7 +38,9 @@ def assumptions(run, impl: str, method: str) -> list[str]:
     out.append(f"SSM path: {impl}" + (" (the mamba-ssm and causal-conv1d kernels, assumed installed on the target)"
                                       if impl == "kernels" else " (transformers' PyTorch code)"))
     if d.kind == "cuda":
-        expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
+        from charsuite.simulate.boundary import options
+
+        expandable = options(run, impl)["expandable_segments"]
         out.append("attention: SDPA's flash kernel (no L x L matrix) unless the model asks for eager; allocator: "
                    f"the caching allocator's rounding {'with' if expandable else 'without'} expandable segments; "
                    "the boundary is where its reserved bytes pass the usable memory; not modelled: cuBLAS and "
@@ -67,11 +69,10 @@ def report(run, method: str = "dryrun") -> dict:
         out["ladder"] = [predict(facts, n, w.batch, w.logits, impl=impl).as_dict() for n in lengths]
         out["predicted_max_context"] = max_context(facts, limit, w.batch, w.logits, impl=impl) if limit else None
         return out
-    from charsuite.simulate.boundary import search
+    from charsuite.simulate.boundary import options, search
     from charsuite.simulate.dryrun import dry_run
 
-    expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
-    kw = dict(batch=w.batch, logits=w.logits, impl=impl, device_kind=d.kind, expandable_segments=expandable)
+    kw = options(run, impl)
     rows = []
     for n in lengths:
         try:

@@ -21,7 +21,7 @@ def main() -> None:
     from charsuite.analysis.memory_model import max_context
     from charsuite.compose import compose
     from charsuite.config import CONF_DIR
-    from charsuite.simulate.boundary import search
+    from charsuite.simulate.boundary import options, search
     from charsuite.units import human_tokens
 
     name, extra = sys.argv[1], sys.argv[2:]
@@ -33,12 +33,11 @@ def main() -> None:
                     *extra]
             for impl in ("reference", "kernels"):
                 run = compose(base + [f"model.impl={impl}"])
-                d, w = run.device, run.workload
-                limit = d.memory_limit_bytes()
-                expandable = "expandable_segments:True" in d.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
+                w = run.workload
+                limit = run.device.memory_limit_bytes()
                 t0 = time.perf_counter()
-                b = search(run.model, limit, batch=w.batch, logits=w.logits, impl=impl, device_kind=d.kind,
-                           expandable_segments=expandable, start=run.context.min, tolerance=run.context.tolerance_at)
+                b = search(run.model, limit, start=run.context.min, tolerance=run.context.tolerance_at,
+                           **options(run, impl))
                 wall = time.perf_counter() - t0
                 facts = model_facts(run.model)
                 a = max_context(facts, limit, w.batch, w.logits, impl=impl)

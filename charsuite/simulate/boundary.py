@@ -23,6 +23,14 @@ class Boundary:
         return sum(p.seconds for p in self.probes)
 
 
+def options(run, impl: str) -> dict:
+    """The dry-run settings a run implies: its workload's batch and logits, the device's
+    kind, and whether its CUDA allocator uses expandable segments (device.allocator_env)."""
+    alloc_conf = run.device.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
+    return dict(batch=run.workload.batch, logits=run.workload.logits, impl=impl, device_kind=run.device.kind,
+                expandable_segments="expandable_segments:True" in alloc_conf)
+
+
 def needed_bytes(d: DryRun) -> int:
     return d.reserved if d.device_kind == "cuda" else d.allocated
 

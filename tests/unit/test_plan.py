@@ -55,3 +55,17 @@ def test_ladder_includes_max_and_explicit_lists():
     assert ContextConfig(100, 1000, [50, 300, 100, 2000], 2, None).lengths() == [100, 300]
     assert ContextConfig(100, 100_000, "geometric", 2, None).tolerance_at(100_000) == 1000
     assert ContextConfig(100, 100_000, "geometric", 2, None).tolerance_at(1000) == 256
+
+
+@pytest.mark.parametrize("limit,predicted", [(70_000, 68_000), (70_000, 90_000), (5000, 60_000)])
+def test_a_predicted_start_skips_the_ladder_above_it_and_still_finds_the_boundary(limit, predicted):
+    ctx = ContextConfig(min=256, max=262_144, ladder="geometric", factor=2, tolerance=None, start="predicted")
+    probe, calls = fake_device(limit)
+    b = search(ctx.lengths(), probe, ctx.tolerance_at, predicted)
+    assert b.max_ok <= limit < b.min_oom and b.min_oom - b.max_ok <= ctx.tolerance_at(b.max_ok)
+    assert all(n < predicted for n, how in calls if how == "ladder")
+    if limit < predicted:  # never more than the plain search: the ladder below, one probe at the prediction
+        plain_probe, plain_calls = fake_device(limit)
+        assert b.probes <= search(ctx.lengths(), plain_probe, ctx.tolerance_at).probes + 1
+    else:  # a prediction just below the boundary: a few steps up instead of the ladder's doublings
+        assert sum(1 for _, how in calls if how == "predicted") <= 4
