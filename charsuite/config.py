@@ -5,6 +5,8 @@ conf/config.yaml, so OmegaConf itself rejects wrong types and misspelt keys whil
 composes; what types cannot say (choices, positive numbers, min <= max) is checked in
 each dataclass's __post_init__, which runs when the composed config becomes objects
 (compose.py). Every failure is a `ConfigError`: one line naming the bad value and the choices.
+
+Size: one dataclass per config group, together Hydra's one schema; split, the schema would be too.
 """
 
 from __future__ import annotations
@@ -194,7 +196,10 @@ class WorkloadConfig:
 
     phases: list[str] = field(default_factory=lambda: list(PHASES))
     decode_tokens: int = 16
-    repeats: int = 3
+    repeats: int = 3             # timed calls at least
+    max_repeats: int = 20        # ... and at most, sampling on until the median's 95% interval
+    target_rel_ci: float = 0.05  # is within this share of it, or the timed calls took repeat_time_s
+    repeat_time_s: float | None = 10.0
     warmup: int = 1
     batch: int = 1
     logits: str = "last"
@@ -208,8 +213,13 @@ class WorkloadConfig:
             raise ConfigError(f"workload.phases is empty; name one or more of: {', '.join(PHASES)}")
         for p in self.phases:
             _one_of(p, "workload.phases entry", PHASES)
-        for key in ("decode_tokens", "repeats", "batch"):
+        for key in ("decode_tokens", "repeats", "max_repeats", "batch"):
             _positive(getattr(self, key), f"workload.{key}")
+        if self.max_repeats < self.repeats:
+            raise ConfigError(f"workload.max_repeats ({self.max_repeats}) is less than workload.repeats "
+                              f"({self.repeats}); set it to at least that")
+        _positive(self.target_rel_ci, "workload.target_rel_ci", what="share (0.05 = 5%)")
+        _positive(self.repeat_time_s, "workload.repeat_time_s", what="number of seconds or null")
         _positive(self.warmup, "workload.warmup", allow_zero=True)
         _one_of(self.logits, "workload.logits", LOGITS_MODES)
         _positive(self.timeout_s, "workload.timeout_s", what="number of seconds")

@@ -17,17 +17,33 @@ class WorkerDriver:
         self.worker: Worker | None = None
         self.info: dict[str, Any] = {}           # what the last worker reported at setup
         self.guard: dict[str, Any] | None = None  # max_abs_dlogit, tolerance, passed
+        self.threads: tuple[int | None, str] | None = None  # chosen once per run: every worker computes alike
+
+    def choose_threads(self) -> tuple[int | None, str]:
+        """device.threads if given; on a CPU the cores other work leaves free at the start."""
+        if self.threads is None:
+            if self.run.device.threads:
+                self.threads = (self.run.device.threads, "device.threads")
+            elif self.run.device.kind == "cpu":
+                from charsuite.trackers.load import choose_threads
+
+                self.threads = choose_threads()
+            else:
+                self.threads = (None, "torch's default (the GPU computes)")
+        return self.threads
 
     def ensure(self) -> Reply | None:
         """A live worker; or the failed setup reply if the model cannot even be built."""
         if self.worker is not None and self.worker.alive:
             return None
-        self.worker = Worker(self.run, setup_timeout_s=max(self.run.workload.timeout_s, 600.0), engine=self.engine)
+        threads, why = self.choose_threads()
+        self.worker = Worker(self.run, setup_timeout_s=max(self.run.workload.timeout_s, 600.0), engine=self.engine,
+                             threads=threads)
         reply = self.worker.start()
         if not reply.ok:
             self.retire()
             return reply
-        self.info.update(self.worker.info)
+        self.info.update(self.worker.info, threads_reason=why)
         return None
 
     def retire(self) -> None:

@@ -30,9 +30,11 @@ STDERR_NOISE = re.compile(r"USDT|profiler_(start|stop)|STAGE:|Kineto|ActivityPro
 class Worker:
     """One warm worker process holding one built model."""
 
-    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0, engine: str = "transformers"):
+    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0, engine: str = "transformers",
+                 threads: int | None = None):
         self.run = run
         self.engine = engine
+        self.threads = threads
         self.setup_timeout_s = setup_timeout_s
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
@@ -79,6 +81,7 @@ class Worker:
             "model": asdict(run.model),
             "device": asdict(run.device),
             "workload": asdict(run.workload),
+            "threads": self.threads,
             # under a cgroup the kernel enforces the cap; RLIMIT_DATA would fail first
             "memory_limit_bytes": None if self.cgroup is not None else limit,
         }

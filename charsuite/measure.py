@@ -2,7 +2,8 @@
 
 synchronize()   wait for the device before reading the clock
 timed()         seconds of one call
-repeat()        warmup untimed + repeats timed calls of one step, trackers around the timed ones
+repeat()        warmup untimed + timed calls of one step until the stop rule says enough (noise.py),
+                trackers around the timed ones
 phase_step()    the step a phase times: a prefill, or a run of cached decode steps
 measure_phase() a point: the step timed, memory and energy tracked
 decode_matches_forward()  the correctness guard
@@ -23,6 +24,7 @@ from typing import Any
 import torch
 
 from charsuite.engines.base import Engine
+from charsuite.noise import StopRule
 from charsuite.trackers import memory
 from charsuite.trackers.base import Tracker
 
@@ -46,20 +48,23 @@ def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
-def repeat(step: Callable[[], Any], device: torch.device, warmup: int, repeats: int,
+def repeat(step: Callable[[], Any], device: torch.device, warmup: int, repeats: int | StopRule,
            trackers: Sequence[Tracker] = (), on_step: Callable[[], None] | None = None):
-    """`warmup` untimed then `repeats` timed calls of step, the trackers around the timed
-    calls only. Returns (seconds per timed call, the last call's result, the trackers' readings)."""
+    """`warmup` untimed then timed calls of step - `repeats` of them, or as many as the
+    stop rule asks for - the trackers around the timed calls only. Returns (seconds per
+    timed call, the last call's result, the trackers' readings)."""
+    rule = repeats if isinstance(repeats, StopRule) else StopRule(repeats, repeats, target_rel_ci=0.0)
     for _ in range(warmup):
         timed(step, device)
         if on_step:
             on_step()
-    samples, result = [], None
+    samples, result, spent = [], None, 0.0
     with contextlib.ExitStack() as stack:
         readings = [stack.enter_context(t.track()) for t in trackers]
-        for _ in range(repeats):
+        while not rule.done(samples, spent):
             dt, result = timed(step, device)
             samples.append(dt)
+            spent += dt
             if on_step:
                 on_step()
     return samples, result, readings
@@ -125,11 +130,12 @@ def _mem(engine: Engine, state: dict[str, Any], peak: int, before: int) -> dict[
 
 
 def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: torch.Tensor, logits: str,
-                  decode_tokens: int, warmup: int, repeats: int, trackers: Sequence[Tracker] = ()) -> PhaseResult:
+                  decode_tokens: int, warmup: int, repeats: int | StopRule,
+                  trackers: Sequence[Tracker] = ()) -> PhaseResult:
     """A point. Prefill first runs one untimed forward under torch's memory profiler for the
     live-tensor peak (outside the resident-peak window, so the profiler's own buffers never
     count). The memory tracker spans setup, warmup and timed calls; `trackers` (power,
-    thermal) span the timed calls only."""
+    thermal, load) span the timed calls only."""
     tensor_peak = None
     if phase == "prefill":
         tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)

@@ -2,6 +2,7 @@
 
 Point        one line of results.jsonl (CONTRACT.md's result fields, and more)
 Energy       what the power/thermal trackers add to a point (one home for those fields)
+Noise        how far a point's samples can be trusted, and the machine's load while it ran
 Measurement  what measuring yields (status, latency, memory, energy): a Reply's and a Point's alike
 Breakdown    a profile line's seconds per category, as the line carries it
 Reply        what the worker answers the driver over its pipe
@@ -65,6 +66,23 @@ class Energy:
 
 
 @dataclass(kw_only=True)
+class Noise:
+    """The spread of a point's samples, the machine's state while they ran, and the verdict."""
+
+    cv: float | None = None                  # standard deviation / mean of the samples
+    latency_min_s: float | None = None
+    latency_max_s: float | None = None
+    median_ci_s: list[float] | None = None   # the median's interval [low, high]
+    median_rel_ci: float | None = None       # its larger half-width / the median
+    ci_coverage: float | None = None         # its confidence (0.95+ from six samples on)
+    noisy: bool | None = None
+    noise_reason: str | None = None
+    load_avg: float | None = None            # 1-minute load average after the timed calls
+    others_busy_cores: float | None = None   # cores other processes kept busy meanwhile
+    steal_share: float | None = None         # share of the cores' time a hypervisor stole
+
+
+@dataclass(kw_only=True)
 class Breakdown:
     """Seconds per taxonomy category of one profiled step, on one time basis."""
 
@@ -89,7 +107,7 @@ class Breakdown:
 
 
 @dataclass(kw_only=True)
-class Measurement(Energy):
+class Measurement(Energy, Noise):
     """What measuring a point yields, in the worker's reply and on the result line alike."""
 
     status: Status = Status.ok
@@ -119,8 +137,8 @@ class Measurement(Energy):
         out["status"] = self.status.value
         inherited = [f.name for f in fields(Measurement)]
         own = [k for k in out if k not in inherited]
-        energy = [f.name for f in fields(Energy)]
-        return {k: out[k] for k in own + [k for k in inherited if k not in energy] + energy}
+        later = [f.name for f in fields(Noise)] + [f.name for f in fields(Energy)]
+        return {k: out[k] for k in own + [k for k in inherited if k not in later] + later}
 
 
 @dataclass(kw_only=True)

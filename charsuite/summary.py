@@ -1,13 +1,17 @@
 """`python -m charsuite.summary RUN_OR_BATCH_DIR...`: the claims a paper makes, as markdown.
 
 Per model and device: largest context measured and predicted (memory model), scaling
-exponents, roofline shares; per SSM/hybrid x Transformer pair on one device: where the
-prefill and decode latencies cross, with a 95% bootstrap interval from the timed repeats.
+exponents, roofline shares, noisy points; per SSM/hybrid x Transformer pair on one device:
+where the prefill and decode latencies cross, with a 95% bootstrap interval from the timed
+repeats. Exponents and crossovers leave noisy points out unless `analysis.include_noisy=true`.
+
+    python -m charsuite.summary RUN_OR_BATCH_DIR... [analysis.include_noisy=true]
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +21,7 @@ from charsuite.analysis.crossover import bootstrap_crossover
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
+from charsuite.analysis.trust import include_noisy_arg, is_noisy, usable
 from charsuite.errors import UsageError, run_command
 from charsuite.units import human_tokens
 
@@ -25,22 +30,24 @@ def _fmt_ctx(v) -> str:
     return "-" if v is None or (isinstance(v, float) and pd.isna(v)) else human_tokens(int(v))
 
 
-def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
+def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[str]:
     lines = ["| model | size | family | device | max context prefill | max context decode | predicted max | "
-             "prefill exponent | decode exponent | prefill TFLOP/s (share of peak) at max | "
-             "decode GB/s (share of peak) at max |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+             "prefill exponent | decode exponent | noisy points | prefill TFLOP/s (share of peak) at max | "
+             "decode GB/s (share of peak) at max |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    trusted = usable(points, include_noisy)
     for run_dir, g in summaries.groupby("run_dir", sort=True):
         model, size, device = g.iloc[0]["model"], g.iloc[0]["size"], g.iloc[0]["device"]
         by_phase = {r["phase"]: r for _, r in g.iterrows()}
         exps = {}
         for phase in ("prefill", "decode"):
-            p = points[(points["run_dir"] == run_dir) & (points["phase"] == phase)
-                       & (points["status"] == "ok")].sort_values("context")
+            p = trusted[(trusted["run_dir"] == run_dir) & (trusted["phase"] == phase)].sort_values("context")
             top = p.iloc[len(p) // 2:] if len(p) >= 4 else p  # the long-context end of the curve
             e = fit_exponent(list(top["context"]), list(top["latency_s"]))
             exps[phase] = f"{e:.2f}" if e is not None else "-"
         fam = g.iloc[0]["family"]
         mine = points[points["run_dir"] == run_dir]
+        ok = mine[(mine["status"] == "ok") & mine["phase"].isin(["prefill", "decode"])]
+        noisy = f"{int(is_noisy(ok).sum())} of {len(ok)}"
         pred = predicted_max_for_run(g.iloc[0], g.iloc[0]["memory_limit_bytes"],
                                      runtime_baseline(mine["mem"]) if "mem" in mine else 0)
         roof = {}
@@ -58,14 +65,15 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame) -> list[str]:
         lines.append(f"| {model} | {size} | {fam} | {device} | "
                      f"{_fmt_ctx(by_phase.get('prefill', {}).get('max_context_ok'))} | "
                      f"{_fmt_ctx(by_phase.get('decode', {}).get('max_context_ok'))} | {_fmt_ctx(pred)} | "
-                     f"{exps['prefill']} | {exps['decode']} | {roof['prefill']} | {roof['decode']} |")
+                     f"{exps['prefill']} | {exps['decode']} | {noisy} | {roof['prefill']} | {roof['decode']} |")
     return lines
 
 
-def crossover_rows(points: pd.DataFrame) -> list[str]:
+def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[str]:
     lines = ["| SSM/hybrid | Transformer | device | phase | crossover (tokens) | 95% interval |",
              "|---|---|---|---|---|---|"]
-    ok = points[(points["status"] == "ok") & points["phase"].isin(["prefill", "decode"])]
+    ok = usable(points, include_noisy)
+    ok = ok[ok["phase"].isin(["prefill", "decode"])]
     runs = {}
     for run_dir, g in ok.groupby("run_dir", sort=True):
         r = g.iloc[0]
@@ -92,21 +100,25 @@ def crossover_rows(points: pd.DataFrame) -> list[str]:
     return lines if found else ["no SSM/hybrid and Transformer measured on the same device"]
 
 
-def markdown(paths: list[Path]) -> str:
+def markdown(paths: list[Path], include_noisy: bool = False) -> str:
     points = results.load_table(paths)
     summaries = results.load_summaries(paths)
     if points.empty or summaries.empty:
         raise UsageError(f"no results under {', '.join(map(str, paths))}")
-    out = ["## Models", "", *model_rows(points, summaries), "", "## Crossovers", "", *crossover_rows(points)]
+    basis = ("noisy points included (analysis.include_noisy=true)" if include_noisy else
+             "noisy points left out (analysis.include_noisy=true puts them back)")
+    out = ["## Models", "", f"Exponents and crossovers: {basis}.", "", *model_rows(points, summaries, include_noisy),
+           "", "## Crossovers", "", *crossover_rows(points, include_noisy)]
     return "\n".join(out) + "\n"
 
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m charsuite.summary", description=__doc__.splitlines()[0])
     ap.add_argument("dirs", nargs="+", type=Path)
+    argv, include_noisy = include_noisy_arg(list(argv if argv is not None else sys.argv[1:]))
     args = ap.parse_args(argv)
     results.check_folders(args.dirs)
-    print(markdown(args.dirs), end="")
+    print(markdown(args.dirs, include_noisy), end="")
     return 0
 
 

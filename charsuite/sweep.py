@@ -99,7 +99,7 @@ class Sweep:
                     self._skip([phase], lengths, self.budget_reason())
                 summary.append({**self._summary_base(phase), "max_context_ok": b.max_ok, "min_context_oom": b.min_oom,
                                 "probes": b.probes, "stop_reason": b.reason, "failed_at": b.failed_at,
-                                "predicted_start": self.predicted})
+                                "predicted_start": self.predicted, "noisy_points": self.noisy_points(phase)})
             if self.run.profile.enabled and not out_of_budget:
                 run_profiles(self.run, self.driver, self.recorder, self.note)
         except BaseException:  # an interrupt or a failure of the driver itself: the worker goes at once
@@ -118,6 +118,9 @@ class Sweep:
             hint = "; device.memory_gb may be too small to load the model" if failed.status is Status.oom else ""
             raise ConfigError(f"cannot set up {self.run.model.name} {self.run.model.size} in the worker: "
                               f"{failed.error}{hint}")
+
+    def noisy_points(self, phase: str) -> int:
+        return sum(bool(p.noisy) for p in self.recorder.points() if p.phase == phase and p.status is Status.ok)
 
     def budget_reason(self) -> str:
         return f"run budget of {self.run.workload.budget_s:g} s exhausted"

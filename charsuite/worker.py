@@ -18,7 +18,7 @@ import time
 import traceback
 from typing import Any
 
-from charsuite.records import Energy, Reply, Status
+from charsuite.records import Energy, Noise, Reply, Status
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
 
@@ -81,6 +81,7 @@ class Session:
 
         from charsuite.config import DeviceConfig, ModelConfig, WorkloadConfig
         from charsuite.engines import engine_class
+        from charsuite.trackers.load import LoadTracker
         from charsuite.trackers.memory import current_bytes
         from charsuite.trackers.registry import power_tracker
 
@@ -95,11 +96,13 @@ class Session:
                 torch.cuda.set_per_process_memory_fraction(limit / total, 0)
         else:
             self.device = torch.device("cpu")
-        torch.set_num_threads(self.device_cfg.threads or len(os.sched_getaffinity(0)))
+        # the driver chose the threads once for the whole run (trackers/load.choose_threads)
+        torch.set_num_threads(setup.get("threads") or self.device_cfg.threads or len(os.sched_getaffinity(0)))
         t0 = time.perf_counter()
         self.engine = engine_class(setup.get("engine", "transformers"))(self.model_cfg, self.device)
         build_s = time.perf_counter() - t0
         self.power = power_tracker(self.device_cfg.power_monitor, self.device_cfg.kind)
+        self.load = LoadTracker()
         self.idle_power_w = self.power.idle_power_w() if self.power.name != "none" else None
         self.info = {
             "engine": self.engine.name,
@@ -135,16 +138,34 @@ class Session:
 
     def measure(self, phase: str, context: int) -> Reply:
         from charsuite.measure import measure_phase
+        from charsuite.noise import StopRule
 
         inject_fault(phase, context)
         if (too_long := self._too_long(context)) is not None:
             return too_long
         w = self.workload
+        rule = StopRule(w.repeats, w.max_repeats, w.target_rel_ci, w.repeat_time_s)
         r = measure_phase(self.engine, self.device, phase, self._input(context), w.logits, w.decode_tokens,
-                          w.warmup, w.repeats, trackers=[self.power])
+                          w.warmup, rule, trackers=[self.power, self.load])
+        energy = self.energy(r.readings[0], len(r.samples_s), r.tokens)
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
-                     peak_mem_bytes=r.peak_mem_bytes, mem=r.mem,
-                     **vars(self.energy(r.readings[0], w.repeats, r.tokens)))
+                     peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, **vars(energy),
+                     **vars(self.noise(r.samples_s, r.readings[1], energy.throttled)))
+
+    def noise(self, samples: list[float], load, throttled: bool | None) -> Noise:
+        """How far the point's samples can be trusted, and the machine's load meanwhile."""
+        import torch
+
+        from charsuite.noise import Load, spread, verdict
+
+        s = spread(samples)
+        state = Load(load_avg=load.load_avg, others_busy_cores=load.others_busy_cores, steal_share=load.steal_share,
+                     cores=load.cores, threads=torch.get_num_threads() if self.device.type == "cpu" else 1,  # CUDA: the launching thread
+                     throttled=throttled)
+        reason = verdict(s, state, self.workload.target_rel_ci)
+        return Noise(cv=s.cv, latency_min_s=min(samples), latency_max_s=max(samples), median_ci_s=[s.low, s.high],
+                     median_rel_ci=s.rel_ci, ci_coverage=s.coverage, noisy=reason is not None, noise_reason=reason,
+                     load_avg=load.load_avg, others_busy_cores=load.others_busy_cores, steal_share=load.steal_share)
 
     def energy(self, e, repeats: int, tokens_per_rep: int) -> Energy:
         """Joules of one timed repetition of the phase, per token, and the thermal state."""

@@ -26,9 +26,11 @@ TFM_LAYOUT = Layout(hidden=896, vocab=151936, intermediate=4864, attention_layer
 def write_run(root: Path, model: str, family: str, prefill: Callable[[int], float], decode: Callable[[int], float],
               layout: Layout, model_type: str, params: int, lengths=LENGTHS, oom_at: int | None = None,
               repeats: int = 5, rel_noise: float = 0.0, seed: int = 0, device: str = "cpu",
-              memory_limit_bytes: int = 8 * 2**30, profile_shares: dict[str, float] | None = None) -> Path:
+              memory_limit_bytes: int = 8 * 2**30, profile_shares: dict[str, float] | None = None,
+              noisy: dict[tuple[str, int], float] | None = None) -> Path:
     """One run folder: prefill and decode lines at `lengths` (samples around the law by
-    `rel_noise`), an `oom` line at `oom_at`, profile lines, run.json and summary.json."""
+    `rel_noise`), an `oom` line at `oom_at`, profile lines, run.json and summary.json.
+    `noisy` {(phase, length): factor}: those points off the law by the factor, flagged noisy."""
     rng = random.Random(seed)
     run_dir = root / f"{model}-x-float32_{device}"
     run_dir.mkdir(parents=True)
@@ -37,15 +39,17 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
     summary = []
     for phase, law in (("prefill", prefill), ("decode", decode)):
         for n in lengths:
-            samples = [law(n) * (1 + rng.gauss(0, rel_noise)) for _ in range(repeats)]
+            factor = (noisy or {}).get((phase, n))
+            samples = [law(n) * (factor or 1) * (1 + rng.gauss(0, rel_noise)) for _ in range(repeats)]
             lat = sorted(samples)[len(samples) // 2]
+            flag = dict(noisy=True, noise_reason="contention: synthetic") if factor else dict(noisy=False)
             kv = layout.attention_layers * 2 * layout.kv_heads * layout.head_dim * n * 4
             mem = {"weights": params * 4, "kv_cache": kv, "ssm_state": 10**6 if layout.ssm_layers else 0,
                    "logits": layout.vocab * 4, "activations": 1000 * n, "runtime": 3 * 10**8, "tensor_peak": 1000 * n}
             tokens_per_s = (n if phase == "prefill" else 1) / lat
             results.append(run_dir, Point(**base, phase=phase, context=n, status=Status.ok, latency_s=lat,
                                           latency_samples_s=samples, tokens_per_s=tokens_per_s,
-                                          peak_mem_bytes=sum(mem.values()), mem=mem, probe="ladder"))
+                                          peak_mem_bytes=sum(mem.values()), mem=mem, probe="ladder", **flag))
         if oom_at:
             results.append(run_dir, Point(**base, phase=phase, context=oom_at, status=Status.oom, probe="ladder",
                                           error="OutOfMemoryError: synthetic"))
@@ -71,13 +75,13 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
     return run_dir
 
 
-def ssm_vs_transformer(root: Path, rel_noise: float = 0.0) -> Path:
+def ssm_vs_transformer(root: Path, rel_noise: float = 0.0, ssm_noisy: dict[tuple[str, int], float] | None = None) -> Path:
     """An SSM whose prefill is linear (4e-6 s/token) and a Transformer whose prefill is
     quadratic (1e-9 n^2): they cross at exactly n = 4000 tokens. Decode: the SSM is flat
     (2 ms/token), the Transformer grows linearly (1e-6 n s): they cross at n = 2000."""
     batch = root / "batch"
     write_run(batch, "mamba2", "ssm", lambda n: 4e-6 * n, lambda n: 2e-3 + 0 * n, SSM_LAYOUT, "mamba2",
-              params=129_000_000, rel_noise=rel_noise, seed=1,
+              params=129_000_000, rel_noise=rel_noise, seed=1, noisy=ssm_noisy,
               profile_shares={"ssm_scan": 0.6, "conv1d": 0.1, "gemm": 0.25, "other": 0.05})
     write_run(batch, "qwen2_5", "transformer", lambda n: 1e-9 * n * n, lambda n: 1e-6 * n, TFM_LAYOUT, "qwen2",
               params=494_000_000, oom_at=32768, rel_noise=rel_noise, seed=2,

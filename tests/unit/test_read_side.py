@@ -43,6 +43,19 @@ def test_summary_interval_holds_the_true_crossing_under_noise(tmp_path):
     assert lo <= 4000 <= hi
 
 
+def test_noisy_points_are_counted_and_left_out_of_exponents_unless_asked(tmp_path):
+    """Prefill latency *falling* at the longest length, flagged noisy (as contention made it on
+    a shared machine): the exponent stays the law's 1.0; asked to include it, it does not."""
+    batch = ssm_vs_transformer(tmp_path, ssm_noisy={("prefill", 16384): 0.25, ("decode", 16384): 3.0})
+    ssm = _row(markdown([batch]), "| mamba2 | x")
+    assert (float(ssm[7]), float(ssm[8])) == (1.0, 0.0) and ssm[9] == "2 of 10"
+    included = _row(markdown([batch], include_noisy=True), "| mamba2 | x")
+    assert float(included[7]) < 0.5 and float(included[8]) > 0.3
+    out = subprocess.run([sys.executable, "-m", "charsuite.summary", str(batch), "analysis.include_noisy=maybe"],
+                         capture_output=True, text=True, cwd=REPO)
+    assert out.returncode == 2 and "analysis.include_noisy takes true or false" in out.stderr
+
+
 def _k(text: str) -> float:
     return float(text[:-1]) * 1024 if text.endswith("K") else float(text)
 
