@@ -14,10 +14,16 @@ from __future__ import annotations
 import math
 import statistics
 from dataclasses import dataclass
+from typing import Any
+
+from charsuite.records import Noise
 
 CONFIDENCE = 0.95
-# Contention: the other processes' demand plus our threads exceed the cores by this much...
-OVERSUBSCRIBED_CORES = 0.5
+# Contention: other processes' runnable tasks and our threads wanted this many more cores
+# than there are (at the start and end of the timed calls), and the others did run...
+OVERSUBSCRIBED_CORES, OTHERS_RAN_CORES = 0.5, 0.25
+# ...or our threads waited for a core this share of their runnable time (the scheduler's account)...
+MAX_WAIT_SHARE = 0.10
 # ...or the hypervisor took this share of our cores' time.
 MAX_STEAL_SHARE = 0.05
 
@@ -86,8 +92,10 @@ class Load:
     load_avg: float | None = None           # 1-minute load average at the end
     others_busy_cores: float | None = None  # cores' worth of time other processes used meanwhile
     steal_share: float | None = None        # share of our cores' time a hypervisor took
+    wait_share: float | None = None         # share of our threads' runnable time spent waiting for a core
+    others_runnable: float | None = None    # other processes' tasks running or ready to, on average
     cores: int | None = None                # cores the worker may run on
-    threads: int | None = None              # threads it computed with
+    threads: int | None = None              # threads it computes with
     throttled: bool | None = None           # a GPU's clocks held down (power, thermal)
 
 
@@ -98,12 +106,31 @@ def verdict(s: Spread, load: Load, target_rel_ci: float) -> str | None:
     if s.n > 1 and s.rel_ci > target_rel_ci:
         reasons.append(f"median +-{s.rel_ci:.0%} ({s.coverage:.0%} interval, {s.n} samples, cv {s.cv:.0%}) "
                        f"> target +-{target_rel_ci:.0%}")
-    if load.others_busy_cores is not None and load.cores and load.threads:
-        if load.threads + load.others_busy_cores > load.cores + OVERSUBSCRIBED_CORES:
-            reasons.append(f"contention: other processes used {load.others_busy_cores:.1f} of {load.cores} cores "
-                           f"beside {load.threads} thread(s)")
+    others = (f"other processes used {load.others_busy_cores:.1f} of {load.cores} cores"
+              if load.others_busy_cores is not None else "other processes held the cores")
+    if load.others_runnable is not None and load.cores and load.threads:
+        ran = load.others_busy_cores is None or load.others_busy_cores > OTHERS_RAN_CORES
+        if ran and load.others_runnable + load.threads > load.cores + OVERSUBSCRIBED_CORES:
+            reasons.append(f"contention: {load.others_runnable:.1f} tasks of other processes wanted a core beside "
+                           f"our {load.threads} thread(s) on {load.cores} cores ({others})")
+    if load.wait_share is not None and load.wait_share > MAX_WAIT_SHARE:
+        reasons.append(f"contention: our threads waited for a core {load.wait_share:.0%} of the time ({others})")
     if load.steal_share is not None and load.steal_share > MAX_STEAL_SHARE:
         reasons.append(f"contention: {load.steal_share:.0%} of the cores' time stolen by the hypervisor")
     if load.throttled:
         reasons.append("the GPU throttled its clocks")
     return "; ".join(reasons) or None
+
+
+def assess(samples: list[float], load: Any, throttled: bool | None, target_rel_ci: float, threads: int) -> Noise:
+    """A point's Noise record: its samples' spread, the load reading (trackers/load.py) of
+    its timed calls, and the verdict. `threads`: those computing (on CUDA, the one launching)."""
+    s = spread(samples)
+    state = Load(load_avg=load.load_avg, others_busy_cores=load.others_busy_cores, steal_share=load.steal_share,
+                 wait_share=load.wait_share, others_runnable=load.others_runnable, cores=load.cores, threads=threads,
+                 throttled=throttled)
+    reason = verdict(s, state, target_rel_ci)
+    return Noise(cv=s.cv, latency_min_s=min(samples), latency_max_s=max(samples), median_ci_s=[s.low, s.high],
+                 median_rel_ci=s.rel_ci, ci_coverage=s.coverage, noisy=reason is not None, noise_reason=reason,
+                 load_avg=load.load_avg, others_busy_cores=load.others_busy_cores, steal_share=load.steal_share,
+                 wait_share=load.wait_share, others_runnable=load.others_runnable)

@@ -61,8 +61,10 @@ class Progress:
 
 def print_table(points: list[Point], summary: list[dict[str, Any]], console: Console | None = None) -> None:
     console = console or Console(highlight=False)
+    if not console.is_terminal:  # a log file: wide enough for every column unabbreviated
+        console.width = max(console.width, 110)
     table = Table(title="charsuite results", show_lines=False)
-    for col in ("phase", "context", "status", "latency", "95% interval", "samples", "tokens/s", "peak memory", "noisy"):
+    for col in ("phase", "context", "status", "latency", "95% interval", "n", "tokens/s", "peak memory", "noisy"):
         table.add_column(col, justify="right" if col not in ("phase", "status", "noisy") else "left")
     for p in sorted(points, key=lambda r: (r.phase != "prefill", r.phase, r.context)):
         lat, tps, mem = p.latency_s, p.tokens_per_s, p.peak_mem_bytes

@@ -80,6 +80,8 @@ class Noise:
     load_avg: float | None = None            # 1-minute load average after the timed calls
     others_busy_cores: float | None = None   # cores other processes kept busy meanwhile
     steal_share: float | None = None         # share of the cores' time a hypervisor stole
+    wait_share: float | None = None          # share of our threads' runnable time spent waiting for a core
+    others_runnable: float | None = None     # other processes' tasks running or ready to run, on average
 
 
 @dataclass(kw_only=True)

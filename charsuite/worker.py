@@ -18,7 +18,7 @@ import time
 import traceback
 from typing import Any
 
-from charsuite.records import Energy, Noise, Reply, Status
+from charsuite.records import Energy, Reply, Status
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
 
@@ -137,8 +137,10 @@ class Session:
         return None
 
     def measure(self, phase: str, context: int) -> Reply:
+        import torch
+
         from charsuite.measure import measure_phase
-        from charsuite.noise import StopRule
+        from charsuite.noise import StopRule, assess
 
         inject_fault(phase, context)
         if (too_long := self._too_long(context)) is not None:
@@ -150,22 +152,8 @@ class Session:
         energy = self.energy(r.readings[0], len(r.samples_s), r.tokens)
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
                      peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, **vars(energy),
-                     **vars(self.noise(r.samples_s, r.readings[1], energy.throttled)))
-
-    def noise(self, samples: list[float], load, throttled: bool | None) -> Noise:
-        """How far the point's samples can be trusted, and the machine's load meanwhile."""
-        import torch
-
-        from charsuite.noise import Load, spread, verdict
-
-        s = spread(samples)
-        state = Load(load_avg=load.load_avg, others_busy_cores=load.others_busy_cores, steal_share=load.steal_share,
-                     cores=load.cores, threads=torch.get_num_threads() if self.device.type == "cpu" else 1,  # CUDA: the launching thread
-                     throttled=throttled)
-        reason = verdict(s, state, self.workload.target_rel_ci)
-        return Noise(cv=s.cv, latency_min_s=min(samples), latency_max_s=max(samples), median_ci_s=[s.low, s.high],
-                     median_rel_ci=s.rel_ci, ci_coverage=s.coverage, noisy=reason is not None, noise_reason=reason,
-                     load_avg=load.load_avg, others_busy_cores=load.others_busy_cores, steal_share=load.steal_share)
+                     **vars(assess(r.samples_s, r.readings[1], energy.throttled, w.target_rel_ci,
+                                   threads=torch.get_num_threads() if self.device.type == "cpu" else 1)))
 
     def energy(self, e, repeats: int, tokens_per_rep: int) -> Energy:
         """Joules of one timed repetition of the phase, per token, and the thermal state."""

@@ -30,11 +30,17 @@ def test_stop_rule_samples_until_the_interval_is_tight_with_95_percent_coverage(
 
 
 def test_verdict_names_wide_intervals_and_contention_and_passes_a_clean_point():
-    calm = Load(others_busy_cores=0.1, steal_share=0.0, cores=2, threads=1)
+    calm = Load(others_busy_cores=0.1, steal_share=0.0, wait_share=0.01, others_runnable=0.1, cores=2, threads=2)
     assert verdict(spread([1.0, 1.01, 0.99] * 3), calm, 0.05) is None
     assert "median +-" in verdict(spread([3.35, 0.35, 0.57]), calm, 0.05)
-    busy = Load(others_busy_cores=1.9, steal_share=0.0, cores=2, threads=1)
-    assert "contention: other processes used 1.9 of 2 cores" in verdict(spread([1.0] * 6), busy, 0.05)
+    # one steady job beside one thread on two cores: the thread choice made room, no contention
+    beside = Load(others_busy_cores=1.0, wait_share=0.01, others_runnable=1.0, cores=2, threads=1)
+    assert verdict(spread([1.0] * 6), beside, 0.05) is None
+    spinners = Load(others_busy_cores=1.0, wait_share=0.02, others_runnable=2.0, cores=2, threads=1)
+    assert ("contention: 2.0 tasks of other processes wanted a core beside our 1 thread(s) on 2 cores "
+            "(other processes used 1.0 of 2 cores)") in verdict(spread([1.0] * 6), spinners, 0.05)
+    waited = Load(others_busy_cores=1.3, wait_share=0.33, cores=2, threads=1)
+    assert "our threads waited for a core 33% of the time" in verdict(spread([1.0] * 6), waited, 0.05)
     assert "stolen" in verdict(spread([1.0] * 6), Load(steal_share=0.2), 0.05)
     assert "throttled" in verdict(spread([1.0] * 6), Load(throttled=True), 0.05)
 

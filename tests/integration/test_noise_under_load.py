@@ -1,0 +1,59 @@
+"""The issue's acceptance check: under a deliberate background load (a busy process on every
+core) a sweep flags its points noisy for contention and the summary reports no exponent from
+them; without the load the same sweep finds no contention. (Whether a quiet point's interval
+is tight is the machine's own jitter, which the unit tests of noise.py cover.)"""
+
+import contextlib
+import os
+import subprocess
+import sys
+
+from charsuite import results
+from charsuite.summary import markdown
+from helpers import run_cli
+
+# The tiny model's 5-16 ms forwards jitter by +-7% to +-26% on a quiet shared 2-core VM (bimodal,
+# drifting over tenths of a second), which the interval rule rightly flags; this test is about
+# contention, so it widens the target in both sweeps alike.
+SWEEP = ("+model=mamba2", "model.size=tiny", "context.min=128", "context.max=512", "workload.phases=[prefill]",
+         "workload.repeat_time_s=2", "workload.target_rel_ci=0.15")
+
+
+@contextlib.contextmanager
+def busy_cores():
+    """One spinning process per core the tests may use, for as long as the block runs."""
+    procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in os.sched_getaffinity(0)]
+    try:
+        yield
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def _sweep(run_dir):
+    r = run_cli(*SWEEP, f"hydra.run.dir={run_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    return results.read_points(run_dir / results.RESULTS), r.stderr + r.stdout
+
+
+def _exponent(md: str) -> str:
+    (row,) = [ln for ln in md.splitlines() if ln.startswith("| mamba2 | tiny")]
+    return row.strip("|").split("|")[7].strip()
+
+
+def test_a_loaded_machine_flags_its_points_and_a_quiet_one_does_not(tmp_path):
+    quiet, _ = _sweep(tmp_path / "quiet")
+    # (time a hypervisor steals from this VM is outside the test's control: flagged, but not asserted here)
+    assert not any("other processes wanted" in (p.noise_reason or "") or "waited" in (p.noise_reason or "")
+                   for p in quiet), [p.noise_reason for p in quiet]
+    assert all(p.others_runnable is not None and p.others_runnable < 1.0 and p.threads == len(os.sched_getaffinity(0))
+               for p in quiet)
+    with busy_cores():
+        loaded, output = _sweep(tmp_path / "loaded")
+    assert all(p.noisy and "other processes wanted a core" in p.noise_reason for p in loaded), \
+        [p.noise_reason for p in loaded]
+    assert all(p.others_runnable >= 1.5 and p.threads == 1 for p in loaded)  # the thread choice saw the load too
+    assert "NOISY" in output and "3 of 3 points are noisy" in output
+    assert _exponent(markdown([tmp_path / "loaded"])) == "-"   # no exponent fitted to noise
+    assert _exponent(markdown([tmp_path / "loaded"], include_noisy=True)) != "-"
