@@ -80,7 +80,7 @@ def check_machine(run: RunConfig) -> None:
     from charsuite.engines import kernel_paths
 
     kernel_paths.resolve(run.model.impl, run.device.kind)
-    if run.device.memory_enforcement == "cgroup":
+    if run.device.memory_enforcement == "cgroup" and run.device.kind == "cpu":
         from charsuite.cgroups import check_available
 
         check_available()

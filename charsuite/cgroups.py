@@ -63,6 +63,20 @@ def check_available() -> None:
                           "use device.memory_enforcement=rlimit")
 
 
+def resolve(requested: str, device_kind: str) -> tuple[str, str]:
+    """The enforcement a run uses, and why: `auto` is a memory cgroup on a CPU device where
+    one can be made (the cap then limits resident memory, so the heap's history cannot move
+    the boundary), else RLIMIT_DATA (which counts virtual data). On CUDA the cap is the
+    caching allocator's fraction and neither applies to device memory."""
+    if requested != "auto":
+        return requested, f"device.memory_enforcement={requested}"
+    if device_kind != "cpu":
+        return "rlimit", "auto: a CUDA device's cap is torch's per-process memory fraction"
+    if parent_dir() is None:
+        return "rlimit", "auto: no writable memory cgroup here, so RLIMIT_DATA (virtual data, not resident memory)"
+    return "cgroup", "auto: a writable memory cgroup caps the worker's resident memory"
+
+
 class MemoryCgroup:
     """One child memory cgroup with a hard limit; `procs_file` is written by the worker's
     pre-exec hook so everything the worker ever allocates is charged to it."""

@@ -28,7 +28,7 @@ DTYPES = ("float32", "float16", "bfloat16")
 PHASES = ("prefill", "decode")
 LOGITS_MODES = ("last", "all")
 IMPLS = ("auto", "reference", "kernels")
-ENFORCEMENTS = ("rlimit", "cgroup")
+ENFORCEMENTS = ("auto", "rlimit", "cgroup")
 FAMILIES = ("ssm", "hybrid", "transformer")
 __all__ = ["ConfigError", "parse_length"]  # re-exported: callers import them from here too
 GROUPS = ("model", "device", "context", "workload", "profile")
@@ -119,9 +119,9 @@ class DeviceConfig:
     # less what the OS keeps. null: memory_gb.
     usable_memory_gb: float | None = None
     usable_memory_source: str | None = None
-    # How the cap is enforced on a CPU worker: RLIMIT_DATA (a catchable allocation
-    # failure) or a memory cgroup (the kernel's OOM killer, as on a Jetson).
-    memory_enforcement: str = "rlimit"
+    # How the cap is enforced on a CPU worker: RLIMIT_DATA (a catchable allocation failure),
+    # a memory cgroup (the kernel's OOM killer, as on a Jetson), or auto (cgroup where possible).
+    memory_enforcement: str = "auto"
 
     def __post_init__(self) -> None:
         _one_of(self.kind, "device.kind", ("cpu", "cuda"))

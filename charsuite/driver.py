@@ -18,6 +18,12 @@ class WorkerDriver:
         self.info: dict[str, Any] = {}           # what the last worker reported at setup
         self.guard: dict[str, Any] | None = None  # max_abs_dlogit, tolerance, passed
         self.threads: tuple[int | None, str] | None = None  # chosen once per run: every worker computes alike
+        self.served = 0  # points the live worker has measured: 0 = fresh, no heap history
+        self.enforcement: tuple[str, str] | None = None  # the cap's enforcement (cgroups.resolve), and why
+
+    @property
+    def fresh(self) -> bool:
+        return self.worker is None or not self.worker.alive or self.served == 0
 
     def choose_threads(self) -> tuple[int | None, str]:
         """device.threads if given; on a CPU the cores other work leaves free at the start."""
@@ -37,13 +43,19 @@ class WorkerDriver:
         if self.worker is not None and self.worker.alive:
             return None
         threads, why = self.choose_threads()
+        if self.enforcement is None:
+            from charsuite.cgroups import resolve
+
+            self.enforcement = resolve(self.run.device.memory_enforcement, self.run.device.kind)
+        self.served = 0
         self.worker = Worker(self.run, setup_timeout_s=max(self.run.workload.timeout_s, 600.0), engine=self.engine,
-                             threads=threads)
+                             threads=threads, enforcement=self.enforcement[0])
         reply = self.worker.start()
         if not reply.ok:
             self.retire()
             return reply
-        self.info.update(self.worker.info, threads_reason=why)
+        self.info.update(self.worker.info, threads_reason=why, memory_enforcement=self.enforcement[0],
+                         memory_enforcement_reason=self.enforcement[1])
         return None
 
     def retire(self) -> None:
@@ -65,6 +77,7 @@ class WorkerDriver:
         if failed:
             return failed
         reply = self.worker.request({"cmd": cmd, **args}, self.run.workload.timeout_s)
+        self.served += cmd in ("measure", "profile")
         # A CUDA out-of-memory is caught in the worker, which frees its cache and carries on:
         # no restart (and no model rebuild) per OOM probe. Anything else gets a fresh worker.
         cuda_oom = reply.status is Status.oom and self.run.device.kind == "cuda" and self.worker.alive

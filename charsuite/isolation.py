@@ -31,10 +31,11 @@ class Worker:
     """One warm worker process holding one built model."""
 
     def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0, engine: str = "transformers",
-                 threads: int | None = None):
+                 threads: int | None = None, enforcement: str = "rlimit"):
         self.run = run
         self.engine = engine
         self.threads = threads
+        self.enforcement = enforcement  # rlimit | cgroup (cgroups.resolve), CPU devices only
         self.setup_timeout_s = setup_timeout_s
         self.proc: subprocess.Popen | None = None
         self.info: dict[str, Any] = {}
@@ -62,7 +63,8 @@ class Worker:
         env["CHARSUITE_RESULT_FD"] = str(write_fd)
         env["CHARSUITE_DRIVER_PID"] = str(os.getpid())
         limit = self.run.device.memory_limit_bytes()
-        if self.run.device.memory_enforcement == "cgroup" and limit:
+        cpu = self.run.device.kind == "cpu"
+        if self.enforcement == "cgroup" and cpu and limit:
             from charsuite.cgroups import MemoryCgroup
 
             self.cgroup = MemoryCgroup(limit)
@@ -82,8 +84,10 @@ class Worker:
             "device": asdict(run.device),
             "workload": asdict(run.workload),
             "threads": self.threads,
-            # under a cgroup the kernel enforces the cap; RLIMIT_DATA would fail first
-            "memory_limit_bytes": None if self.cgroup is not None else limit,
+            "memory_limit_bytes": limit,  # CUDA: torch's per-process fraction
+            # the CPU's cap, unless a cgroup enforces it (RLIMIT_DATA would fail first); never
+            # on CUDA, whose contexts map far more virtual memory than the device's cap
+            "rlimit_bytes": limit if cpu and self.cgroup is None else None,
         }
         reply = self.request(setup, self.setup_timeout_s)
         if reply.ok:

@@ -1,6 +1,7 @@
-"""What a researcher sees while a sweep runs: a live line per point (current point,
-done/total, elapsed) and a short table at the end. Rich draws it; in a log file
-(no terminal) it degrades to one plain line per finished point."""
+"""What a researcher sees while a sweep runs: a live line (the point running and its own
+clock, done/total, elapsed, an estimate of what is left) re-rendered twice a second, a
+line per finished point (its time, the estimate, NOISY and why), and a table at the end.
+Rich draws it; in a log file (no terminal) only the per-point lines are written."""
 
 from __future__ import annotations
 
@@ -14,6 +15,32 @@ from charsuite.records import Point
 from charsuite.units import human_bytes, human_tokens
 
 
+def remaining_s(walls: dict[str, list[tuple[int, float]]], todo: list[tuple[str, int]]) -> float | None:
+    """Seconds the points still to run should take: each phase's wall times so far, extended
+    along its own fitted power law (exponent kept within 0..3); a phase with no point yet
+    borrows the curve of the last phase measured. None until two points have run."""
+    from charsuite.analysis.scaling import fit_exponent
+
+    curves = {}
+    for phase, pts in walls.items():
+        if len(pts) >= 2:
+            e = fit_exponent([c for c, _ in pts], [t for _, t in pts])
+            curves[phase] = (pts[-1], min(3.0, max(0.0, e if e is not None else 1.0)))
+    if not curves:
+        return None
+    fallback = list(curves.values())[-1]
+    total = 0.0
+    for phase, n in todo:
+        (c0, t0), e = curves.get(phase, fallback)
+        total += t0 * (n / c0) ** e
+    return total
+
+
+def clock(seconds: float) -> str:
+    s = int(round(seconds))
+    return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:d}:{s % 60:02d}"
+
+
 class Progress:
     def __init__(self, title: str, console: Console | None = None):
         self.console = console or Console(stderr=True, highlight=False)
@@ -22,27 +49,49 @@ class Progress:
         self.count = 0
         self.t0 = time.monotonic()
         self.status = None
+        self.current: tuple[str, int, str, float] | None = None  # phase, context, how, started
+        self.walls: dict[str, list[tuple[int, float]]] = {}       # phase -> (context, seconds) measured here
+        self.todo: list[tuple[str, int]] = []                     # ladder points not yet done
 
-    def start(self, total_estimate: int) -> None:
+    def start(self, total_estimate: int, plan: list[tuple[str, int]] | None = None) -> None:
         self.total = total_estimate
+        self.todo = list(plan or [])
         self.console.print(f"[bold]{self.title}[/bold]  ({total_estimate} ladder points; bisection adds a few)",
                            soft_wrap=True)
         if self.console.is_terminal:
-            self.status = self.console.status("")
+            self.status = self.console.status(self, refresh_per_second=2)  # re-rendered: the clocks tick
             self.status.start()
 
     def elapsed(self) -> str:
-        s = int(time.monotonic() - self.t0)
-        return f"{s // 60:d}:{s % 60:02d}"
+        return clock(time.monotonic() - self.t0)
+
+    def left(self) -> str:
+        eta = remaining_s(self.walls, self.todo)
+        return f"~{clock(eta)} left (ladder, from the points so far)" if eta is not None else "estimating time left"
+
+    def __rich__(self) -> str:
+        """The live line: the point running, for how long, what is done, and what is left."""
+        if self.current is None:
+            return f"{self.count}/{self.total} done - {self.elapsed()} elapsed"
+        phase, context, how, started = self.current
+        return (f"{phase} at {human_tokens(context)} tokens ({how}) for {clock(time.monotonic() - started)} - "
+                f"{self.count}/{self.total} done - {self.elapsed()} elapsed - {self.left()}")
 
     def point(self, phase: str, context: int, how: str) -> None:
-        if self.status:
-            self.status.update(f"{phase} at {human_tokens(context)} tokens ({how}) - "
-                               f"{self.count}/{self.total} done - {self.elapsed()} elapsed")
+        started = self.current[3] if self.current and self.current[:2] == (phase, context) else time.monotonic()
+        self.current = (phase, context, how, started)
 
     def done(self, phase: str, context: int, point: Point, resumed: bool) -> None:
         self.count += 1
         self.total = max(self.total, self.count)
+        if (phase, context) in self.todo:
+            self.todo.remove((phase, context))
+        took = ""
+        if not resumed and self.current is not None and self.current[:2] == (phase, context):
+            seconds = time.monotonic() - self.current[3]
+            self.walls.setdefault(phase, []).append((context, seconds))
+            took = f"  took {seconds:.1f} s, {self.left()}"
+        self.current = None
         lat = point.latency_s
         detail = f"{lat * 1e3:9.1f} ms" if lat is not None else f"{(point.error or '')[:70]}"
         mem = point.peak_mem_bytes
@@ -50,8 +99,8 @@ class Progress:
         spread = f" +-{point.median_rel_ci:.0%}" if point.median_rel_ci is not None else ""
         noisy = f"  [yellow]NOISY[/yellow]: {point.noise_reason}" if point.noisy else ""
         self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:15s} {human_tokens(context):>6s} "
-                           f"{point.status.value:8s} {detail}{spread:>6s}  {human_bytes(mem) if mem else ''}{mark}{noisy}",
-                           soft_wrap=True)
+                           f"{point.status.value:8s} {detail}{spread:>6s}  {human_bytes(mem) if mem else ''}{mark}"
+                           f"{took}{noisy}", soft_wrap=True)
 
     def stop(self) -> None:
         if self.status:

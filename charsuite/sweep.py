@@ -48,7 +48,16 @@ class Sweep:
             return earlier.status
         if self.progress:
             self.progress.point(phase, context, how)
+        fresh = self.driver.fresh
         reply = self.measure(phase, context)
+        if reply.status is Status.oom and not fresh and self.run.device.kind == "cpu":
+            # A warm worker's heap (glibc keeps what earlier points freed) can fail an allocation a
+            # fresh process makes: an out-of-memory counts only from a worker with no history, so
+            # ladder, bisection and a predicted start agree on one boundary.
+            if self.progress:
+                self.progress.point(phase, context, f"{how}, out of memory: confirming in a fresh worker")
+            self.driver.retire()
+            reply = self.measure(phase, context)
         if reply.status in (Status.crashed, Status.timeout):  # once more, in a fresh worker
             if self.progress:
                 self.progress.point(phase, context, f"{how}, retry after {reply.status.value}")
@@ -83,7 +92,7 @@ class Sweep:
             if self.run.context.start == "predicted" and self.predict_boundary is not None:
                 self.predicted = self.predict_boundary(int(self.driver.info.get("resident_bytes") or 0))
             if self.progress:
-                self.progress.start(len(lengths) * len(phases))
+                self.progress.start(len(lengths) * len(phases), [(p, n) for p in phases for n in lengths])
             for phase in phases:
                 if out_of_budget:
                     b = Boundary(stop_reason=Status.skipped.value)

@@ -195,7 +195,7 @@ def serve(inp, out) -> None:
         t0 = time.perf_counter()
         try:
             if req["cmd"] == "setup":
-                cap_memory(req.get("memory_limit_bytes"))
+                cap_memory(req.get("rlimit_bytes"))
                 session = Session(req)
                 msg = Reply(info=session.info)
             elif req["cmd"] == "guard":

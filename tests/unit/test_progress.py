@@ -1,0 +1,41 @@
+"""progress.py: the estimate of what is left follows each phase's own scaling, and the
+per-point line says how long the point took, what is left, and NOISY with the reason."""
+
+import io
+
+import pytest
+from rich.console import Console
+
+from charsuite import progress as progress_mod
+from charsuite.progress import Progress, remaining_s
+from charsuite.records import Point, Status
+
+
+def test_remaining_time_extends_each_phase_along_its_own_power_law():
+    walls = {"prefill": [(256, 1.0), (512, 4.0)], "decode": [(256, 2.0), (512, 2.0)]}  # quadratic; flat
+    todo = [("prefill", 1024), ("prefill", 2048), ("decode", 1024)]
+    assert remaining_s(walls, todo) == pytest.approx(16.0 + 64.0 + 2.0)
+    assert remaining_s({"prefill": [(256, 1.0)]}, todo) is None       # one point: no slope yet
+    only_prefill = {"prefill": [(256, 1.0), (512, 2.0)]}               # a phase not yet begun borrows a curve
+    assert remaining_s(only_prefill, [("decode", 1024)]) == pytest.approx(4.0)
+
+
+def test_each_finished_point_says_its_time_the_estimate_and_why_it_is_noisy(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: now[0])
+    out = io.StringIO()
+    prog = Progress("run", Console(file=out, width=200))
+    prog.start(3, [("prefill", 256), ("prefill", 512), ("prefill", 1024)])
+    base = dict(model="m", size="s", family="ssm", device="cpu", dtype="float32", batch=1, phase="prefill",
+                status=Status.ok, latency_s=0.5, median_rel_ci=0.02)
+    prog.point("prefill", 256, "ladder")
+    now[0] = 2.0
+    assert "prefill at 256 tokens (ladder) for 0:02 - 0/3 done - 0:02 elapsed" in prog.__rich__()  # the clocks tick
+    prog.done("prefill", 256, Point(**base, context=256), resumed=False)
+    prog.point("prefill", 512, "ladder")
+    now[0] = 10.0
+    prog.done("prefill", 512, Point(**base, context=512, noisy=True, noise_reason="contention: test"), resumed=False)
+    text = out.getvalue()
+    assert "took 2.0 s, estimating time left" in text
+    assert "took 8.0 s, ~0:32 left" in text        # 2 s at 256, 8 s at 512: quadratic, so 32 s at 1K
+    assert "NOISY: contention: test" in text and "+-2%" in text
