@@ -232,9 +232,11 @@ class ProfileConfig:
 
     enabled: bool = False
     contexts: list[Any] = field(default_factory=list)
+    steps: int = 3  # profiled steps per point: shares are their median, with the spread
 
     def __post_init__(self) -> None:
         self.contexts = [parse_length(v, "profile.contexts") for v in self.contexts]
+        _positive(self.steps, "profile.steps")
 
 
 @dataclass

@@ -1,6 +1,8 @@
 """Export the results of run and batch folders as one table (CSV and Parquet).
 
     python -m charsuite.export RUN_OR_BATCH_DIR... --out TABLE   (writes TABLE.csv and TABLE.parquet)
+
+Nested fields: JSON text in the CSV; typed (structs, lists) in Parquet where they can be.
 """
 
 from __future__ import annotations
@@ -20,13 +22,34 @@ def export(paths: list[Path], out: Path) -> list[Path]:
     table = results.load_table(paths)
     if table.empty:
         raise UsageError(f"no results under {', '.join(map(str, paths))}")
-    for col in table.columns:  # nested values (mem, mem_predicted, samples, breakdowns) as JSON text in both formats
-        if table[col].map(lambda v: isinstance(v, (dict, list))).any():
-            table[col] = table[col].map(lambda v: json.dumps(v) if isinstance(v, (dict, list)) else None)
+    nested = [c for c in table.columns if table[c].map(lambda v: isinstance(v, (dict, list))).any()]
     written = [out.with_suffix(".csv"), out.with_suffix(".parquet")]
-    table.to_csv(written[0], index=False)
-    table.to_parquet(written[1], index=False)
+    as_text = table.copy()
+    for col in nested:  # CSV: nested values (mem, mem_predicted, samples, breakdowns) as JSON text
+        as_text[col] = table[col].map(_json)
+    as_text.to_csv(written[0], index=False)
+    parquet_table(table, nested).to_parquet(written[1], index=False)
     return written
+
+
+def _json(v):
+    return json.dumps(v) if isinstance(v, (dict, list)) else None
+
+
+def parquet_table(table, nested: list[str]):
+    """Parquet keeps what it can type: a column of flat dicts (mem, mem_predicted) becomes a
+    struct, of number lists (samples) a list; one it cannot type (mixed breakdowns) stays JSON."""
+    import pyarrow as pa
+
+    out = table.copy()
+    for col in nested:
+        values = [v if isinstance(v, (dict, list)) else None for v in table[col]]
+        try:
+            pa.array(values)
+            out[col] = values
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            out[col] = table[col].map(_json)
+    return out
 
 
 def _main(argv: list[str] | None = None) -> int:

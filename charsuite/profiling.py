@@ -1,21 +1,27 @@
 """Operator profiling from the sweep (profile.enabled=true profile.contexts=[...]).
 
 For each profiled context and phase the worker runs the phase's own timed step under
-the profiler (kernels_profile.capture.profiled); here the trace is attributed
-(kernels_profile.attribute) and a `profile` line is appended with the breakdown, the
-profiled latency beside the unprofiled one of the same point, and the paths of the
-trace and the per-op CSV.
+the profiler (kernels_profile.capture.profiled), `profile.steps` times; here the trace is
+attributed step by step (kernels_profile.attribute.split_steps) and a `profile` line is
+appended with each category's median seconds over the steps (`breakdown`), every step's
+(`breakdown_steps`), each category's share as [min, median, max] (`share_spread`), the
+profiled latency beside the unprofiled one of the same point, and the paths of the trace
+and the per-op CSV. A profiled step slower than SLOW_STEP x the unprofiled median makes
+the line noisy: one outlier does not decide the shares, and it is said.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 
 from charsuite.config import RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.recorder import Recorder
 from charsuite.records import Breakdown, Point
-from kernels_profile.attribute import attribute, primary, write_csv
+from kernels_profile.attribute import attribute, median_breakdown, per_step, primary, share_spread, write_csv
+
+SLOW_STEP = 2.0
 
 
 def as_record(b) -> dict | None:
@@ -32,19 +38,31 @@ def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phas
         return None
     profiles = recorder.run_dir / "profiles"
     trace = profiles / f"{phase}_{context}.trace.json"
-    reply = driver.request("profile", phase=phase, context=context, trace_path=str(trace))
+    reply = driver.request("profile", phase=phase, context=context, trace_path=str(trace), steps=run.profile.steps)
     point.status, point.error, point.latency_s = reply.status, reply.error, reply.latency_s
+    point.latency_samples_s = reply.latency_samples_s
     if reply.ok:
-        result = attribute(trace)
+        whole = json.loads(trace.read_text())
+        result = attribute(whole)
         ops_csv = profiles / f"{phase}_{context}.ops.csv"
         write_csv(result, ops_csv)
         main = primary(result)
+        steps = per_step(whole, main)
         measured = recorder.measured(phase, context)
         unprofiled = measured.latency_s if measured is not None else None
-        point.breakdown = as_record(main)
+        point.breakdown = as_record(median_breakdown(steps))
+        point.breakdown_steps = [b.categories for b in steps]
+        point.share_spread = share_spread(steps)
         point.breakdown_host = as_record(result["host"]) if main.basis == "device" else None
         point.unprofiled_latency_s = unprofiled
         point.profiler_overhead = point.latency_s / unprofiled if unprofiled else None
+        slow = [i for i, s in enumerate(reply.latency_samples_s or []) if unprofiled and s > SLOW_STEP * unprofiled]
+        if slow:
+            point.noisy = True
+            point.noise_reason = (f"profiled step(s) {', '.join(str(i + 1) for i in slow)} of "
+                                  f"{len(reply.latency_samples_s)} took over {SLOW_STEP:g}x the unprofiled median")
+        else:
+            point.noisy = False
         point.trace = str(trace.relative_to(recorder.run_dir))
         point.ops_csv = str(ops_csv.relative_to(recorder.run_dir))
     return recorder.record(point)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from charsuite import results
-from charsuite.analysis.crossover import bootstrap_crossover
+from charsuite.analysis.crossover import bootstrap_crossings
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
@@ -30,10 +30,15 @@ def _fmt_ctx(v) -> str:
     return "-" if v is None or (isinstance(v, float) and pd.isna(v)) else human_tokens(int(v))
 
 
-def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[str]:
-    lines = ["| model | size | family | device | max context prefill | max context decode | predicted max | "
-             "prefill exponent | decode exponent | noisy points | prefill TFLOP/s (share of peak) at max | "
-             "decode GB/s (share of peak) at max |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill", "max context decode", "predicted max",
+                 "prefill exponent", "decode exponent", "noisy points", "prefill TFLOP/s (share of peak) at max",
+                 "decode GB/s (share of peak) at max"]
+CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% interval"]
+
+
+def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[list[str]]:
+    """One row of MODEL_COLUMNS per run."""
+    rows = []
     trusted = usable(points, include_noisy)
     for run_dir, g in summaries.groupby("run_dir", sort=True):
         model, size, device = g.iloc[0]["model"], g.iloc[0]["size"], g.iloc[0]["device"]
@@ -62,16 +67,16 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
             else:
                 share = f" ({r['bandwidth_share']:.1%})" if r["bandwidth_share"] is not None else ""
                 roof[phase] = f"{r['achieved_bandwidth_gbs']:.3g}{share}"
-        lines.append(f"| {model} | {size} | {fam} | {device} | "
-                     f"{_fmt_ctx(by_phase.get('prefill', {}).get('max_context_ok'))} | "
-                     f"{_fmt_ctx(by_phase.get('decode', {}).get('max_context_ok'))} | {_fmt_ctx(pred)} | "
-                     f"{exps['prefill']} | {exps['decode']} | {noisy} | {roof['prefill']} | {roof['decode']} |")
-    return lines
+        rows.append([model, size, fam, device, _fmt_ctx(by_phase.get("prefill", {}).get("max_context_ok")),
+                     _fmt_ctx(by_phase.get("decode", {}).get("max_context_ok")), _fmt_ctx(pred), exps["prefill"],
+                     exps["decode"], noisy, roof["prefill"], roof["decode"]])
+    return rows
 
 
-def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[str]:
-    lines = ["| SSM/hybrid | Transformer | device | phase | crossover (tokens) | 95% interval |",
-             "|---|---|---|---|---|---|"]
+def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[list[str]] | None:
+    """One row of CROSSOVER_COLUMNS per crossing (or per pair and phase that never crosses);
+    None when no SSM/hybrid and Transformer share a device."""
+    rows = []
     ok = usable(points, include_noisy)
     ok = ok[ok["phase"].isin(["prefill", "decode"])]
     runs = {}
@@ -91,13 +96,17 @@ def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[st
                 if len(set(a) & set(b)) < 2:
                     continue
                 found = True
-                res = bootstrap_crossover(a, b, n=500)
-                est = res["estimate"]
-                ci = res["ci95"]
-                lines.append(f"| {m1} {s1} | {m2} {s2} | {d1} | {phase} | "
-                             f"{human_tokens(int(round(est))) if est else 'no crossover in range'} | "
-                             f"{f'{human_tokens(int(ci[0]))} - {human_tokens(int(ci[1]))}' if ci and est else '-'} |")
-    return lines if found else ["no SSM/hybrid and Transformer measured on the same device"]
+                pair = [f"{m1} {s1}", f"{m2} {s2}", d1, phase]
+                for res in bootstrap_crossings(a, b, n=500) or [{"estimate": None, "ci95": None}]:
+                    est, ci = res["estimate"], res["ci95"]
+                    rows.append([*pair, human_tokens(int(round(est))) if est else "no crossover in range",
+                                 f"{human_tokens(int(ci[0]))} - {human_tokens(int(ci[1]))}" if ci and est else "-"])
+    return rows if found else None
+
+
+def _md(columns: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    return lines + ["| " + " | ".join(r) + " |" for r in rows]
 
 
 def markdown(paths: list[Path], include_noisy: bool = False) -> str:
@@ -107,8 +116,11 @@ def markdown(paths: list[Path], include_noisy: bool = False) -> str:
         raise UsageError(f"no results under {', '.join(map(str, paths))}")
     basis = ("noisy points included (analysis.include_noisy=true)" if include_noisy else
              "noisy points left out (analysis.include_noisy=true puts them back)")
-    out = ["## Models", "", f"Exponents and crossovers: {basis}.", "", *model_rows(points, summaries, include_noisy),
-           "", "## Crossovers", "", *crossover_rows(points, include_noisy)]
+    crossings = crossover_rows(points, include_noisy)
+    out = ["## Models", "", f"Exponents and crossovers: {basis}.", "",
+           *_md(MODEL_COLUMNS, model_rows(points, summaries, include_noisy)), "", "## Crossovers", "",
+           *(_md(CROSSOVER_COLUMNS, crossings) if crossings is not None else
+             ["no SSM/hybrid and Transformer measured on the same device"])]
     return "\n".join(out) + "\n"
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import resource
 import signal
+import statistics
 import sys
 import time
 import traceback
@@ -166,9 +167,9 @@ class Session:
                       power_monitor=e.monitor, power_sample_hz=e.sample_hz, temperature_max_c=e.temperature_max_c,
                       clock_min_mhz=e.clock_min_mhz, throttled=e.throttled)
 
-    def profile(self, phase: str, context: int, trace_path: str) -> Reply:
-        """The phase's own timed step, run once more under the profiler (one traced warmup
-        step, then one profiled step); writes the trace. Latency as measure() reports it."""
+    def profile(self, phase: str, context: int, trace_path: str, steps: int = 1) -> Reply:
+        """The phase's own timed step, run again under the profiler (one traced warmup step,
+        then `steps` profiled ones); writes the trace. Latencies as measure() reports them."""
         from charsuite.measure import phase_step, repeat
         from kernels_profile.capture import profiled
 
@@ -176,9 +177,10 @@ class Session:
             return too_long
         w = self.workload
         step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens)
-        with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1) as on_step:
-            samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=1, on_step=on_step)
-        return Reply(latency_s=samples[0] / step.per_call, trace_path=trace_path)
+        with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1, active=steps) as on_step:
+            samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=steps, on_step=on_step)
+        per = [s / step.per_call for s in samples]
+        return Reply(latency_s=statistics.median(per), latency_samples_s=per, trace_path=trace_path)
 
 
 def serve(inp, out) -> None:
@@ -201,7 +203,7 @@ def serve(inp, out) -> None:
             elif req["cmd"] == "guard":
                 msg = session.guard()
             elif req["cmd"] == "profile":
-                msg = session.profile(req["phase"], int(req["context"]), req["trace_path"])
+                msg = session.profile(req["phase"], int(req["context"]), req["trace_path"], int(req.get("steps", 1)))
             elif req["cmd"] == "measure":
                 msg = session.measure(req["phase"], int(req["context"]))
             elif req["cmd"] == "exit":

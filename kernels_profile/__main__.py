@@ -1,5 +1,6 @@
 """`python -m kernels_profile TRACE.json [--json]`: category breakdown of any torch.profiler
-Chrome trace (CPU or GPU, from this machine or another)."""
+Chrome trace (CPU or GPU, from this machine or another); a trace of several profiler steps
+reports each category's median over them, and its spread."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import json
 from pathlib import Path
 
 from charsuite.errors import UsageError, run_command
-from kernels_profile.attribute import attribute, primary
+from kernels_profile.attribute import attribute, median_breakdown, per_step, primary, share_spread
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -17,22 +18,31 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print {basis, categories, coverage} as JSON")
     args = ap.parse_args(argv)
     try:
-        result = attribute(args.trace)
+        trace = json.loads(args.trace.read_text())
+        result = attribute(trace)
+        steps = per_step(trace, primary(result))
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot read {args.trace} as a torch.profiler Chrome trace: {why}") from None
-    main_b = primary(result)
+    main_b = median_breakdown(steps)
     if args.json:
-        out = main_b.as_dict()
+        out = {**main_b.as_dict(), "steps": len(steps), "share_spread": share_spread(steps)}
         other = result["host"] if main_b.basis == "device" else None
         if other is not None:
             out["host"] = other.as_dict()
         print(json.dumps(out, indent=2))
         return 0
+    spread = share_spread(steps)
+    print(f"median of {len(steps)} profiled step(s), {main_b.basis} time: {main_b.total_s * 1e3:.2f} ms, "
+          f"coverage {main_b.coverage:.1%}")
+    for cat, s in sorted(main_b.categories.items(), key=lambda x: -x[1]):
+        if s > 0:
+            lo, _, hi = spread.get(cat, [0.0, 0.0, 0.0])
+            print(f"  {cat:14s} {s * 1e3:10.3f} ms  {s / main_b.total_s:6.1%}  (steps: {lo:.1%} - {hi:.1%})")
     for b in (result["device"], result["host"]):
         if b is None:
             continue
-        print(f"{b.basis} time: {b.total_s * 1e3:.2f} ms, coverage {b.coverage:.1%}")
+        print(f"whole trace, {b.basis} time: {b.total_s * 1e3:.2f} ms, coverage {b.coverage:.1%}")
         for cat, s in sorted(b.categories.items(), key=lambda x: -x[1]):
             if s > 0:
                 print(f"  {cat:14s} {s * 1e3:10.3f} ms  {s / b.total_s:6.1%}")

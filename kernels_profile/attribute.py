@@ -12,6 +12,7 @@ kernel to the CPU op that launched it through its correlation id.
 from __future__ import annotations
 
 import json
+import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -115,6 +116,52 @@ def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dic
             units.append((cat, k["name"], float(k.get("dur", 0))))
         device = _breakdown("device", units, tax)
     return {"host": host, "device": device}
+
+
+STEP_PREFIX = "ProfilerStep#"
+
+
+def split_steps(trace: dict) -> list[dict]:
+    """One trace per profiler step (torch.profiler's `ProfilerStep#N` ranges): the host events
+    inside the step's range, and the GPU kernels launched from them (by correlation id, as a
+    kernel may run after its step's host range has closed). [] when the trace has no steps."""
+    events = [e for e in trace.get("traceEvents", []) if isinstance(e, dict)]
+    steps = sorted((e for e in events if e.get("ph") == "X" and str(e.get("name", "")).startswith(STEP_PREFIX)),
+                   key=lambda e: float(e["ts"]))
+    out = []
+    for step in steps:
+        t0, t1 = float(step["ts"]), float(step["ts"]) + float(step.get("dur", 0))
+        host = [e for e in events if e.get("ph") == "X" and e.get("cat") not in DEVICE_CATS and e is not step
+                and t0 <= float(e.get("ts", -1)) < t1]
+        launched = {(e.get("args") or {}).get("correlation") for e in host if e.get("cat") in LAUNCH_CATS}
+        device = [e for e in events if e.get("ph") == "X" and e.get("cat") in DEVICE_CATS
+                  and (e.get("args") or {}).get("correlation") in launched]
+        out.append({"traceEvents": host + device, "step": step["name"], "step_s": (t1 - t0) / 1e6})
+    return out
+
+
+def per_step(trace: dict, whole: Breakdown | None = None) -> list[Breakdown]:
+    """The primary breakdown of each profiler step (on the whole trace's basis); the whole
+    trace's own when it has no steps."""
+    whole = whole or primary(attribute(trace))
+    steps = [primary(attribute(t)) for t in split_steps(trace)]
+    return [b for b in steps if b.basis == whole.basis and b.total_s > 0] or [whole]
+
+
+def median_breakdown(steps: list[Breakdown]) -> Breakdown:
+    """One Breakdown whose every category is its median seconds over the steps: one slow
+    step cannot decide the shares."""
+    cats = {c: statistics.median(b.categories.get(c, 0.0) for b in steps) for c in steps[0].categories}
+    return Breakdown(steps[0].basis, cats, statistics.median(b.coverage for b in steps),
+                     steps[len(steps) // 2].unclassified_top, sum(cats.values()))
+
+
+def share_spread(steps: list[Breakdown]) -> dict[str, list[float]]:
+    """{category: [min, median, max] share of its step's time} over the steps."""
+    shares = [{c: v / b.total_s for c, v in b.categories.items()} for b in steps if b.total_s > 0]
+    cats = sorted({c for s in shares for c, v in s.items() if v > 0})
+    return {c: [min(s.get(c, 0.0) for s in shares), statistics.median(s.get(c, 0.0) for s in shares),
+                max(s.get(c, 0.0) for s in shares)] for c in cats}
 
 
 def _breakdown(basis: str, units: list[tuple[str, str, float]], tax: Taxonomy) -> Breakdown:

@@ -79,11 +79,13 @@ def function_scopes(model: torch.nn.Module):
 
 
 @contextlib.contextmanager
-def profiled(model: torch.nn.Module | None, trace_path: Path, device: torch.device, warmup: int = 1):
+def profiled(model: torch.nn.Module | None, trace_path: Path, device: torch.device, warmup: int = 1,
+             active: int = 1):
     """A profiler around whatever steps run inside: yields the `on_step` callback the
     stopwatch (charsuite.measure.repeat) calls after each step. Schedule: wait 0, `warmup`
-    traced-but-discarded steps, then 1 active step; the Chrome trace is written when the
-    active step ends. Module and function scopes are open for the whole block."""
+    traced-but-discarded steps, then `active` steps (each its own ProfilerStep# range, which
+    attribute.split_steps separates); the Chrome trace is written when the last active step
+    ends. Module and function scopes are open for the whole block."""
     activities = [ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(ProfilerActivity.CUDA)
@@ -94,6 +96,6 @@ def profiled(model: torch.nn.Module | None, trace_path: Path, device: torch.devi
         for s in scopes:
             stack.enter_context(s)
         prof = stack.enter_context(profile(
-            activities=activities, schedule=schedule(wait=0, warmup=warmup, active=1, repeat=1),
+            activities=activities, schedule=schedule(wait=0, warmup=warmup, active=active, repeat=1),
             on_trace_ready=lambda p: p.export_chrome_trace(str(trace_path))))
         yield prof.step

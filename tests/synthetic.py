@@ -75,7 +75,8 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
     return run_dir
 
 
-def ssm_vs_transformer(root: Path, rel_noise: float = 0.0, ssm_noisy: dict[tuple[str, int], float] | None = None) -> Path:
+def ssm_vs_transformer(root: Path, rel_noise: float = 0.0,
+                       ssm_noisy: dict[tuple[str, int], float] | None = None) -> Path:
     """An SSM whose prefill is linear (4e-6 s/token) and a Transformer whose prefill is
     quadratic (1e-9 n^2): they cross at exactly n = 4000 tokens. Decode: the SSM is flat
     (2 ms/token), the Transformer grows linearly (1e-6 n s): they cross at n = 2000."""

@@ -1,5 +1,5 @@
-"""`python -m charsuite.figures RUN_OR_BATCH_DIR... --out DIR`: every figure the data
-supports, as PDF, SVG and PNG, plus one self-contained report.html.
+"""`python -m charsuite.figures RUN_OR_BATCH_DIR... --out DIR [analysis.include_noisy=true]`: every
+figure the data supports, as PDF, SVG and PNG, plus one self-contained report.html.
 
 Static images go through kaleido, which drives a Chrome/Chromium: set BROWSER_PATH if
 yours is not found (Debian: apt-get install chromium; BROWSER_PATH=/usr/bin/chromium).
@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from charsuite import results
+from charsuite.analysis.trust import include_noisy_arg
 from charsuite.errors import UsageError, run_command
 from charsuite.figures import report
 from charsuite.figures.plots import Data, Skip
@@ -34,8 +35,8 @@ def find_browser() -> str | None:
     return None
 
 
-def build(paths: list[Path]) -> tuple[dict, list[str], Data]:
-    data = Data(results.load_table(paths), results.load_summaries(paths))
+def build(paths: list[Path], include_noisy: bool = False) -> tuple[dict, list[str], Data]:
+    data = Data(results.load_table(paths), results.load_summaries(paths), include_noisy)
     if data.points.empty:
         raise UsageError(f"no results.jsonl under {', '.join(map(str, paths))}")
     figures, notes = {}, []
@@ -67,6 +68,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("dirs", nargs="+", type=Path, help="run folders and batch folders")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: pdf,svg,png (empty: html only)")
+    argv, include_noisy = include_noisy_arg(list(argv if argv is not None else sys.argv[1:]))
     args = ap.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f]
     unknown = [f for f in formats if f not in FORMATS]
@@ -74,7 +76,7 @@ def _main(argv: list[str] | None = None) -> int:
         raise UsageError(f"unknown format {unknown[0]!r} in --formats; choose from: {', '.join(FORMATS)}")
     results.check_folders(args.dirs)
     results.check_writable(args.out)  # before any work
-    figures, notes, data = build(args.dirs)
+    figures, notes, data = build(args.dirs, include_noisy)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     written = []
@@ -84,7 +86,7 @@ def _main(argv: list[str] | None = None) -> int:
         else:
             print("note: no Chrome/Chromium found, so no PDF/SVG/PNG; install one (Debian: apt-get install "
                   "chromium) or set BROWSER_PATH; report.html needs none", file=sys.stderr)
-    report.write(args.out / "report.html", figures, data.summaries, notes, [str(d) for d in args.dirs])
+    report.write(args.out / "report.html", figures, data, notes, [str(d) for d in args.dirs])
     print(f"{len(figures)} figures ({len(written)} files) and report.html in {args.out}")
     return 0
 

@@ -14,12 +14,16 @@ import pandas as pd
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from charsuite.analysis.crossover import crossover, speedup_curve
+from charsuite.analysis.crossover import bootstrap_crossings, speedup_curve
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
+from charsuite.analysis.trust import is_noisy
 from charsuite.figures import theme
+from charsuite.noise import spread
 from charsuite.units import human_bytes, human_tokens
 
-MEM_PARTS = ("weights", "kv_cache", "ssm_state", "logits", "activations")
+# The memory panels' bands, bottom up: what the tensors hold (activations: the live-tensor
+# peak less the caches and logits), then what the allocator holds beyond them.
+MEM_PARTS = ("weights", "kv_cache", "ssm_state", "logits", "activations", "allocator_slack")
 
 
 class Skip(Exception):
@@ -30,6 +34,7 @@ class Skip(Exception):
 class Data:
     points: pd.DataFrame      # measured points (prefill, decode, profile lines)
     summaries: pd.DataFrame   # summary.json rows
+    include_noisy: bool = False  # crossings claimed from noisy points too (analysis.include_noisy)
 
     @property
     def multi_device(self) -> bool:
@@ -75,13 +80,36 @@ def log_ticks(lo: float, hi: float) -> dict:
     return dict(type="log", tickvals=vals, ticktext=[human_tokens(v) for v in vals])
 
 
+def markers(frame: pd.DataFrame, size: int = 7) -> dict:
+    """Filled markers, hollow (and larger, to be seen) where the point is noisy."""
+    noisy = list(is_noisy(frame))
+    return dict(size=[size + 3 if n else size for n in noisy], symbol=["circle-open" if n else "circle" for n in noisy],
+                line=dict(width=2))
+
+
+def interval(frame: pd.DataFrame, scale: float = 1.0) -> dict:
+    """Error bars: each point's median interval (noise.spread of its samples) around the median."""
+    lo, hi = [], []
+    for lat, samples in zip(frame["latency_s"], frame["latency_samples_s"]):
+        s = spread(samples) if isinstance(samples, list) and samples else None
+        lo.append((lat - s.low) * scale if s else 0.0)
+        hi.append((s.high - lat) * scale if s else 0.0)
+    return dict(type="data", symmetric=False, array=hi, arrayminus=lo, thickness=1.2, width=3)
+
+
 def _line(fig, data: Data, label, family, model, frame, y, row=None, col=None, dash_by=None, **kw):
     trace = go.Scatter(
         x=frame["context"], y=y, mode="lines+markers", name=label,
         legendgroup=family, legendgrouptitle_text=theme.FAMILY_NAMES.get(family, family),
         line=dict(color=theme.model_color(family, model), dash=dash_by or "solid", width=2),
-        marker=dict(size=6), **kw)
+        marker=markers(frame), **kw)
     fig.add_trace(trace, row=row, col=col) if row else fig.add_trace(trace)
+
+
+def hollow_note(data: Data) -> str:
+    """The caption's word on noisy points, when there are any."""
+    n = int(is_noisy(data.points[data.points["status"] == "ok"]).sum()) if not data.points.empty else 0
+    return f"; hollow: noisy ({n})" if n else ""
 
 
 def _context_axis(fig, data: Data, phase: str | None = None):
@@ -117,9 +145,10 @@ def latency(data: Data, phase: str) -> go.Figure:
     last_y = {}
     for label, fam, model, device, f in series:
         y = f["latency_s"] * 1e3
-        _line(fig, data, label, fam, model, f, y,
-              customdata=[[human_tokens(c)] for c in f["context"]],
-              hovertemplate=f"{label}<br>%{{customdata[0]}} tokens: %{{y:.3g}} ms<extra></extra>")
+        _line(fig, data, label, fam, model, f, y, error_y=interval(f, 1e3),
+              customdata=[[human_tokens(c), r if isinstance(r, str) else ""] for c, r in
+                          zip(f["context"], f.get("noise_reason", [None] * len(f)))],
+              hovertemplate=f"{label}<br>%{{customdata[0]}} tokens: %{{y:.3g}} ms %{{customdata[1]}}<extra></extra>")
         last_y[f.iloc[0]["run_dir"]] = (float(f["context"].max()), float(y.iloc[-1]))
 
     def y_of(r):
@@ -131,7 +160,18 @@ def latency(data: Data, phase: str) -> go.Figure:
     ylab = "time to first token (ms)" if phase == "prefill" else "decode latency per token (ms)"
     fig.update_yaxes(title_text=ylab, type="log")
     title = "Prefill latency vs context" if phase == "prefill" else "Decode latency per token vs context"
-    return theme.style(fig, title + " (x: out of memory)")
+    return theme.style(fig, title, caption=f"Median of the timed repeats, bars: its 95% interval; x: out of memory"
+                                           f"{hollow_note(data)}.")
+
+
+def ratio_ticks(lo: float, hi: float, most: int = 9) -> dict:
+    """Log-axis ticks at powers of two labelled as ratios a reader can say: 1/64x, 1/8x, 1x, 8x."""
+    a, b = math.floor(math.log2(min(lo, 0.5))), math.ceil(math.log2(max(hi, 2.0)))
+    step = max(1, math.ceil((b - a) / (most - 1)))
+    ks = [k for k in range(a - a % step, b + step, step)]
+    vals = [2.0**k for k in ks]
+    text = [f"{v:g}x" if v >= 1 else f"1/{1 / v:g}x" for v in vals]
+    return dict(type="log", tickvals=vals, ticktext=text)
 
 
 def speedup(data: Data, phase: str = "prefill") -> go.Figure:
@@ -156,26 +196,56 @@ def speedup(data: Data, phase: str = "prefill") -> go.Figure:
             xs, ys = zip(*curve)
             ratios.extend(ys)
             name = f"{label} vs {t_label}"
+            noisy = set(f["context"][is_noisy(f)]) | set(t["context"][is_noisy(t)])
+            color = theme.model_color(fam, model)
             fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, legendgroup=fam,
                                      legendgrouptitle_text=theme.FAMILY_NAMES[fam],
-                                     line=dict(color=theme.model_color(fam, model), dash=dash, width=2)))
-            x = crossover(curve)
-            if x is not None:
-                fig.add_trace(go.Scatter(x=[x], y=[1.0], mode="markers", showlegend=False, legendgroup=fam,
-                                         marker=dict(symbol="diamond", size=11, color=theme.model_color(fam, model),
-                                                     line=dict(color="black", width=1)),
-                                         hovertext=f"{name}: crossover at {human_tokens(int(round(x)))} tokens"))
+                                     line=dict(color=color, dash=dash, width=2),
+                                     marker=dict(size=7, line=dict(width=1.5), symbol=[
+                                         "circle-open" if x in noisy else "circle" for x in xs])))
+            for cross in _crossings(data, f, t):
+                x, ci = cross["estimate"], cross["ci95"]
+                where = f"{human_tokens(int(round(x)))} tokens" + (
+                    f" (95%: {human_tokens(int(ci[0]))}-{human_tokens(int(ci[1]))})" if ci else "")
+                fig.add_trace(go.Scatter(
+                    x=[x], y=[1.0], mode="markers", showlegend=False, legendgroup=fam,
+                    error_x=dict(type="data", symmetric=False, array=[ci[1] - x], arrayminus=[x - ci[0]],
+                                 color=color, thickness=1.5, width=5) if ci else None,
+                    marker=dict(symbol="diamond", size=11, color=color, line=dict(color="black", width=1)),
+                    hovertext=f"{name}: crossover at {where}"))
     if not pairs:
         raise Skip("no SSM/hybrid and Transformer share a device and a context range")
     fig.add_hline(y=1.0, line=dict(color="#555", dash="dot", width=1))
     _context_axis(fig, data)
-    lo, hi = math.floor(math.log2(min(ratios))), math.ceil(math.log2(max(ratios)))
-    ticks = [2.0**k for k in range(min(lo, -1), max(hi, 1) + 1)]
-    fig.update_yaxes(title_text="speedup over Transformer", type="log", tickvals=ticks,
-                     ticktext=[f"{v:g}x" for v in ticks])
+    fig.update_yaxes(title_text="speedup over Transformer", **ratio_ticks(min(ratios), max(ratios)))
     what = "prefill" if phase == "prefill" else "decode"
-    return theme.style(fig, f"{what.capitalize()} speedup of SSM/hybrid over Transformer (diamond: crossover)",
-                       width=theme.TWO_COLUMN_PX * 3 // 4)
+    basis = "noisy points included" if data.include_noisy else "crossings from points not flagged noisy"
+    return theme.style(fig, f"{what.capitalize()} speedup of SSM/hybrid over Transformer",
+                       width=theme.TWO_COLUMN_PX * 3 // 4,
+                       caption=f"Above 1x the SSM/hybrid is faster. Diamonds: every crossing of 1x, bars: its 95% "
+                               f"bootstrap interval over the timed repeats ({basis}){hollow_note(data)}.")
+
+
+def _crossings(data: Data, f: pd.DataFrame, t: pd.DataFrame) -> list[dict]:
+    """Every crossing of two latency series with its interval, from their trusted points."""
+    if not data.include_noisy:
+        f, t = f[~is_noisy(f)], t[~is_noisy(t)]
+    a = {c: s for c, s in zip(f["context"], f["latency_samples_s"]) if isinstance(s, list) and s}
+    b = {c: s for c, s in zip(t["context"], t["latency_samples_s"]) if isinstance(s, list) and s}
+    return bootstrap_crossings(a, b, n=300) if len(set(a) & set(b)) >= 2 else []
+
+
+def memory_bands(m: dict) -> dict[str, int]:
+    """A point's `mem` as the panels stack it: `activations` is the measured live-tensor peak
+    less the caches and logits where the point has one (prefill), and what the worker held
+    beyond the tensors (allocator and heap slack) is its own band; else the resident residual."""
+    bands = {k: int(m.get(k) or 0) for k in ("weights", "kv_cache", "ssm_state", "logits", "activations")}
+    bands["allocator_slack"] = 0
+    if m.get("tensor_peak") is not None:
+        tensors = max(0, int(m["tensor_peak"]) - bands["kv_cache"] - bands["ssm_state"] - bands["logits"])
+        bands["allocator_slack"] = max(0, bands["activations"] - tensors)
+        bands["activations"] = tensors
+    return bands
 
 
 def memory(data: Data, phase: str = "prefill") -> go.Figure:
@@ -186,34 +256,55 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
     n = len(series)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s[0] for s in series], shared_yaxes=False,
-                        horizontal_spacing=0.08, vertical_spacing=0.18)
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s[0] for s in series], shared_yaxes="all",
+                        horizontal_spacing=0.06, vertical_spacing=0.18)
     limits = {}
     if not data.summaries.empty and "memory_limit_bytes" in data.summaries:
         for _, r in data.summaries.iterrows():
             limits[r["run_dir"]] = r["memory_limit_bytes"]
-    top = max(sum((m or {}).get(p, 0) for p in MEM_PARTS) for m in ok["mem"]) or 1
+    top = max(sum(memory_bands(m).values()) for m in ok["mem"] if isinstance(m, dict)) or 1
     unit, div = ("GiB", 2**30) if top >= 2**30 else ("MiB", 2**20)
     for i, (label, fam, model, device, f) in enumerate(series):
         r, c = i // cols + 1, i % cols + 1
+        bands = [memory_bands(m if isinstance(m, dict) else {}) for m in f["mem"]]
         for part in MEM_PARTS:
-            y = [m.get(part, 0) / div if isinstance(m, dict) else 0 for m in f["mem"]]
+            y = [b[part] / div for b in bands]
             fig.add_trace(go.Scatter(x=f["context"], y=y, stackgroup=f"s{i}", name=part.replace("_", " "),
                                      legendgroup=part, showlegend=(i == 0), mode="lines",
                                      line=dict(color=theme.MEM_COLORS[part], width=0.5)), row=r, col=c)
         limit = limits.get(f.iloc[0]["run_dir"])
+        oom = _oom_at(data, f.iloc[0]["run_dir"], phase)
         if limit and not pd.isna(limit) and limit <= 2 * top:
-            fig.add_trace(go.Scatter(x=[f["context"].min(), f["context"].max()], y=[limit / div] * 2,
+            right = max(f["context"].max(), oom or 0)
+            fig.add_trace(go.Scatter(x=[f["context"].min(), right], y=[limit / div] * 2,
                                      mode="lines", name="memory limit", legendgroup="limit", showlegend=(i == 0),
                                      line=dict(color="black", dash="dash", width=1.5)), row=r, col=c)
+            if oom:
+                fig.add_trace(go.Scatter(x=[oom], y=[limit / div], mode="markers", name="out of memory",
+                                         legendgroup="oom", showlegend=not any(t.name == "out of memory"
+                                                                               for t in fig.data),
+                                         marker=dict(symbol="x", size=11, color="black", line=dict(width=2)),
+                                         hovertext=f"{label}: out of memory at {human_tokens(oom)}"), row=r, col=c)
         elif limit and not pd.isna(limit):
             fig.add_annotation(text=f"limit {human_bytes(limit)}: off scale", xref="x domain", yref="y domain",
                                x=0.02, y=0.98, showarrow=False, font=dict(size=10, color="#555"), row=r, col=c)
-        fig.update_xaxes(**log_ticks(f["context"].min(), f["context"].max()), row=r, col=c)
+        fig.update_xaxes(**log_ticks(f["context"].min(), max(f["context"].max(), oom or 0)), row=r, col=c)
     fig.update_yaxes(title_text=unit, col=1)
     fig.update_xaxes(title_text="context (tokens)", row=rows)
-    return theme.style(fig, f"Memory at {phase} vs context (stacked, measured)", width=theme.TWO_COLUMN_PX,
-                       height=300 * rows + 80)
+    return theme.style(fig, f"Memory at {phase} vs context", width=theme.TWO_COLUMN_PX, height=300 * rows + 80,
+                       caption="Stacked, measured. activations: the live-tensor peak (torch's allocator or memory "
+                               "profiler) less caches and logits; allocator slack: what the worker held beyond "
+                               "its tensors (caching allocator, heap). One y-axis for every panel; x: out of "
+                               "memory at the limit.")
+
+
+def _oom_at(data: Data, run_dir: str, phase: str) -> int | None:
+    s = data.summaries
+    if s.empty:
+        return None
+    rows = s[(s["run_dir"] == run_dir) & (s["phase"] == phase)]
+    v = rows.iloc[0].get("min_context_oom") if len(rows) else None
+    return int(v) if v is not None and not pd.isna(v) else None
 
 
 def _profiles(data: Data) -> pd.DataFrame:
@@ -326,21 +417,32 @@ def max_context(data: Data) -> go.Figure:
         fig.add_trace(go.Bar(x=g["label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
                              marker_color=colors, text=text, textposition="outside", cliponaxis=False))
     top = float(s["max_context_ok"].max() or 1)
-    predicted = []
+    predicted, assumptions = [], []
     for _, r in s.iterrows():
         mine = data.points[data.points["run_dir"] == r["run_dir"]]
         runtime = runtime_baseline(mine["mem"]) if "mem" in mine else 0
         predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime))
+        w = ((r.get("config") or {}).get("workload") or {}) if isinstance(r.get("config"), dict) else {}
+        limit = r.get("memory_limit_bytes")
+        if predicted[-1] and limit and not pd.isna(limit):
+            assumptions.append(f"{r['label']}: cap {human_bytes(int(limit))} less a measured runtime of "
+                               f"{human_bytes(runtime)}, batch {w.get('batch', 1)}, logits={w.get('logits', 'last')}")
     if any(predicted):
-        fig.add_trace(go.Bar(x=s["label"], y=[p or 0 for p in predicted], name="predicted (memory model)",
+        fig.add_trace(go.Bar(x=s["label"], y=[p or 0 for p in predicted],
+                             name="predicted: closed-form memory model",
                              marker=dict(color="rgba(0,0,0,0)", line=dict(color="#444", width=1.5),
                                          pattern=dict(shape="/", fgcolor="#888")),
                              text=[human_tokens(p) if p else "" for p in predicted], textposition="outside",
                              cliponaxis=False))
         top = max(top, max(p or 0 for p in predicted))
-        fig.update_layout(showlegend=True)
-    fig.update_yaxes(title_text="largest context (tokens)", **log_ticks(min(256, top), top * 2))
-    fig.update_layout(showlegend=s["device"].nunique() > 1, barmode="group")
-    return theme.style(fig, "Maximum context per model: measured (bars without OOM reached context.max) "
-                            "and predicted", width=theme.TWO_COLUMN_PX * 3 // 4)
-
+    step = 2 ** math.ceil(math.log2(max(top, 8) / 5))  # about five ticks, at round token counts
+    ticks = list(range(0, int(top * 1.15) + 1, step))
+    fig.update_yaxes(title_text="largest context (tokens)", type="linear", range=[0, top * 1.15], tickvals=ticks,
+                     ticktext=[human_tokens(v) if v else "0" for v in ticks])
+    fig.update_layout(showlegend=True, barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
+                                                                   yanchor="bottom"))
+    caption = ("Measured: the largest prefill that ran (bisected to context.tolerance); a bar without "
+               "'OOM above' stopped at context.max. Predicted: weights + KV cache / SSM state + activations + "
+               "logits (analysis/memory_model.py) against " + ("; ".join(assumptions) if assumptions else "the cap")
+               + ".")
+    return theme.style(fig, "Largest context per model", width=theme.TWO_COLUMN_PX * 3 // 4, caption=caption)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import textwrap
 
 import plotly.graph_objects as go
 
@@ -27,7 +28,7 @@ FAMILY_PALETTES = {
 CATEGORY_PALETTE = ["#1f4e9c", "#7fb2f0", "#b2182b", "#f4a582", "#4fb06b", "#fdd49e", "#969696", "#8c6bb1",
                     "#e7298a", "#66a61e", "#d9d9d9", "#a6761d", "#1b9e77", "#e6ab02", "#666666"]
 MEM_COLORS = {"weights": "#636363", "kv_cache": "#b2182b", "ssm_state": "#1f4e9c", "logits": "#e7298a",
-              "activations": "#fdae6b"}
+              "activations": "#fdae6b", "allocator_slack": "#e5e5e5"}
 
 
 def category_colors() -> dict[str, str]:
@@ -56,13 +57,24 @@ def model_color(family: str, model: str) -> str:
 DASHES = ["solid", "dash", "dot", "dashdot", "longdash"]
 
 
-def style(fig: go.Figure, title: str, width: int = ONE_COLUMN_PX, height: int = HEIGHT_PX) -> go.Figure:
+CAPTION_FONT = dict(size=11, color="#555")
+
+
+def style(fig: go.Figure, title: str, width: int = ONE_COLUMN_PX, height: int = HEIGHT_PX,
+          caption: str | None = None) -> go.Figure:
+    """The paper style; `caption` (what the marks mean, the assumptions) goes under the plot,
+    wrapped to its width, and the figure grows to hold it."""
+    lines = textwrap.wrap(caption, max(40, width // 7)) if caption else []
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=14)),
-        width=width, height=height, font=FONT, template="simple_white",
-        margin=dict(l=70, r=20, t=50, b=60),
+        width=width, height=height + 15 * len(lines), font=FONT, template="simple_white",
+        margin=dict(l=70, r=20, t=50, b=(75 if lines else 60) + 15 * len(lines)),
         legend=dict(font=dict(size=11), tracegroupgap=4, bgcolor="rgba(255,255,255,0.8)"),
     )
+    if lines:
+        fig.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, xanchor="left",
+                           yanchor="top", yshift=-64, showarrow=False, align="left", font=CAPTION_FONT,
+                           name="caption")
     fig.update_xaxes(showgrid=True, gridcolor="#eee", ticks="outside")
     fig.update_yaxes(showgrid=True, gridcolor="#eee", ticks="outside")
     return fig

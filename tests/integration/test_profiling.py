@@ -1,5 +1,6 @@
-"""Operator profiling from a real sweep: profile lines with a breakdown covering >= 98%
-of the host time, and the standalone reader reproducing it from the saved trace."""
+"""Operator profiling from a real sweep: profile lines with a breakdown (the median of three
+profiled steps) covering >= 98% of the host time, and the standalone reader reproducing it
+from the saved trace."""
 
 import json
 import subprocess
@@ -26,6 +27,9 @@ def test_profiling_from_the_sweep(tmp_path, model):
         b = p["breakdown"]
         assert p["status"] == "ok" and b["time_basis"] == "host" and b["coverage"] >= 0.98, b
         assert p["unprofiled_latency_s"] > 0 and p["profiler_overhead"] > 0
+        # three profiled steps (profile.steps), each attributed; the line holds their median and spread
+        assert len(p["latency_samples_s"]) == 3 and len(p["breakdown_steps"]) == 3
+        assert all(lo <= mid <= hi for lo, mid, hi in p["share_spread"].values()) and p["noisy"] in (True, False)
         assert (run_dir / p["trace"]).exists() and (run_dir / p["ops_csv"]).exists()
         cats = {k: v for k, v in b.items() if isinstance(v, float) and k != "coverage"}
         if model == "mamba2" and p["profiled_phase"] == "prefill":

@@ -67,3 +67,36 @@ def test_cli_reads_any_trace(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "kernels_profile", str(tmp_path / "missing.json")],
                          capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_steps_are_attributed_apart_and_one_slow_step_does_not_decide_the_shares(tmp_path):
+    """Three profiler steps of one GEMM and one scan kernel each; the second step's scan is
+    ten times slower (an outlier): the median shares are the other steps', the spread shows it."""
+    from kernels_profile.attribute import median_breakdown, per_step, share_spread, split_steps
+
+    events = []
+    for k, scan_us in enumerate((100, 1000, 100)):
+        t, c = 10_000 * k, 100 * k
+        events += [ev(f"ProfilerStep#{k + 1}", "user_annotation", t, 5000),
+                   ev("module: model.layers.0.mixer (Mamba2Mixer)", "user_annotation", t + 1, 100),
+                   ev("aten::addmm", "cpu_op", t + 2, 6),
+                   ev("cudaLaunchKernel", "cuda_runtime", t + 3, 2, correlation=c + 1),
+                   ev("MambaSplitConv1dScanCombinedFn", "cpu_op", t + 20, 60),
+                   ev("cudaLaunchKernel", "cuda_runtime", t + 22, 2, correlation=c + 2),
+                   # kernels may run after the step's host range closed: tied by correlation
+                   ev("sm80_xmma_gemm_f16f16", "kernel", t + 6000, 300, tid=7, pid=0, correlation=c + 1),
+                   ev("_chunk_scan_fwd_kernel", "kernel", t + 6300, scan_us, tid=7, pid=0, correlation=c + 2)]
+    trace = {"traceEvents": events}
+    assert len(split_steps(trace)) == 3
+    steps = per_step(trace)
+    assert [round(b.categories["ssm_scan"] * 1e6) for b in steps] == [100, 1000, 100]
+    assert all(round(b.categories["gemm"] * 1e6) == 300 for b in steps)
+    med = median_breakdown(steps)
+    assert med.basis == "device" and med.categories["ssm_scan"] == pytest.approx(100e-6)
+    lo, mid, hi = share_spread(steps)["ssm_scan"]
+    assert mid == pytest.approx(0.25) and hi == pytest.approx(1000 / 1300) and lo == mid
+    (tmp_path / "t.json").write_text(json.dumps(trace))
+    out = subprocess.run([sys.executable, "-m", "kernels_profile", str(tmp_path / "t.json"), "--json"],
+                         capture_output=True, text=True, cwd=REPO)
+    read = json.loads(out.stdout)
+    assert read["steps"] == 3 and read["categories"]["ssm_scan"] == pytest.approx(100e-6)

@@ -78,7 +78,11 @@ def test_export_holds_every_point(batch, tmp_path):
     table = pd.read_parquet(parquet)
     n_points = sum(len(results.read_points(d / results.RESULTS)) for d in results.run_dirs([batch]))
     assert len(table) == len(pd.read_csv(csv)) == n_points
-    assert json.loads(table[table["status"] == "ok"].iloc[0]["mem"])["weights"] > 0
+    ok = table[table["status"] == "ok"].iloc[0]
+    assert isinstance(ok["mem"], dict) and ok["mem"]["weights"] > 0   # a struct in Parquet
+    assert len(ok["latency_samples_s"]) == 5
+    csv_mem = pd.read_csv(csv)["mem"].dropna().iloc[0]
+    assert json.loads(csv_mem)["weights"] > 0   # JSON text in the CSV
 
 
 def test_read_side_imports_no_torch(batch, tmp_path):
