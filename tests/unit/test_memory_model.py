@@ -112,8 +112,9 @@ def test_roofline_counts_and_shares():
 
 
 def test_predict_cli(cli):
-    r = cli("+model=qwen2_5", "model.size=0.5b", "device=rtx4090", "format=json", module="charsuite.predict",
-            timeout=120)
+    # the closed form (the dry-run's CLI path is tests/integration/test_predict_and_doctor.py's)
+    r = cli("+model=qwen2_5", "model.size=0.5b", "device=rtx4090", "format=json", "method=analytic",
+            module="charsuite.predict", timeout=120)
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["device"] == "rtx4090" and out["predicted_max_context"] > 0

@@ -69,3 +69,59 @@ def test_a_predicted_start_skips_the_ladder_above_it_and_still_finds_the_boundar
         assert b.probes <= search(ctx.lengths(), plain_probe, ctx.tolerance_at).probes + 1
     else:  # a prediction just below the boundary: a few steps up instead of the ladder's doublings
         assert sum(1 for _, how in calls if how == "predicted") <= 4
+
+
+class WarmHeapDriver:
+    """A worker whose memory fits `limit` tokens when fresh, but `penalty` tokens fewer once it
+    has measured a point (a glibc heap keeping what earlier points freed, under RLIMIT_DATA)."""
+
+    def __init__(self, limit: int, penalty: int):
+        self.limit, self.penalty = limit, penalty
+        self.alive, self.served, self.info, self.guard, self.log = False, 0, {}, None, []
+
+    @property
+    def fresh(self):
+        return not self.alive or self.served == 0
+
+    def ensure(self):
+        if not self.alive:
+            self.alive, self.served = True, 0
+
+    def request(self, cmd, phase, context):
+        from charsuite.records import Reply
+
+        self.ensure()
+        fits = self.limit - (self.penalty if self.served else 0)
+        self.log.append((context, self.served == 0))
+        self.served += 1
+        if context > fits:
+            self.alive = False  # a CPU worker is retired after an out-of-memory
+            return Reply.failed(Status.oom, "MemoryError")
+        return Reply(latency_s=1e-3, latency_samples_s=[1e-3])
+
+    def check_guard(self):
+        return None
+
+    def retire(self):
+        self.alive = False
+
+    kill = retire
+
+
+@pytest.mark.parametrize("ladder", [[], ["context.ladder=[1024,2048,3072,4096,5120,6144,7168,8192,9216,10240,11264,"
+                                          "12288,13312,14336,15360,16384]"]])
+def test_one_boundary_whatever_the_path_because_an_oom_counts_only_from_a_fresh_worker(tmp_path, ladder):
+    """Geometric + bisection and a linear ladder both reach the fresh worker's boundary
+    (10,000 tokens), although a warm worker fails 3,000 tokens earlier."""
+    from charsuite.recorder import Recorder
+    from charsuite.sweep import Sweep
+    from helpers import compose
+
+    run = compose("+model=mamba2", "model.size=tiny", "workload.phases=[prefill]", "context.min=1K",
+                  "context.max=16K", "context.tolerance=256", *ladder)
+    driver = WarmHeapDriver(limit=10_000, penalty=3_000)
+    (row,) = Sweep(run, driver, Recorder(tmp_path, run, params=1)).execute()
+    assert row["max_context_ok"] <= 10_000 < row["min_context_oom"]
+    assert row["min_context_oom"] - row["max_context_ok"] <= (1024 if ladder else 256)
+    warm_ooms = [i for i, (n, fresh) in enumerate(driver.log) if n > 7_000 and not fresh]
+    assert warm_ooms and all(driver.log[i + 1] == (driver.log[i][0], True) for i in warm_ooms)  # retried fresh
