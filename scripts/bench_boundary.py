@@ -34,6 +34,8 @@ def sweep(overrides: list[str]) -> tuple[dict, float, int]:
         (summary,) = execute(run, Path(tmp))
         wall = time.perf_counter() - t0
         n = len(results.read_points(Path(tmp) / results.RESULTS))
+        worker = results.read_json(Path(tmp) / results.RUN).get("worker") or {}
+    summary["threads"], summary["enforcement"] = worker.get("threads"), worker.get("memory_enforcement")
     return summary, wall, n
 
 
@@ -64,7 +66,8 @@ def main() -> None:
             s, wall, n = sweep(base + extra)
             rows.append((name, s["max_context_ok"], s["min_context_oom"], s["probes"], wall))
             print(f"run {i + 1}/{args.repeat} {name}: largest ok {s['max_context_ok']}, first oom "
-                  f"{s['min_context_oom']}, {s['probes']} probes, {wall:.1f} s", file=sys.stderr)
+                  f"{s['min_context_oom']}, {s['probes']} probes, {wall:.1f} s, {s['threads']} thread(s), "
+                  f"{s['enforcement']}", file=sys.stderr)
             if s.get("predicted_start"):
                 print(f"dry-run predicted boundary: {s['predicted_start']}", file=sys.stderr)
     print(f"\nqwen2_5 tiny, logits=all, memory cap {args.memory_gb} GB ({args.enforcement}), resolution "
