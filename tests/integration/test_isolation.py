@@ -23,9 +23,11 @@ def points(run_dir):
 
 @pytest.mark.slow
 def test_real_oom_is_caught_and_the_boundary_bisected(tmp_path):
-    # logits=all adds 2 KiB per token; a 0.7 GB cap on the data segment ends the ladder near 30K.
+    # logits=all adds 2 KiB per token; a 0.7 GB cap on the data segment (RLIMIT_DATA: a catchable
+    # MemoryError; the cgroup path is test_cgroup.py's) ends the ladder near 10-16K.
     run_dir = tmp_path / "oom"
     r = run_cli(*TINY, "workload.phases=[prefill]", "workload.logits=all", "device.memory_gb=0.7",
+                "device.memory_enforcement=rlimit",
                 "context.min=2K", "context.max=128K", "context.tolerance=2048", f"hydra.run.dir={run_dir}")
     assert r.returncode == 0, r.stderr[-3000:]
     pts = points(run_dir)
