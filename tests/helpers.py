@@ -18,7 +18,7 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
     says otherwise (the tests are about what a run records, not about tight intervals)."""
     full_env = {**os.environ, **(env or {})}
     if module == "charsuite" and not any(a.startswith("workload.repeat_time_s=") for a in args):
-        args = (*args, "workload.repeat_time_s=2")
+        args = ("workload.repeat_time_s=2", *args)  # first: flags such as --cfg end the overrides
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
 
