@@ -17,8 +17,9 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
     """The CLI in a subprocess. A sweep's adaptive repeats stop after 2 s of timed calls unless the test
     says otherwise (the tests are about what a run records, not about tight intervals)."""
     full_env = {**os.environ, **(env or {})}
-    if module == "charsuite" and not any(a.startswith("workload.repeat_time_s=") for a in args):
-        args = ("workload.repeat_time_s=2", *args)  # first: flags such as --cfg end the overrides
+    plain = not any(a.startswith("-") or a.startswith("workload.repeat_time_s=") for a in args)
+    if module == "charsuite" and plain:  # not with flags (--cfg, -m): their output quotes the command line
+        args = (*args, "workload.repeat_time_s=2")
     return subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, capture_output=True, text=True,
                           timeout=timeout, env=full_env)
 
