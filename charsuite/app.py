@@ -27,7 +27,9 @@ from charsuite.sweep import Sweep
 
 # Settings that change what a point measures: a run folder holds one combination.
 FINGERPRINT_KEYS = ("model", "device", "workload")
-NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("workload", "phases")}
+# How long and how often a point is sampled changes its interval, not what its median measures.
+NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("workload", "phases"),
+                     ("workload", "max_repeats"), ("workload", "target_rel_ci"), ("workload", "repeat_time_s")}
 
 
 def fingerprint(run: RunConfig) -> dict[str, Any]:
