@@ -29,6 +29,7 @@ PHASES = ("prefill", "decode")
 LOGITS_MODES = ("last", "all")
 IMPLS = ("auto", "reference", "kernels")
 ENFORCEMENTS = ("auto", "rlimit", "cgroup")
+MALLOC_MODES = ("phase", "env")
 FAMILIES = ("ssm", "hybrid", "transformer")
 __all__ = ["ConfigError", "parse_length"]  # re-exported: callers import them from here too
 GROUPS = ("model", "device", "context", "workload", "profile")
@@ -122,9 +123,13 @@ class DeviceConfig:
     # How the cap is enforced on a CPU worker: RLIMIT_DATA (a catchable allocation failure),
     # a memory cgroup (the kernel's OOM killer, as on a Jetson), or auto (cgroup where possible).
     memory_enforcement: str = "auto"
+    # A CPU worker's glibc malloc: `phase` maps large blocks while memory is decided and reuses
+    # them in decode steps (charsuite/allocator.py); `env` leaves it to allocator_env.
+    malloc: str = "phase"
 
     def __post_init__(self) -> None:
         _one_of(self.kind, "device.kind", ("cpu", "cuda"))
+        _one_of(self.malloc, "device.malloc", MALLOC_MODES)
         _one_of(self.memory_enforcement, "device.memory_enforcement", ENFORCEMENTS)
         _positive(self.usable_memory_gb, "device.usable_memory_gb", what="number of GB or null")
         _positive(self.memory_gb, "device.memory_gb", what="number of GB or null")

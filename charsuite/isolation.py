@@ -42,6 +42,7 @@ class Worker:
         self._reply = None
         self._stderr = None
         self.cgroup = None
+        self._pending = False  # a request is out and unanswered: the worker cannot read "exit"
 
     @property
     def alive(self) -> bool:
@@ -98,6 +99,7 @@ class Worker:
         """Send one request and wait for its reply; death and silence become verdicts."""
         assert self.proc is not None and self.proc.stdin is not None
         t0 = time.perf_counter()
+        self._pending = True
         try:
             self.proc.stdin.write(json.dumps(msg) + "\n")
             self.proc.stdin.flush()
@@ -111,6 +113,7 @@ class Worker:
         line = self._reply.readline()
         if not line:
             return self._died(t0)
+        self._pending = False
         reply = Reply.from_dict(json.loads(line))
         reply.wall_s = time.perf_counter() - t0
         return reply
@@ -142,7 +145,9 @@ class Worker:
             self.proc.wait()
 
     def close(self) -> None:
-        if self.alive:
+        """Ask an idle worker to exit; one still busy with a request (an interrupt came
+        mid-point) is killed at once rather than waited on."""
+        if self.alive and not self._pending:
             try:
                 self.proc.stdin.write(json.dumps({"cmd": "exit"}) + "\n")
                 self.proc.stdin.flush()

@@ -23,6 +23,7 @@ from typing import Any
 
 import torch
 
+from charsuite import allocator
 from charsuite.engines.base import Engine
 from charsuite.noise import StopRule
 from charsuite.trackers import memory
@@ -80,10 +81,12 @@ class PhaseStep:
     state: dict[str, Any]  # the live tensors (logits, cache) after the last call
 
 
-def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str, decode_tokens: int) -> PhaseStep:
+def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str, decode_tokens: int,
+               malloc: bool = False) -> PhaseStep:
     """Prefill: one forward over the prompt up to the first token, keeping `logits`
     (last | all). Decode: after one (untimed) prefill keeping the last logits only,
-    `decode_tokens` cached steps, each feeding the argmax back."""
+    `decode_tokens` cached steps, each feeding the argmax back. `malloc`: the set-up runs in
+    the mode the caller set, decode steps in glibc's retained mode (allocator.py)."""
     b, n = input_ids.shape
     state: dict[str, Any] = {}
     if phase == "prefill":
@@ -93,6 +96,8 @@ def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str,
         return PhaseStep(run_prefill, tokens=b * n, per_call=1, state=state)
     state["logits"], state["cache"], state["token"] = engine.prefill(input_ids, "last")
     state["position"] = n
+    if malloc:
+        allocator.set_mode("retained")
 
     def run_decode():
         for _ in range(decode_tokens):
@@ -131,16 +136,18 @@ def _mem(engine: Engine, state: dict[str, Any], peak: int, before: int) -> dict[
 
 def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: torch.Tensor, logits: str,
                   decode_tokens: int, warmup: int, repeats: int | StopRule,
-                  trackers: Sequence[Tracker] = ()) -> PhaseResult:
+                  trackers: Sequence[Tracker] = (), malloc: bool = False) -> PhaseResult:
     """A point. Prefill first runs one untimed forward under torch's memory profiler for the
     live-tensor peak (outside the resident-peak window, so the profiler's own buffers never
     count). The memory tracker spans setup, warmup and timed calls; `trackers` (power,
-    thermal, load) span the timed calls only."""
+    thermal, load) span the timed calls only. `malloc`: switch glibc's modes (allocator.py)."""
     tensor_peak = None
+    if malloc:
+        allocator.set_mode("mapped")
     if phase == "prefill":
         tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)
     with memory.MemoryTracker(device).track() as mem_reading:
-        step = phase_step(engine, phase, input_ids, logits, decode_tokens)
+        step = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc)
         samples, _, readings = repeat(step.run, device, warmup, repeats, trackers)
     mem = _mem(engine, step.state, mem_reading.peak_bytes, mem_reading.before_bytes)
     if tensor_peak is not None:

@@ -97,6 +97,11 @@ class Session:
                 torch.cuda.set_per_process_memory_fraction(limit / total, 0)
         else:
             self.device = torch.device("cpu")
+        self.malloc = self.device.type == "cpu" and self.device_cfg.malloc == "phase"
+        if self.malloc:
+            from charsuite import allocator
+
+            self.malloc = allocator.set_mode("mapped")  # False where malloc is not glibc's
         # the driver chose the threads once for the whole run (trackers/load.choose_threads)
         torch.set_num_threads(setup.get("threads") or self.device_cfg.threads or len(os.sched_getaffinity(0)))
         t0 = time.perf_counter()
@@ -115,8 +120,18 @@ class Session:
             "device_name": device_name(self.device),
             "power_monitor": self.power.name,
             "idle_power_w": self.idle_power_w,
+            "malloc": self.malloc_info(),
             **self.engine.implementations(),
         }
+
+    def malloc_info(self) -> str:
+        from charsuite.allocator import PER_PHASE
+
+        if self.malloc:
+            return f"glibc, per phase: {PER_PHASE}"
+        if self.device.type == "cpu" and self.device_cfg.malloc == "phase":
+            return "not glibc: left to its defaults"
+        return "device.malloc=env: glibc's defaults and device.allocator_env" if self.device.type == "cpu" else "n/a"
 
     def guard(self) -> Reply:
         from charsuite.measure import decode_matches_forward
@@ -149,7 +164,7 @@ class Session:
         w = self.workload
         rule = StopRule(w.repeats, w.max_repeats, w.target_rel_ci, w.repeat_time_s)
         r = measure_phase(self.engine, self.device, phase, self._input(context), w.logits, w.decode_tokens,
-                          w.warmup, rule, trackers=[self.power, self.load])
+                          w.warmup, rule, trackers=[self.power, self.load], malloc=self.malloc)
         energy = self.energy(r.readings[0], len(r.samples_s), r.tokens)
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
                      peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, **vars(energy),
@@ -176,7 +191,11 @@ class Session:
         if (too_long := self._too_long(context)) is not None:
             return too_long
         w = self.workload
-        step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens)
+        if self.malloc:
+            from charsuite import allocator
+
+            allocator.set_mode("mapped")
+        step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens, self.malloc)
         with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1, active=steps) as on_step:
             samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=steps, on_step=on_step)
         per = [s / step.per_call for s in samples]

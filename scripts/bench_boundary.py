@@ -7,7 +7,9 @@ the table ends with the spread of the boundary over the repeats and over the ord
 against the goal: within the resolution.
 
     python scripts/bench_boundary.py [--memory-gb 0.7] [--tolerance 2048] [--max 128K] [--enforcement auto]
-                                     [--repeat 1] [--no-linear]
+                                     [--repeat 1] [--no-linear] [OVERRIDE ...]
+
+Trailing OVERRIDEs (Hydra syntax, e.g. device.threads=1) apply to every search.
 """
 
 from __future__ import annotations
@@ -50,12 +52,13 @@ def main() -> None:
     ap.add_argument("--enforcement", default="auto", choices=("auto", "rlimit", "cgroup"))
     ap.add_argument("--repeat", type=int, default=1, help="runs of each search")
     ap.add_argument("--no-linear", action="store_true", help="skip the (slow) linear ladder")
+    ap.add_argument("overrides", nargs="*", help="more Hydra overrides for every search")
     args = ap.parse_args()
     lo, hi = parse_length(args.min, "--min"), parse_length(args.max, "--max")
     base = ["+model=qwen2_5", "model.size=tiny", "workload.phases=[prefill]", "workload.logits=all",
-            "workload.repeats=1", "workload.warmup=0", f"device.memory_gb={args.memory_gb}",
+            "workload.repeats=1", "workload.warmup=0", "workload.max_repeats=2", f"device.memory_gb={args.memory_gb}",
             f"context.min={lo}", f"context.max={hi}", f"context.tolerance={args.tolerance}",
-            f"device.memory_enforcement={args.enforcement}"]
+            f"device.memory_enforcement={args.enforcement}", *args.overrides]
     linear = list(range(lo, hi + 1, args.tolerance))
     rows = []
     searches = [("geometric + bisection", []), ("predicted + bisection", ["context.start=predicted"])]
@@ -71,7 +74,8 @@ def main() -> None:
             if s.get("predicted_start"):
                 print(f"dry-run predicted boundary: {s['predicted_start']}", file=sys.stderr)
     print(f"\nqwen2_5 tiny, logits=all, memory cap {args.memory_gb} GB ({args.enforcement}), resolution "
-          f"{args.tolerance} tokens, {args.repeat} run(s) of each search, load average {os.getloadavg()[0]:.2f}")
+          f"{args.tolerance} tokens, {args.repeat} run(s) of each search, load average {os.getloadavg()[0]:.2f}"
+          + (f", overrides {' '.join(args.overrides)}" if args.overrides else ""))
     print(f"{'search':24s} {'largest ok':>10s} {'first oom':>10s} {'probes':>7s} {'wall s':>8s}")
     for name, ok, oom, probes, wall in rows:
         print(f"{name:24s} {ok!s:>10s} {oom!s:>10s} {probes:7d} {wall:8.1f}")

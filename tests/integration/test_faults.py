@@ -48,7 +48,10 @@ def start_hanging_driver(run_dir: Path) -> tuple[subprocess.Popen, int]:
     proc = subprocess.Popen([sys.executable, "-m", "charsuite", *TINY, "context.min=64", "context.max=128",
                              "workload.phases=[prefill]", f"hydra.run.dir={run_dir}"], cwd=REPO,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "CHARSUITE_FAULT": "hang:prefill:128"})
+                            env={**os.environ, "CHARSUITE_FAULT": "hang:prefill:128"},
+                            # a shell's background job inherits SIGINT ignored, and Python then installs no
+                            # KeyboardInterrupt handler: the driver must get SIGINT however pytest was started
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert wait_for(lambda: len(results.read_points(run_dir / results.RESULTS, quiet=True)) == 1, 120)
     (worker,) = children(proc.pid)
     return proc, worker

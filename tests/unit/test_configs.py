@@ -35,7 +35,7 @@ def test_every_device_profile_composes_and_is_consistent(device):
         assert d.memory_gb and d.power_monitor in ("nvml", "jetson", "auto")
         assert d.peak_bandwidth_gbs and d.dtype in d.peak_tflops  # null where the data sheet gives none
     else:
-        assert d.memory_limit_bytes() > 0 and d.allocator_env
+        assert d.memory_limit_bytes() > 0 and d.malloc == "phase"
 
 
 @pytest.mark.parametrize("name", choices("experiment"))
