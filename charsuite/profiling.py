@@ -4,7 +4,8 @@ For each profiled context and phase the worker runs the phase's own timed step u
 the profiler (kernels_profile.capture.profiled), `profile.steps` times; here the trace is
 attributed step by step (kernels_profile.attribute.split_steps) and a `profile` line is
 appended with each category's median seconds over the steps (`breakdown`), every step's
-(`breakdown_steps`), each category's share as [min, median, max] (`share_spread`), the
+(`breakdown_steps`), each category's share as [min, median, max] (`share_spread`), the same
+regrouped as the reference study did (`breakdown_study`, CPU and GPU time summed), the
 profiled latency beside the unprofiled one of the same point, and the paths of the trace
 and the per-op CSV. A profiled step slower than SLOW_STEP x the unprofiled median makes
 the line noisy: one outlier does not decide the shares, and it is said.
@@ -54,6 +55,8 @@ def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phas
         point.breakdown_steps = [b.categories for b in steps]
         point.share_spread = share_spread(steps)
         point.breakdown_host = as_record(result["host"]) if main.basis == "device" else None
+        if result["study"] is not None:  # the same trace in the reference study's groups, beside ours
+            point.breakdown_study = as_record(median_breakdown(per_step(whole, result["study"], grouping="study")))
         point.unprofiled_latency_s = unprofiled
         point.profiler_overhead = point.latency_s / unprofiled if unprofiled else None
         slow = [i for i, s in enumerate(reply.latency_samples_s or []) if unprofiled and s > SLOW_STEP * unprofiled]

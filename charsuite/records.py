@@ -164,6 +164,7 @@ class Point(Measurement):
     memory_limit_bytes: int | None = None
     breakdown: dict[str, Any] | None = None
     breakdown_host: dict[str, Any] | None = None
+    breakdown_study: dict[str, Any] | None = None  # profile: the reference study's groups, CPU+GPU summed (median)
     breakdown_steps: list[dict[str, float]] | None = None  # profile: each profiled step's seconds per category
     share_spread: dict[str, list[float]] | None = None     # profile: [min, median, max] share per category
     unprofiled_latency_s: float | None = None

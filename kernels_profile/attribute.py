@@ -3,6 +3,8 @@
 Two bases, never summed:
   host    self time of every CPU operator (what the CPU spent inside each op)
   device  duration of every GPU kernel / memcpy / memset (what the GPU spent)
+and, beside them, the reference study's grouping (`study`, basis "cpu+gpu"): each outermost
+op's CPU self time plus its kernels' GPU time, summed as the study summed them, in its groups.
 
 Every op is tied to its innermost nn.Module and free-function scope (record_function
 ranges opened by kernels_profile.capture, which travel inside the trace), and every GPU
@@ -75,7 +77,8 @@ def _walk(events: list[dict]):
 
 
 def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dict[str, Breakdown | None]:
-    """Both breakdowns of one trace: {"host": Breakdown, "device": Breakdown or None}."""
+    """The breakdowns of one trace: {"host": Breakdown, "device": Breakdown or None, "study":
+    Breakdown in the reference study's groups, CPU and GPU time summed}."""
     if not isinstance(trace, dict):
         trace = json.loads(Path(trace).read_text())
     if not isinstance(trace, dict) or not isinstance(trace.get("traceEvents"), list):
@@ -106,6 +109,7 @@ def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dic
     host = _breakdown("host", [(tax.classify(op=u["op"], module=u["module"], path=u["path"], scope=u["scope"]),
                                 u["name"], s) for u, s in host_units], tax)
     kernels = [e for e in events if e.get("ph") == "X" and e.get("cat") in DEVICE_CATS]
+    study_units = [(tax.study_group(op=u["op"], module=u["module"]), u["name"], s) for u, s in host_units]
     device = None
     if kernels:
         units = []
@@ -114,8 +118,11 @@ def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dic
             cat = tax.classify_kernel(k["name"], op=ctx.get("op"), module=ctx.get("module"), path=ctx.get("path"),
                                       scope=ctx.get("scope"))
             units.append((cat, k["name"], float(k.get("dur", 0))))
+            study_units.append((tax.study_group(op=ctx.get("op"), module=ctx.get("module")), k["name"],
+                                float(k.get("dur", 0))))
         device = _breakdown("device", units, tax)
-    return {"host": host, "device": device}
+    study = _breakdown("cpu+gpu", study_units, tax, names=tax.study_groups) if tax.study_groups else None
+    return {"host": host, "device": device, "study": study}
 
 
 STEP_PREFIX = "ProfilerStep#"
@@ -140,11 +147,12 @@ def split_steps(trace: dict) -> list[dict]:
     return out
 
 
-def per_step(trace: dict, whole: Breakdown | None = None) -> list[Breakdown]:
-    """The primary breakdown of each profiler step (on the whole trace's basis); the whole
-    trace's own when it has no steps."""
-    whole = whole or primary(attribute(trace))
-    steps = [primary(attribute(t)) for t in split_steps(trace)]
+def per_step(trace: dict, whole: Breakdown | None = None, grouping: str = "charsuite") -> list[Breakdown]:
+    """The primary breakdown of each profiler step (on the whole trace's basis; `grouping`
+    study: the study's); the whole trace's own when it has no steps."""
+    pick = primary if grouping == "charsuite" else (lambda r: r["study"])
+    whole = whole or pick(attribute(trace))
+    steps = [pick(attribute(t)) for t in split_steps(trace)]
     return [b for b in steps if b.basis == whole.basis and b.total_s > 0] or [whole]
 
 
@@ -164,8 +172,9 @@ def share_spread(steps: list[Breakdown]) -> dict[str, list[float]]:
                 max(s.get(c, 0.0) for s in shares)] for c in cats}
 
 
-def _breakdown(basis: str, units: list[tuple[str, str, float]], tax: Taxonomy) -> Breakdown:
-    cats = {c: 0.0 for c in tax.categories}
+def _breakdown(basis: str, units: list[tuple[str, str, float]], tax: Taxonomy,
+               names: tuple[str, ...] | None = None) -> Breakdown:
+    cats = {c: 0.0 for c in (names or tax.categories)}
     by_name: dict[tuple[str, str], float] = defaultdict(float)
     for cat, name, us in units:
         cats[cat] = cats.get(cat, 0.0) + us / 1e6

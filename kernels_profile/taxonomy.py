@@ -29,6 +29,8 @@ class Taxonomy:
     scoped_functions: re.Pattern
     kernel_wins: tuple[str, ...] = ()
     context_wins: tuple[str, ...] = ()
+    study_groups: tuple[str, ...] = ()   # the reference study's grouping (taxonomy.yaml `study`)
+    study_rules: tuple[Rule, ...] = ()
 
     def classify(self, **unit: str | None) -> str:
         """Category of one unit of time given its kernel/op/module/path/scope names."""
@@ -47,18 +49,29 @@ class Taxonomy:
             return ctx
         return own if own != "other" else ctx
 
+    def study_group(self, **unit: str | None) -> str:
+        """The reference study's group of a unit, from its outermost op and innermost module."""
+        return next((r.category for r in self.study_rules if r.matches(unit)), "other")
+
+
+def _rules(rows: list[dict], names: list[str], key: str = "category") -> tuple[Rule, ...]:
+    rules = []
+    for row in rows:
+        pats = tuple((f, re.compile(row[f], re.IGNORECASE)) for f in FIELDS if f in row)
+        if not pats or row[key] not in names:
+            raise ValueError(f"bad taxonomy rule {row}")
+        rules.append(Rule(row[key], pats))
+    return tuple(rules)
+
 
 @lru_cache(maxsize=4)
 def load(path: Path = TAXONOMY_FILE) -> Taxonomy:
     data = yaml.safe_load(Path(path).read_text())
-    rules = []
-    for row in data["rules"]:
-        pats = tuple((f, re.compile(row[f], re.IGNORECASE)) for f in FIELDS if f in row)
-        if not pats or row["category"] not in data["categories"]:
-            raise ValueError(f"bad taxonomy rule {row}")
-        rules.append(Rule(row["category"], pats))
-    return Taxonomy(tuple(data["categories"]), tuple(rules), re.compile(data["scoped_functions"]),
-                    tuple(data.get("kernel_wins", ())), tuple(data.get("context_wins", ())))
+    study = data.get("study") or {"groups": [], "rules": []}
+    return Taxonomy(tuple(data["categories"]), _rules(data["rules"], data["categories"]),
+                    re.compile(data["scoped_functions"]), tuple(data.get("kernel_wins", ())),
+                    tuple(data.get("context_wins", ())), tuple(study["groups"]),
+                    _rules(study["rules"], study["groups"], key="group"))
 
 
 def classify(**unit: str | None) -> str:

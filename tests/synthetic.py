@@ -64,7 +64,10 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
             cats = {k: v * total for k, v in shares.items()}
             results.append(run_dir, Point(**base, phase="profile", profiled_phase=phase, context=n, status=Status.ok,
                                           latency_s=total, breakdown={**cats, "time_basis": "host", "coverage": 1.0,
-                                                                      "unclassified_top": []}))
+                                                                      "unclassified_top": []},
+                                          breakdown_study={"GEMM": 0.6 * total, "other": 0.4 * total,
+                                                           "time_basis": "cpu+gpu", "coverage": 0.6,
+                                                           "unclassified_top": []}))
     facts = ModelFacts(model_type=model_type, layout=layout, params=params, buffer_bytes=0, dtype="float32")
     config = {"model": {"name": model, "size": "x", "family": family, "dtype": "float32"},
               "device": {"name": device, "peak_tflops": {"float32": 1.0}, "peak_bandwidth_gbs": 50.0},

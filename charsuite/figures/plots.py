@@ -315,8 +315,9 @@ def _profiles(data: Data) -> pd.DataFrame:
     return prof[prof["breakdown"].map(lambda b: isinstance(b, dict))]
 
 
-def _shares(b: dict) -> dict[str, float]:
-    cats = {k: v for k, v in b.items() if k in theme.category_colors() and isinstance(v, (int, float))}
+def _shares(b: dict, colors: dict[str, str] | None = None) -> dict[str, float]:
+    colors = colors or theme.category_colors()
+    cats = {k: v for k, v in b.items() if k in colors and isinstance(v, (int, float))}
     total = sum(cats.values()) or 1.0
     return {k: v / total for k, v in cats.items()}
 
@@ -342,16 +343,45 @@ def breakdown(data: Data) -> go.Figure:
                        height=220 * len(runs) + 90)
 
 
-def _stacked_bars(fig, g: pd.DataFrame, row: int, col: int) -> None:
+def breakdown_study(data: Data) -> go.Figure:
+    """Our categories beside the reference study's groups, for the same profiled steps: how much
+    of the study's SSM_Scan is conv1d and GEMM, and what its CPU+GPU sum adds."""
+    prof = _profiles(data)
+    if prof.empty or "breakdown_study" not in prof or not prof["breakdown_study"].map(
+            lambda b: isinstance(b, dict)).any():
+        raise Skip("no profile lines with the study's grouping (profiled before it was recorded)")
+    prof = prof[prof["breakdown_study"].map(lambda b: isinstance(b, dict))]
+    runs = [(k, ph) for k, g in prof.groupby(["model", "size", "device"], sort=True)
+            for ph in ("prefill", "decode") if ph in set(g["profiled_phase"])]
+    basis = prof.iloc[0]["breakdown"].get("time_basis", "host")
+    titles = [t for (m, s, d), ph in runs for t in (f"{m} {s}{' @ ' + d if data.multi_device else ''} · {ph} · "
+                                                    f"charsuite ({basis})", "the study's groups (CPU+GPU summed)")]
+    fig = make_subplots(rows=len(runs), cols=2, shared_yaxes=True, horizontal_spacing=0.08,
+                        vertical_spacing=0.5 / max(len(runs), 1), subplot_titles=titles)
+    for i, ((m, s, d), ph) in enumerate(runs):
+        g = prof[(prof["model"] == m) & (prof["size"] == s) & (prof["device"] == d) &
+                 (prof["profiled_phase"] == ph)].sort_values("context")
+        _stacked_bars(fig, g, row=i + 1, col=1)
+        _stacked_bars(fig, g, row=i + 1, col=2, key="breakdown_study", colors=theme.STUDY_COLORS, prefix="study · ")
+    fig.update_layout(barmode="stack")
+    fig.update_yaxes(title_text="% of time", range=[0, 100], col=1)
+    return theme.style(fig, "Operator breakdown: charsuite's categories and the reference study's groups",
+                       width=theme.TWO_COLUMN_PX, height=220 * len(runs) + 90)
+
+
+def _stacked_bars(fig, g: pd.DataFrame, row: int, col: int, key: str = "breakdown",
+                  colors: dict[str, str] | None = None, prefix: str = "") -> None:
     """100% stacked bars of category shares, one bar per context."""
+    colors = colors or theme.category_colors()
     if not g.empty:
-        shares = [_shares(b) for b in g["breakdown"]]
-        for cat, color in theme.category_colors().items():
+        shares = [_shares(b, colors) for b in g[key]]
+        for cat, color in colors.items():
             ys = [100 * s.get(cat, 0.0) for s in shares]
             if not any(ys):
                 continue
-            fig.add_trace(go.Bar(x=[human_tokens(c) for c in g["context"]], y=ys, name=cat, marker_color=color,
-                                 legendgroup=cat, showlegend=cat not in {t.name for t in fig.data}),
+            name = prefix + cat
+            fig.add_trace(go.Bar(x=[human_tokens(c) for c in g["context"]], y=ys, name=name, marker_color=color,
+                                 legendgroup=name, showlegend=name not in {t.name for t in fig.data}),
                           row=row, col=col)
 
 

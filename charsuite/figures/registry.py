@@ -12,6 +12,7 @@ FIGURES = {
     "memory_prefill": lambda d: plots.memory(d, "prefill"),
     "operator_breakdown": plots.breakdown,
     "operator_breakdown_devices": plots.breakdown_devices,
+    "operator_breakdown_study": plots.breakdown_study,
     "throughput_energy": plots.throughput_energy,
     "max_context": plots.max_context,
 }

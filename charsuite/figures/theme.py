@@ -27,6 +27,11 @@ FAMILY_PALETTES = {
 # a category added there takes the next color of this list, never a random one.
 CATEGORY_PALETTE = ["#1f4e9c", "#7fb2f0", "#b2182b", "#f4a582", "#4fb06b", "#fdd49e", "#969696", "#8c6bb1",
                     "#e7298a", "#66a61e", "#d9d9d9", "#a6761d", "#1b9e77", "#e6ab02", "#666666"]
+# The reference study's groups (kernels_profile/taxonomy.yaml `study`), colored like their
+# nearest category of ours so the two panels of operator_breakdown_study read side by side.
+STUDY_COLORS = {"SSM_Scan": "#1f4e9c", "GEMM": "#f4a582", "normalization": "#4fb06b", "activation": "#fdd49e",
+                "logit_computation": "#e7298a", "arithmetic": "#8c6bb1", "embedding": "#66a61e",
+                "memory": "#969696", "other": "#d9d9d9"}
 MEM_COLORS = {"weights": "#636363", "kv_cache": "#b2182b", "ssm_state": "#1f4e9c", "logits": "#e7298a",
               "activations": "#fdae6b", "allocator_slack": "#e5e5e5"}
 

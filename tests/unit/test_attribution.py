@@ -100,3 +100,24 @@ def test_steps_are_attributed_apart_and_one_slow_step_does_not_decide_the_shares
                          capture_output=True, text=True, cwd=REPO)
     read = json.loads(out.stdout)
     assert read["steps"] == 3 and read["categories"]["ssm_scan"] == pytest.approx(100e-6)
+
+
+def test_the_study_grouping_sums_cpu_and_gpu_time_and_keeps_fused_functions_whole(tmp_path):
+    r = attribute(gpu_trace())
+    study = r["study"]
+    assert study.basis == "cpu+gpu"
+    us = {k: round(v * 1e6) for k, v in study.categories.items() if v}
+    # the fused Function: its 60 us of CPU time plus its conv1d (100) and scan kernels (500), whole;
+    # GEMM: linear+addmm CPU (8) and their GEMM kernel (400), plus SDPA's CPU (20) and kernel (250)
+    assert us == {"SSM_Scan": 660, "GEMM": 678, "other": 55}
+    assert r["device"].categories["conv1d"] > 0  # ours keeps the conv apart from the scan
+    path = tmp_path / "gpu.json"
+    path.write_text(json.dumps(gpu_trace()))
+    out = subprocess.run([sys.executable, "-m", "kernels_profile", str(path), "--json", "--grouping", "study"],
+                         capture_output=True, text=True, cwd=REPO)
+    data = json.loads(out.stdout)
+    assert data["grouping"] == "study" and data["basis"] == "cpu+gpu"
+    assert round(data["categories"]["SSM_Scan"] * 1e6) == 660
+    text = subprocess.run([sys.executable, "-m", "kernels_profile", str(path), "--grouping", "study"],
+                          capture_output=True, text=True, cwd=REPO).stdout
+    assert "summed" in text and "SSM_Scan" in text

@@ -63,7 +63,10 @@ def _k(text: str) -> float:
 def test_figures_mark_the_crossovers_and_the_oom(batch):
     figures, notes, _ = build([batch])
     assert {"prefill_latency", "speedup_prefill", "speedup_decode", "memory_prefill", "operator_breakdown",
-            "max_context"} <= set(figures)
+            "operator_breakdown_study", "max_context"} <= set(figures)
+    study = figures["operator_breakdown_study"]
+    names = {t.name for t in study.data}
+    assert {"study · GEMM", "study · other", "gemm"} <= names and "study · SSM_Scan" not in names  # side by side
     diamonds = [t for t in figures["speedup_prefill"].data if getattr(t.marker, "symbol", None) == "diamond"]
     assert len(diamonds) == 1 and diamonds[0].x[0] == pytest.approx(4000, rel=0.01)
     ooms = [t for t in figures["prefill_latency"].data if getattr(t.marker, "symbol", None) == "x"]
