@@ -11,7 +11,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from charsuite.records import Point
+from charsuite.records import Point, Status
 from charsuite.units import human_bytes, human_tokens
 
 
@@ -89,7 +89,8 @@ class Progress:
         took = ""
         if not resumed and self.current is not None and self.current[:2] == (phase, context):
             seconds = time.monotonic() - self.current[3]
-            self.walls.setdefault(phase, []).append((context, seconds))
+            if point.status is Status.ok:  # a failed point's wall is worker restarts, not the phase's scaling
+                self.walls.setdefault(phase, []).append((context, seconds))
             took = f"  took {seconds:.1f} s, {self.left()}"
         self.current = None
         lat = point.latency_s

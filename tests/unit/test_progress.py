@@ -39,3 +39,19 @@ def test_each_finished_point_says_its_time_the_estimate_and_why_it_is_noisy(monk
     assert "took 2.0 s, estimating time left" in text
     assert "took 8.0 s, ~0:32 left" in text        # 2 s at 256, 8 s at 512: quadratic, so 32 s at 1K
     assert "NOISY: contention: test" in text and "+-2%" in text
+
+
+def test_a_failed_point_does_not_bend_the_estimate(monkeypatch):
+    now = [0.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: now[0])
+    out = io.StringIO()
+    prog = Progress("run", Console(file=out, width=200))
+    prog.start(4, [("prefill", 256), ("prefill", 512), ("prefill", 1024), ("prefill", 2048)])
+    base = dict(model="m", size="s", family="ssm", device="cpu", dtype="float32", batch=1, phase="prefill")
+    for n, t, status in ((256, 2.0, Status.ok), (512, 10.0, Status.ok), (1024, 110.0, Status.oom)):
+        prog.point("prefill", n, "ladder")
+        now[0] = t
+        prog.done("prefill", n, Point(**base, context=n, status=status, latency_s=0.5 if status is Status.ok else None),
+                  resumed=False)
+    # the out-of-memory point took 100 s of worker restarts; 2048 is still 8 s x 4^2 from the ok points
+    assert "took 100.0 s, ~2:08 left" in out.getvalue()
