@@ -132,10 +132,10 @@ def ev(name, cat, ts, dur, tid=1, pid=1, **args):
     return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": args}
 
 
-def names_trace():
+def names_trace(names=None):
     """Every name above launched from its context, as torch.profiler writes a GPU trace."""
     events, t = [], 0
-    for i, (kernel, ctx, _, _) in enumerate(NAMES):
+    for i, (kernel, ctx, _, _) in enumerate(names or NAMES):
         if ctx.get("module"):
             events.append(ev(f"module: model.layers.{i}.mixer ({ctx['module']})", "user_annotation", t, 10))
         if ctx.get("scope"):
