@@ -5,9 +5,9 @@ times must not). CI installs HTA (.ci/run); elsewhere `pip install -e ".[hta]"`.
 import json
 
 import pytest
+from test_kernel_names import NAMES, names_trace
 
 from kernels_profile.attribute import attribute
-from test_kernel_names import NAMES, names_trace
 
 hta_trace_analysis = pytest.importorskip("hta.trace_analysis", reason="HolisticTraceAnalysis is not installed")
 
