@@ -1,7 +1,9 @@
 """`python -m kernels_profile TRACE.json [--json] [--grouping study]`: category breakdown of any
 torch.profiler Chrome trace (CPU or GPU, from this machine or another); a trace of several
 profiler steps reports each category's median over them, and its spread. `--grouping study`
-regroups the same trace the way the reference study did (its groups, CPU and GPU time summed)."""
+regroups the same trace the way the reference study did (its groups, CPU and GPU time summed).
+`--companion EAGER.json`: for a trace of CUDA-graph replays, an eager trace of the same step
+whose launching ops classify the replayed kernels by name."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ import json
 from pathlib import Path
 
 from charsuite.errors import UsageError, run_command
-from kernels_profile.attribute import attribute, median_breakdown, per_step, primary, share_spread
+from kernels_profile.attribute import (
+    attribute,
+    learned_categories,
+    median_breakdown,
+    per_step,
+    primary,
+    share_spread,
+)
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -19,12 +28,20 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", action="store_true", help="print {basis, categories, coverage} as JSON")
     ap.add_argument("--grouping", choices=("charsuite", "study"), default="charsuite",
                     help="charsuite's categories (default), or the reference study's groups with CPU+GPU summed")
+    ap.add_argument("--companion", type=Path, metavar="EAGER.json",
+                    help="an eager trace of the same step: classifies kernels replayed from CUDA graphs by name")
     args = ap.parse_args(argv)
     try:
+        companion = learned_categories(json.loads(args.companion.read_text())) if args.companion else None
+    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
+        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot read {args.companion} as a torch.profiler Chrome trace: {why}") from None
+    try:
         trace = json.loads(args.trace.read_text())
-        result = attribute(trace)
+        result = attribute(trace, companion=companion)
         study = args.grouping == "study"
-        steps = per_step(trace, result["study"] if study else primary(result), grouping=args.grouping)
+        steps = per_step(trace, result["study"] if study else primary(result), grouping=args.grouping,
+                         companion=companion)
     except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
         why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(f"cannot read {args.trace} as a torch.profiler Chrome trace: {why}") from None

@@ -36,10 +36,12 @@ class Breakdown:
     unclassified_top: list[tuple[str, float]]
     total_s: float
     by_name: dict[tuple[str, str], float] = field(default_factory=dict)
+    graph_s: float = 0.0  # device seconds of kernels replayed from CUDA graphs (Kineto's "graph id")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"basis": self.basis, "categories": self.categories, "coverage": self.coverage,
-                "unclassified_top": self.unclassified_top, "total_s": self.total_s}
+        out = {"basis": self.basis, "categories": self.categories, "coverage": self.coverage,
+               "unclassified_top": self.unclassified_top, "total_s": self.total_s}
+        return {**out, "graph_s": self.graph_s} if self.graph_s else out
 
 
 def _context(stack: list[dict]) -> dict[str, str | None]:
@@ -76,9 +78,31 @@ def _walk(events: list[dict]):
                 stack.append(ev)
 
 
-def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dict[str, Breakdown | None]:
+def learned_categories(eager: dict | str | Path, taxonomy: Taxonomy | None = None) -> dict[str, str]:
+    """{kernel name: category} from an eager trace of the same step, where every kernel has its
+    launching op and scopes (the category that holds most of a name's time)."""
+    device = attribute(eager, taxonomy)["device"]
+    best: dict[str, tuple[float, str]] = {}
+    for (cat, name), s in (device.by_name.items() if device else []):
+        if s > best.get(name, (-1.0, ""))[0]:
+            best[name] = (s, cat)
+    return {name: cat for name, (_, cat) in best.items()}
+
+
+def _graph_id(kernel: dict) -> Any:
+    gid = (kernel.get("args") or {}).get("graph id")
+    return gid if gid not in (None, 0, "0") else None
+
+
+def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None,
+              companion: dict[str, str] | None = None) -> dict[str, Breakdown | None]:
     """The breakdowns of one trace: {"host": Breakdown, "device": Breakdown or None, "study":
-    Breakdown in the reference study's groups, CPU and GPU time summed}."""
+    Breakdown in the reference study's groups, CPU and GPU time summed}.
+
+    A kernel replayed from a CUDA graph (Kineto writes its "graph id") has no launching op, only
+    the cudaGraphLaunch: it is classified by `companion` (learned_categories of an eager trace of
+    the same step) where that knows its name, else by its own name; `graph_s` says how much of
+    the device time such kernels hold."""
     if not isinstance(trace, dict):
         trace = json.loads(Path(trace).read_text())
     if not isinstance(trace, dict) or not isinstance(trace.get("traceEvents"), list):
@@ -113,14 +137,21 @@ def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None) -> dic
     device = None
     if kernels:
         units = []
+        graph_s = 0.0
         for k in kernels:
             ctx = launches.get((k.get("args") or {}).get("correlation"), {})
-            cat = tax.classify_kernel(k["name"], op=ctx.get("op"), module=ctx.get("module"), path=ctx.get("path"),
-                                      scope=ctx.get("scope"))
+            replayed = _graph_id(k) is not None
+            if replayed and companion and k["name"] in companion:
+                cat = companion[k["name"]]
+            else:
+                cat = tax.classify_kernel(k["name"], op=ctx.get("op"), module=ctx.get("module"),
+                                          path=ctx.get("path"), scope=ctx.get("scope"))
+            graph_s += float(k.get("dur", 0)) / 1e6 if replayed else 0.0
             units.append((cat, k["name"], float(k.get("dur", 0))))
             study_units.append((tax.study_group(op=ctx.get("op"), module=ctx.get("module")), k["name"],
                                 float(k.get("dur", 0))))
         device = _breakdown("device", units, tax)
+        device.graph_s = graph_s
     study = _breakdown("cpu+gpu", study_units, tax, names=tax.study_groups) if tax.study_groups else None
     return {"host": host, "device": device, "study": study}
 
@@ -147,12 +178,13 @@ def split_steps(trace: dict) -> list[dict]:
     return out
 
 
-def per_step(trace: dict, whole: Breakdown | None = None, grouping: str = "charsuite") -> list[Breakdown]:
+def per_step(trace: dict, whole: Breakdown | None = None, grouping: str = "charsuite",
+             companion: dict[str, str] | None = None) -> list[Breakdown]:
     """The primary breakdown of each profiler step (on the whole trace's basis; `grouping`
     study: the study's); the whole trace's own when it has no steps."""
     pick = primary if grouping == "charsuite" else (lambda r: r["study"])
-    whole = whole or pick(attribute(trace))
-    steps = [pick(attribute(t)) for t in split_steps(trace)]
+    whole = whole or pick(attribute(trace, companion=companion))
+    steps = [pick(attribute(t, companion=companion)) for t in split_steps(trace)]
     return [b for b in steps if b.basis == whole.basis and b.total_s > 0] or [whole]
 
 

@@ -121,3 +121,55 @@ def test_the_study_grouping_sums_cpu_and_gpu_time_and_keeps_fused_functions_whol
     text = subprocess.run([sys.executable, "-m", "kernels_profile", str(path), "--grouping", "study"],
                           capture_output=True, text=True, cwd=REPO).stdout
     assert "summed" in text and "SSM_Scan" in text
+
+
+ELEMENTWISE = ("void at::native::vectorized_elementwise_kernel<4, at::native::exp_kernel_cuda(at::TensorIteratorBase&)"
+               "::{lambda()#1}::operator()() const::{lambda(float)#1}, at::detail::Array<char*, 2> >")
+
+
+def graph_trace():
+    """A decode step replayed from a CUDA graph: one cudaGraphLaunch, its kernels carrying Kineto's
+    "graph id" and no launching op."""
+    return {"traceEvents": [
+        ev("module: model.layers.0.mixer (Mamba2Mixer)", "user_annotation", 0, 50),
+        ev("cudaGraphLaunch", "cuda_runtime", 1, 2, correlation=21),
+        ev(ELEMENTWISE, "kernel", 10, 30, tid=7, pid=0, correlation=21, **{"graph id": 3, "graph node id": 1}),
+        ev("_chunk_scan_fwd_kernel", "kernel", 40, 50, tid=7, pid=0, correlation=21, **{"graph id": 3}),
+        ev("ampere_sgemm_128x64_tn", "kernel", 90, 20, tid=7, pid=0, correlation=21, **{"graph id": 3}),
+    ]}
+
+
+def eager_companion():
+    """The same step run eagerly: each kernel with its op and the scan function's scope."""
+    return {"traceEvents": [
+        ev("module: model.layers.0.mixer (Mamba2Mixer)", "user_annotation", 0, 100),
+        ev("fn: segment_sum", "user_annotation", 1, 20),
+        ev("aten::exp", "cpu_op", 2, 10),
+        ev("cudaLaunchKernel", "cuda_runtime", 3, 2, correlation=1),
+        ev("aten::linear", "cpu_op", 30, 10),
+        ev("cudaLaunchKernel", "cuda_runtime", 31, 2, correlation=2),
+        ev(ELEMENTWISE, "kernel", 100, 30, tid=7, pid=0, correlation=1),
+        ev("ampere_sgemm_128x64_tn", "kernel", 140, 20, tid=7, pid=0, correlation=2),
+    ]}
+
+
+def test_graph_replays_are_classified_by_name_and_by_an_eager_companion(tmp_path):
+    from kernels_profile.attribute import learned_categories
+
+    alone = attribute(graph_trace())["device"]
+    assert alone.graph_s == pytest.approx(100e-6) and alone.as_dict()["graph_s"] == pytest.approx(100e-6)
+    assert round(alone.categories["elementwise"] * 1e6) == 30  # by its own name: no op, no scope
+    learned = learned_categories(eager_companion())
+    assert learned[ELEMENTWISE] == "ssm_scan"  # eagerly it runs inside the scan function
+    paired = attribute(graph_trace(), companion=learned)["device"]
+    us = {k: round(v * 1e6) for k, v in paired.categories.items() if v}
+    assert us == {"ssm_scan": 80, "gemm": 20}
+    graph, eager = tmp_path / "graph.json", tmp_path / "eager.json"
+    graph.write_text(json.dumps(graph_trace()))
+    eager.write_text(json.dumps(eager_companion()))
+    out = subprocess.run([sys.executable, "-m", "kernels_profile", str(graph), "--json", "--companion", str(eager)],
+                         capture_output=True, text=True, cwd=REPO)
+    assert round(json.loads(out.stdout)["categories"]["ssm_scan"] * 1e6) == 80
+    bad = subprocess.run([sys.executable, "-m", "kernels_profile", str(graph), "--companion", str(tmp_path / "no")],
+                         capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
