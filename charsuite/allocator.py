@@ -46,3 +46,15 @@ def set_mode(name: str) -> bool:
     if mallopt is None:
         return False
     return all(mallopt(param, value) == 1 for param, value in MODES[name].items())
+
+
+def start(device_type: str, setting: str) -> tuple[bool, str]:
+    """A worker's malloc at start-up: (per-phase modes on, what run.json records). `setting` is
+    device.malloc (phase | env); only a CPU device's glibc is switched."""
+    if device_type != "cpu":
+        return False, "n/a (the device's own allocator)"
+    if setting != "phase":
+        return False, "device.malloc=env: glibc's defaults and device.allocator_env"
+    if not set_mode("mapped"):
+        return False, "not glibc: left to its defaults"
+    return True, f"glibc, per phase: {PER_PHASE}"

@@ -85,10 +85,12 @@ def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str,
                malloc: bool = False) -> PhaseStep:
     """Prefill: one forward over the prompt up to the first token, keeping `logits`
     (last | all). Decode: after one (untimed) prefill keeping the last logits only,
-    `decode_tokens` cached steps, each feeding the argmax back. `malloc`: the set-up runs in
-    the mode the caller set, decode steps in glibc's retained mode (allocator.py)."""
+    `decode_tokens` cached steps, each feeding the argmax back. `malloc`: the set-up (and a
+    prefill) runs in glibc's mapped mode, decode steps in its retained mode (allocator.py)."""
     b, n = input_ids.shape
     state: dict[str, Any] = {}
+    if malloc:
+        allocator.set_mode("mapped")
     if phase == "prefill":
         def run_prefill():
             state.clear()  # the previous call's outputs are freed before the next one runs

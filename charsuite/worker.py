@@ -19,6 +19,7 @@ import time
 import traceback
 from typing import Any
 
+from charsuite import allocator
 from charsuite.records import Energy, Reply, Status
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
@@ -64,14 +65,11 @@ def device_name(device) -> str:
         return torch.cuda.get_device_name(0)
     try:
         with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    import platform
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
 
-    return platform.processor() or "cpu"
+        return platform.processor() or "cpu"
 
 
 class Session:
@@ -97,11 +95,7 @@ class Session:
                 torch.cuda.set_per_process_memory_fraction(limit / total, 0)
         else:
             self.device = torch.device("cpu")
-        self.malloc = self.device.type == "cpu" and self.device_cfg.malloc == "phase"
-        if self.malloc:
-            from charsuite import allocator
-
-            self.malloc = allocator.set_mode("mapped")  # False where malloc is not glibc's
+        self.malloc, malloc_info = allocator.start(self.device.type, self.device_cfg.malloc)
         # the driver chose the threads once for the whole run (trackers/load.choose_threads)
         torch.set_num_threads(setup.get("threads") or self.device_cfg.threads or len(os.sched_getaffinity(0)))
         t0 = time.perf_counter()
@@ -120,18 +114,9 @@ class Session:
             "device_name": device_name(self.device),
             "power_monitor": self.power.name,
             "idle_power_w": self.idle_power_w,
-            "malloc": self.malloc_info(),
+            "malloc": malloc_info,
             **self.engine.implementations(),
         }
-
-    def malloc_info(self) -> str:
-        from charsuite.allocator import PER_PHASE
-
-        if self.malloc:
-            return f"glibc, per phase: {PER_PHASE}"
-        if self.device.type == "cpu" and self.device_cfg.malloc == "phase":
-            return "not glibc: left to its defaults"
-        return "device.malloc=env: glibc's defaults and device.allocator_env" if self.device.type == "cpu" else "n/a"
 
     def guard(self) -> Reply:
         from charsuite.measure import decode_matches_forward
@@ -191,10 +176,6 @@ class Session:
         if (too_long := self._too_long(context)) is not None:
             return too_long
         w = self.workload
-        if self.malloc:
-            from charsuite import allocator
-
-            allocator.set_mode("mapped")
         step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens, self.malloc)
         with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1, active=steps) as on_step:
             samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=steps, on_step=on_step)
