@@ -8,6 +8,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from charsuite import results
 from charsuite.summary import markdown
 from helpers import run_cli
@@ -17,6 +19,7 @@ from helpers import run_cli
 # contention, so it widens the target in both sweeps alike.
 SWEEP = ("+model=mamba2", "model.size=tiny", "context.min=128", "context.max=512", "workload.phases=[prefill]",
          "workload.repeat_time_s=2", "workload.target_rel_ci=0.15")
+pytestmark = pytest.mark.serial  # its quiet half needs the machine to itself: never beside other tests
 
 
 @contextlib.contextmanager

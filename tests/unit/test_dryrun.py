@@ -20,8 +20,10 @@ from helpers import compose
 CPU = torch.device("cpu")
 FAMILIES = ["mamba", "mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "jamba", "qwen2_5", "llama3_2", "phi3",
             "tinyllama", "gpt_neo"]
-REAL_SIZES = [("mamba", "130m"), ("mamba2", "130m"), ("zamba2", "1.2b"), ("falcon_h1", "0.5b"), ("qwen2_5", "0.5b"),
-              ("llama3_2", "1b"), ("tinyllama", "1.1b"), ("gpt_neo", "125m")]
+# One real size of each kind (Mamba, Mamba-2, a hybrid, two Transformers), the smallest published: every
+# family is checked at tiny size above. (zamba2 1.2b, llama3_2 1b and tinyllama 1.1b took 60-180 s each and
+# pushed CI past its budget; they pass the same check.)
+REAL_SIZES = [("mamba", "130m"), ("mamba2", "130m"), ("falcon_h1", "0.5b"), ("qwen2_5", "0.5b"), ("gpt_neo", "125m")]
 
 
 def _against_measured(family: str, size: str, contexts) -> None:
@@ -44,7 +46,7 @@ def test_dry_run_matches_the_measured_tensor_peak(family):
 @pytest.mark.slow
 @pytest.mark.parametrize("family,size", REAL_SIZES)
 def test_dry_run_matches_real_sizes(family, size):
-    _against_measured(family, size, (128, 256, 512))
+    _against_measured(family, size, (128, 512))
 
 
 def test_the_folded_mamba1_loop_allocates_what_the_loop_does():
