@@ -64,7 +64,9 @@ def test_an_interrupted_driver_ends_its_worker_and_keeps_every_point(tmp_path, s
     t0 = time.monotonic()
     proc.send_signal(sig)
     assert proc.wait(timeout=10) == code
-    assert time.monotonic() - t0 < 2.0
+    # at once: well under the 10 s a graceful close would wait on the busy worker (2.1-2.2 s seen with
+    # another test beside it on two cores, under 1 s alone)
+    assert time.monotonic() - t0 < 5.0
     assert wait_for(lambda: gone(worker), 2.0)
     lines = [ln for ln in proc.stderr.read().splitlines() if ln.startswith("charsuite:")]
     assert lines[-1].startswith("charsuite: interrupted: 1 points kept") and "Traceback" not in "\n".join(lines)
