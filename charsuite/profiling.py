@@ -20,7 +20,15 @@ from charsuite.config import RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.recorder import Recorder
 from charsuite.records import Breakdown, Point
-from kernels_profile.attribute import attribute, median_breakdown, per_step, primary, share_spread, write_csv
+from kernels_profile.attribute import (
+    attribute,
+    attribute_steps,
+    median_breakdown,
+    per_step,
+    primary,
+    share_spread,
+    write_csv,
+)
 
 SLOW_STEP = 2.0
 
@@ -48,7 +56,8 @@ def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phas
         ops_csv = profiles / f"{phase}_{context}.ops.csv"
         write_csv(result, ops_csv)
         main = primary(result)
-        steps = per_step(whole, main)
+        stepped = attribute_steps(whole)  # once, for our grouping and the study's
+        steps = per_step(whole, main, steps=stepped)
         measured = recorder.measured(phase, context)
         unprofiled = measured.latency_s if measured is not None else None
         point.breakdown = as_record(median_breakdown(steps))
@@ -56,7 +65,8 @@ def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phas
         point.share_spread = share_spread(steps)
         point.breakdown_host = as_record(result["host"]) if main.basis == "device" else None
         if result["study"] is not None:  # the same trace in the reference study's groups, beside ours
-            point.breakdown_study = as_record(median_breakdown(per_step(whole, result["study"], grouping="study")))
+            study_steps = per_step(whole, result["study"], grouping="study", steps=stepped)
+            point.breakdown_study = as_record(median_breakdown(study_steps))
         point.unprofiled_latency_s = unprofiled
         point.profiler_overhead = point.latency_s / unprofiled if unprofiled else None
         slow = [i for i, s in enumerate(reply.latency_samples_s or []) if unprofiled and s > SLOW_STEP * unprofiled]

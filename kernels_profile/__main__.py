@@ -21,6 +21,13 @@ from kernels_profile.attribute import (
     share_spread,
 )
 
+READ_ERRORS = (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError)
+
+
+def _not_a_trace(path: Path, exc: Exception) -> UsageError:
+    why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return UsageError(f"cannot read {path} as a torch.profiler Chrome trace: {why}")
+
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m kernels_profile", description=__doc__.splitlines()[0])
@@ -33,18 +40,16 @@ def _main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     try:
         companion = learned_categories(json.loads(args.companion.read_text())) if args.companion else None
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"cannot read {args.companion} as a torch.profiler Chrome trace: {why}") from None
+    except READ_ERRORS as exc:
+        raise _not_a_trace(args.companion, exc) from None
     try:
         trace = json.loads(args.trace.read_text())
         result = attribute(trace, companion=companion)
         study = args.grouping == "study"
         steps = per_step(trace, result["study"] if study else primary(result), grouping=args.grouping,
                          companion=companion)
-    except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as exc:
-        why = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"cannot read {args.trace} as a torch.profiler Chrome trace: {why}") from None
+    except READ_ERRORS as exc:
+        raise _not_a_trace(args.trace, exc) from None
     main_b = median_breakdown(steps)
     if args.json:
         out = {**main_b.as_dict(), "grouping": args.grouping, "steps": len(steps), "share_spread": share_spread(steps)}

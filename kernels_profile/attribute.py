@@ -140,16 +140,16 @@ def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None,
         graph_s = 0.0
         for k in kernels:
             ctx = launches.get((k.get("args") or {}).get("correlation"), {})
+            dur = float(k.get("dur", 0))
             replayed = _graph_id(k) is not None
             if replayed and companion and k["name"] in companion:
                 cat = companion[k["name"]]
             else:
                 cat = tax.classify_kernel(k["name"], op=ctx.get("op"), module=ctx.get("module"),
                                           path=ctx.get("path"), scope=ctx.get("scope"))
-            graph_s += float(k.get("dur", 0)) / 1e6 if replayed else 0.0
-            units.append((cat, k["name"], float(k.get("dur", 0))))
-            study_units.append((tax.study_group(op=ctx.get("op"), module=ctx.get("module")), k["name"],
-                                float(k.get("dur", 0))))
+            graph_s += dur / 1e6 if replayed else 0.0
+            units.append((cat, k["name"], dur))
+            study_units.append((tax.study_group(op=ctx.get("op"), module=ctx.get("module")), k["name"], dur))
         device = _breakdown("device", units, tax)
         device.graph_s = graph_s
     study = _breakdown("cpu+gpu", study_units, tax, names=tax.study_groups) if tax.study_groups else None
@@ -178,14 +178,21 @@ def split_steps(trace: dict) -> list[dict]:
     return out
 
 
+def attribute_steps(trace: dict, companion: dict[str, str] | None = None) -> list[dict[str, Breakdown | None]]:
+    """attribute() of each profiler step of the trace (split_steps); [] when it has none."""
+    return [attribute(t, companion=companion) for t in split_steps(trace)]
+
+
 def per_step(trace: dict, whole: Breakdown | None = None, grouping: str = "charsuite",
-             companion: dict[str, str] | None = None) -> list[Breakdown]:
+             companion: dict[str, str] | None = None,
+             steps: list[dict[str, Breakdown | None]] | None = None) -> list[Breakdown]:
     """The primary breakdown of each profiler step (on the whole trace's basis; `grouping`
-    study: the study's); the whole trace's own when it has no steps."""
+    study: the study's); the whole trace's own when it has no steps. `steps`: the trace's
+    attribute_steps() when the caller has them already (one attribution serves both groupings)."""
     pick = primary if grouping == "charsuite" else (lambda r: r["study"])
     whole = whole or pick(attribute(trace, companion=companion))
-    steps = [pick(attribute(t, companion=companion)) for t in split_steps(trace)]
-    return [b for b in steps if b.basis == whole.basis and b.total_s > 0] or [whole]
+    picked = [pick(r) for r in (steps if steps is not None else attribute_steps(trace, companion))]
+    return [b for b in picked if b is not None and b.basis == whole.basis and b.total_s > 0] or [whole]
 
 
 def median_breakdown(steps: list[Breakdown]) -> Breakdown:

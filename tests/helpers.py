@@ -27,3 +27,8 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
 def compose(*overrides: str) -> RunConfig:
     """A composed, validated RunConfig for the given overrides (no Hydra job)."""
     return compose_run(list(overrides))
+
+
+def ev(name: str, cat: str, ts: float, dur: float, tid: int = 1, pid: int = 1, **args) -> dict:
+    """One complete ("X") event of a torch.profiler Chrome trace, for hand-made traces."""
+    return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": args}

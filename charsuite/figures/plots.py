@@ -315,6 +315,12 @@ def _profiles(data: Data) -> pd.DataFrame:
     return prof[prof["breakdown"].map(lambda b: isinstance(b, dict))]
 
 
+def _run_profiles(prof: pd.DataFrame, model: str, size: str, device: str, phase: str) -> pd.DataFrame:
+    """One run's profile lines of one phase, by context."""
+    return prof[(prof["model"] == model) & (prof["size"] == size) & (prof["device"] == device) &
+                (prof["profiled_phase"] == phase)].sort_values("context")
+
+
 def _shares(b: dict, colors: dict[str, str] | None = None) -> dict[str, float]:
     colors = colors or theme.category_colors()
     cats = {k: v for k, v in b.items() if k in colors and isinstance(v, (int, float))}
@@ -333,9 +339,7 @@ def breakdown(data: Data) -> go.Figure:
                         vertical_spacing=0.5 / max(len(runs), 1), subplot_titles=titles)
     for i, (m, s, d) in enumerate(runs):
         for j, ph in enumerate(phases):
-            g = prof[(prof["model"] == m) & (prof["size"] == s) & (prof["device"] == d) &
-                     (prof["profiled_phase"] == ph)].sort_values("context")
-            _stacked_bars(fig, g, row=i + 1, col=j + 1)
+            _stacked_bars(fig, _run_profiles(prof, m, s, d, ph), row=i + 1, col=j + 1)
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text="% of time", range=[0, 100], col=1)
     basis = prof.iloc[0]["breakdown"].get("time_basis", "host")
@@ -359,8 +363,7 @@ def breakdown_study(data: Data) -> go.Figure:
     fig = make_subplots(rows=len(runs), cols=2, shared_yaxes=True, horizontal_spacing=0.08,
                         vertical_spacing=0.5 / max(len(runs), 1), subplot_titles=titles)
     for i, ((m, s, d), ph) in enumerate(runs):
-        g = prof[(prof["model"] == m) & (prof["size"] == s) & (prof["device"] == d) &
-                 (prof["profiled_phase"] == ph)].sort_values("context")
+        g = _run_profiles(prof, m, s, d, ph)
         _stacked_bars(fig, g, row=i + 1, col=1)
         _stacked_bars(fig, g, row=i + 1, col=2, key="breakdown_study", colors=theme.STUDY_COLORS, prefix="study · ")
     fig.update_layout(barmode="stack")

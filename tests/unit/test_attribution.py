@@ -7,12 +7,8 @@ import sys
 
 import pytest
 
-from helpers import REPO
+from helpers import REPO, ev
 from kernels_profile.attribute import attribute
-
-
-def ev(name, cat, ts, dur, tid=1, pid=1, **args):
-    return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": args}
 
 
 def gpu_trace():

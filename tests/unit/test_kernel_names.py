@@ -5,6 +5,7 @@ cuDNN calls it, a kernel inside the SSM mixer's scan functions is ssm_scan."""
 
 import pytest
 
+from helpers import ev
 from kernels_profile.attribute import attribute
 from kernels_profile.taxonomy import load
 
@@ -126,10 +127,6 @@ NAMES = [
 def test_real_kernel_names_in_their_launching_context(kernel, context, category, source):
     assert source  # every name says where it comes from
     assert load().classify_kernel(kernel, **context) == category
-
-
-def ev(name, cat, ts, dur, tid=1, pid=1, **args):
-    return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": args}
 
 
 def names_trace(names=None):
