@@ -7,3 +7,12 @@ __version__ = "0.1.0"
 # "_key=value" when a batch sweeps keys beyond model and device, "" otherwise (run folder names).
 if not OmegaConf.has_resolver("cs_suffix"):
     OmegaConf.register_new_resolver("cs_suffix", lambda s: f"_{s}" if s else "")
+
+
+def _execution_suffix(mode: str, chunk) -> str:
+    """"_compile", "_chunk4096", ...: runs in other execution modes get folders of their own."""
+    return (f"_{mode}" if mode and mode != "eager" else "") + (f"_chunk{chunk}" if chunk not in (None, "None") else "")
+
+
+if not OmegaConf.has_resolver("cs_exec"):
+    OmegaConf.register_new_resolver("cs_exec", _execution_suffix)

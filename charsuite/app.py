@@ -32,11 +32,18 @@ NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("work
                      ("workload", "max_repeats"), ("workload", "target_rel_ci"), ("workload", "repeat_time_s")}
 
 
+# Keys added after runs were recorded: at their default they change nothing measured, so a
+# folder recorded before they existed still resumes.
+LATER_DEFAULTS = {("workload", "mode"): "eager", ("workload", "prefill_chunk"): None}
+
+
 def fingerprint(run: RunConfig) -> dict[str, Any]:
     raw = run.raw
     out = {}
     for section in FINGERPRINT_KEYS:
         for k, v in (raw.get(section) or {}).items():
+            if (section, k) in LATER_DEFAULTS and LATER_DEFAULTS[(section, k)] == v:
+                continue
             if (section, k) not in NOT_FINGERPRINTED and not (section == "model" and k == "sizes"):
                 out[f"{section}.{k}"] = v
     out["model.hf_config"] = run.model.hf_config
@@ -82,6 +89,9 @@ def check_machine(run: RunConfig) -> None:
     from charsuite.engines import kernel_paths
 
     kernel_paths.resolve(run.model.impl, run.device.kind)
+    if run.workload.mode == "cudagraph" and run.device.kind != "cuda":
+        raise ConfigError(f"workload.mode=cudagraph captures the decode step in a CUDA graph and "
+                          f"device={run.device.name} is not a CUDA device; use workload.mode=eager or compile here")
     if run.device.memory_enforcement == "cgroup" and run.device.kind == "cpu":
         from charsuite.cgroups import check_available
 
@@ -162,7 +172,9 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     w = run.workload
     limit = run.device.memory_limit_bytes()
 
-    def predict_mem(phase: str, context: int) -> dict[str, int]:
+    def predict_mem(phase: str, context: int) -> dict[str, int] | None:
+        if w.prefill_chunk:  # the closed form models a one-shot prefill only
+            return None
         return predict(facts, context, w.batch, w.logits if phase == "prefill" else "last").as_dict()
 
     run_info = {
@@ -173,7 +185,8 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         "memory_limit_bytes": limit,
         # What the read side (summary, figures) needs, so it never imports torch.
         "model_facts": facts.to_dict(),
-        "predicted_max_context": max_context(facts, limit, w.batch, w.logits) if limit else None,
+        "predicted_max_context": (max_context(facts, limit, w.batch, w.logits)
+                                  if limit and not w.prefill_chunk else None),
         "environment": environment.describe({**run.device.allocator_env}),
     }
     results.write_json(run_dir / results.RUN, run_info)

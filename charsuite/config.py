@@ -27,6 +27,7 @@ CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DTYPES = ("float32", "float16", "bfloat16")
 PHASES = ("prefill", "decode")
 LOGITS_MODES = ("last", "all")
+MODES = ("eager", "compile", "cudagraph")
 IMPLS = ("auto", "reference", "kernels")
 ENFORCEMENTS = ("auto", "rlimit", "cgroup")
 MALLOC_MODES = ("phase", "env")
@@ -208,6 +209,8 @@ class WorkloadConfig:
     warmup: int = 1
     batch: int = 1
     logits: str = "last"
+    mode: str = "eager"          # eager | compile (torch.compile, static cache) | cudagraph (decode replayed; CUDA)
+    prefill_chunk: int | None = None  # prefill in chunks of this many tokens, the cache carried; null = one shot
     timeout_s: float = 900.0
     budget_s: float | None = None
     seed: int = 0
@@ -227,6 +230,8 @@ class WorkloadConfig:
         _positive(self.repeat_time_s, "workload.repeat_time_s", what="number of seconds or null")
         _positive(self.warmup, "workload.warmup", allow_zero=True)
         _one_of(self.logits, "workload.logits", LOGITS_MODES)
+        _one_of(self.mode, "workload.mode", MODES)
+        _positive(self.prefill_chunk, "workload.prefill_chunk", what="number of tokens or null")
         _positive(self.timeout_s, "workload.timeout_s", what="number of seconds")
         _positive(self.budget_s, "workload.budget_s", what="number of seconds or null")
 

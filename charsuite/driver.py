@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from charsuite.config import RunConfig
+from charsuite.config import ConfigError, RunConfig
 from charsuite.isolation import Worker
 from charsuite.records import Reply, Status
 
@@ -93,6 +93,35 @@ class WorkerDriver:
                 return reply
             self.guard = reply.guard
         if not self.guard["passed"]:
-            return Reply.failed(Status.error, f"cached decode disagrees with a full forward: max |dlogit| "
+            mode = self.run.workload.mode
+            how = f" ({mode} mode, static cache)" if mode != "eager" else ""
+            return Reply.failed(Status.error, f"cached decode{how} disagrees with a full forward: max |dlogit| "
                                               f"{self.guard['max_abs_dlogit']:.3g} > {self.guard['tolerance']:g}")
         return None
+
+    def check_chunking(self) -> None:
+        """workload.prefill_chunk on a family whose transformers code cannot carry its cache
+        across a multi-token forward is bad input: one line naming the family, before any point."""
+        if self.guard is None:
+            reply = self.request("guard")
+            if not reply.ok:
+                raise ConfigError(f"cannot check chunked prefill for {self.run.model.name}: {reply.error}")
+            self.guard = reply.guard
+        c = self.guard.get("chunk") or {}
+        if not c.get("passed"):
+            m = self.run.model
+            raise ConfigError(
+                f"workload.prefill_chunk: {m.name} ({m.arch}) cannot prefill in chunks with transformers "
+                f"{transformers_version()}: its last logits after {c.get('length')} tokens in chunks of "
+                f"{c.get('chunk')} differ from one forward's by {c.get('max_abs_dlogit', float('nan')):.3g} > "
+                f"{self.guard['tolerance']:g} (the cache is not carried across a multi-token forward); "
+                "use workload.prefill_chunk=null")
+
+
+def transformers_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("transformers")
+    except PackageNotFoundError:
+        return "(not installed)"

@@ -35,6 +35,20 @@ def nvidia_driver() -> str | None:
         return None
 
 
+def device_name(device) -> str:
+    if device.type == "cuda":
+        import torch
+
+        return torch.cuda.get_device_name(0)
+    try:
+        with open("/proc/cpuinfo") as f:
+            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        import platform
+
+        return platform.processor() or "cpu"
+
+
 def describe(worker_env: dict[str, str]) -> dict[str, Any]:
     import torch
     import transformers

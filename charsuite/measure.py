@@ -5,8 +5,10 @@ timed()         seconds of one call
 repeat()        warmup untimed + timed calls of one step until the stop rule says enough (noise.py),
                 trackers around the timed ones
 phase_step()    the step a phase times: a prefill, or a run of cached decode steps
-measure_phase() a point: the step timed, memory and energy tracked
-decode_matches_forward()  the correctness guard
+measure_phase() a point: the step timed, memory and energy tracked; outside eager mode the
+                first call (compilation, graph capture) is timed apart as compile_s
+decode_matches_forward()   the correctness guard, in the engine's own mode
+chunked_matches_one_shot() the chunked prefill's guard
 
 Profiling is a switch, not a copy: the worker passes `on_step` (the profiler's step) to
 the same `repeat()` over the same `phase_step()`.
@@ -82,10 +84,11 @@ class PhaseStep:
 
 
 def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str, decode_tokens: int,
-               malloc: bool = False) -> PhaseStep:
-    """Prefill: one forward over the prompt up to the first token, keeping `logits`
-    (last | all). Decode: after one (untimed) prefill keeping the last logits only,
-    `decode_tokens` cached steps, each feeding the argmax back. `malloc`: the set-up (and a
+               malloc: bool = False, chunk: int | None = None, decode_calls: int = 0) -> PhaseStep:
+    """Prefill: one forward over the prompt up to the first token (in chunks of `chunk`
+    tokens if given), keeping `logits` (last | all). Decode: after one (untimed) prefill
+    keeping the last logits only, `decode_tokens` cached steps, each feeding the argmax back;
+    a static cache holds room for `decode_calls` such calls. `malloc`: the set-up (and a
     prefill) runs in glibc's mapped mode, decode steps in its retained mode (allocator.py)."""
     b, n = input_ids.shape
     state: dict[str, Any] = {}
@@ -94,9 +97,10 @@ def phase_step(engine: Engine, phase: str, input_ids: torch.Tensor, logits: str,
     if phase == "prefill":
         def run_prefill():
             state.clear()  # the previous call's outputs are freed before the next one runs
-            state["logits"], state["cache"], _ = engine.prefill(input_ids, logits)
+            state["logits"], state["cache"], _ = engine.prefill(input_ids, logits, chunk)
         return PhaseStep(run_prefill, tokens=b * n, per_call=1, state=state)
-    state["logits"], state["cache"], state["token"] = engine.prefill(input_ids, "last")
+    state["logits"], state["cache"], state["token"] = engine.prefill(input_ids, "last", chunk,
+                                                                     reserve=decode_tokens * decode_calls + 1)
     state["position"] = n
     if malloc:
         allocator.set_mode("retained")
@@ -117,6 +121,7 @@ class PhaseResult:
     tokens: int                  # tokens one timed call handles
     per_call: int                # tokens-per-latency divisor (see PhaseStep)
     readings: list[Any]          # the power trackers' readings
+    compile_s: float | None = None  # compile/capture: the first call's seconds less a timed call's
 
     @property
     def latency_s(self) -> float:
@@ -138,31 +143,57 @@ def _mem(engine: Engine, state: dict[str, Any], peak: int, before: int) -> dict[
 
 def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: torch.Tensor, logits: str,
                   decode_tokens: int, warmup: int, repeats: int | StopRule,
-                  trackers: Sequence[Tracker] = (), malloc: bool = False) -> PhaseResult:
-    """A point. Prefill first runs one untimed forward under torch's memory profiler for the
-    live-tensor peak (outside the resident-peak window, so the profiler's own buffers never
-    count). The memory tracker spans setup, warmup and timed calls; `trackers` (power,
-    thermal, load) span the timed calls only. `malloc`: switch glibc's modes (allocator.py)."""
-    tensor_peak = None
+                  trackers: Sequence[Tracker] = (), malloc: bool = False, chunk: int | None = None) -> PhaseResult:
+    """A point. Outside eager mode the phase's first call compiles (or captures) and is timed
+    on its own, before anything else, and at least one warmup call absorbs recompiles.
+    Prefill then runs one untimed forward under torch's memory profiler for the live-tensor
+    peak (outside the resident-peak window, so the profiler's own buffers never count). The
+    memory tracker spans setup, warmup and timed calls; `trackers` (power, thermal, load)
+    span the timed calls only. `malloc`: switch glibc's modes (allocator.py)."""
+    tensor_peak = first_s = None
+    rule = repeats if isinstance(repeats, StopRule) else StopRule(repeats, repeats, target_rel_ci=0.0)
+    compiled = engine.mode != "eager"
+    warmup = max(warmup, 1) if compiled else warmup
+    calls = warmup + rule.max_repeats + 1
+    if compiled:
+        first = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc, chunk, calls)
+        first_s, _ = timed(first.run, device)
+        del first
     if malloc:
         allocator.set_mode("mapped")
     if phase == "prefill":
-        tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)
+        tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits, chunk), device)
     with memory.MemoryTracker(device).track() as mem_reading:
-        step = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc)
-        samples, _, readings = repeat(step.run, device, warmup, repeats, trackers)
+        step = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc, chunk, calls)
+        samples, _, readings = repeat(step.run, device, warmup, rule, trackers)
     mem = _mem(engine, step.state, mem_reading.peak_bytes, mem_reading.before_bytes)
     if tensor_peak is not None:
         mem["tensor_peak"] = tensor_peak
+    compile_s = max(0.0, first_s - statistics.median(samples)) if first_s is not None else None
     return PhaseResult([s / step.per_call for s in samples], mem_reading.peak_bytes, mem, step.tokens,
-                       step.per_call, readings)
+                       step.per_call, readings, compile_s)
 
 
 def decode_matches_forward(engine: Engine, device: torch.device, length: int = 48) -> float:
     """Correctness guard: max |logit| difference between a cached decode step and a full
-    forward over the same tokens (a wrong cache argument shows up here)."""
+    forward over the same tokens (a wrong cache argument shows up here), both run the way
+    the engine runs them (eager, compiled, graph-replayed)."""
     ids = random_tokens(engine.vocab_size, 1, length + 1, seed=1234, device=device)
     full, _, _ = engine.prefill(ids, "last")
-    _, cache, _ = engine.prefill(ids[:, :length], "last")
+    _, cache, _ = engine.prefill(ids[:, :length], "last", reserve=1)
     step, _ = engine.decode_step(ids[:, length:], cache, length)
     return float((full[:, -1].float() - step[:, -1].float()).abs().max())
+
+
+def chunked_matches_one_shot(engine: Engine, device: torch.device, chunk: int) -> tuple[float, int, int]:
+    """Chunked prefill's guard: max |logit| difference of the last position between a prefill
+    in chunks (the cache carried between them) and one forward over the same prompt. Checked
+    at a chunk of min(chunk, 256) tokens over two and a half chunks (the last one partial), so
+    a family that cannot carry its cache across a multi-token forward shows, at a size any
+    model can run. Returns (difference, chunk checked, prompt length)."""
+    c = min(chunk, 256)
+    n = 2 * c + max(1, c // 2)
+    ids = random_tokens(engine.vocab_size, 1, n, seed=4321, device=device)
+    one_shot, _, _ = engine.prefill(ids, "last")
+    chunked, _, _ = engine.prefill(ids, "last", c)
+    return float((one_shot[:, -1].float() - chunked[:, -1].float()).abs().max()), c, n

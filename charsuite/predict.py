@@ -47,8 +47,10 @@ def assumptions(run, impl: str, method: str) -> list[str]:
                    "cuDNN workspaces (a few to some tens of MiB) and other processes on the GPU")
     else:
         out.append("the worker's own runtime (interpreter, libraries: a few hundred MB) is not counted")
-    out.append(f"one sequence of batch {run.workload.batch}, logits={run.workload.logits}; the peak is the larger of "
-               "the prefill and one cached decode step")
+    chunk = run.workload.prefill_chunk
+    out.append(f"one sequence of batch {run.workload.batch}, logits={run.workload.logits}, prefill "
+               + (f"in chunks of {chunk} tokens (logits of the last chunk)" if chunk else "in one forward")
+               + "; the peak is the larger of the prefill and one cached decode step")
     if method == "analytic":
         out.append("analytic: a closed form of the same forward (analysis/memory_model.py); the dry-run is the "
                    "reference it is checked against")
@@ -61,9 +63,13 @@ def report(run, method: str = "dryrun") -> dict:
     limit = d.memory_limit_bytes()
     lengths = run.context.lengths()
     out = {"model": spec.name, "size": spec.size, "dtype": spec.dtype, "device": d.name, "method": method,
-           "impl": impl, "batch": w.batch, "logits": w.logits, "memory_limit_bytes": limit,
+           "impl": impl, "batch": w.batch, "logits": w.logits, "prefill_chunk": w.prefill_chunk,
+           "memory_limit_bytes": limit,
            "usable_memory_source": d.usable_memory_source, "assumptions": assumptions(run, impl, method)}
     if method == "analytic":
+        if w.prefill_chunk:
+            raise ConfigError("method=analytic models a one-shot prefill; use method=dryrun (the default) "
+                              "for workload.prefill_chunk")
         facts = model_facts(spec)
         out["params"] = facts.params
         out["ladder"] = [predict(facts, n, w.batch, w.logits, impl=impl).as_dict() for n in lengths]

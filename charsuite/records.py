@@ -119,6 +119,7 @@ class Measurement(Energy, Noise):
     tokens_per_s: float | None = None
     peak_mem_bytes: int | None = None
     mem: dict[str, int] | None = None
+    compile_s: float | None = None   # compile/graph capture: the first call's seconds beyond a timed call
     stderr_tail: list[str] | None = None
 
     def __post_init__(self) -> None:
@@ -159,6 +160,10 @@ class Point(Measurement):
     phase: str                       # prefill | decode | profile
     context: int                     # tokens
     logits: str = "last"
+    engine: str | None = None        # the inference engine (transformers)
+    mode: str | None = None          # eager | compile | cudagraph (null on lines older than the field: eager)
+    prefill_chunk: int | None = None  # tokens per prefill chunk; null = one shot
+    impl: dict[str, str] | None = None  # what ran, watched: kernel function -> implementation, attention, SDPA backend
     profiled_phase: str | None = None
     mem_predicted: dict[str, int] | None = None
     memory_limit_bytes: int | None = None

@@ -21,6 +21,7 @@ from charsuite.analysis.crossover import bootstrap_crossings
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
+from charsuite.analysis.setups import bootstrap_speedup, like_for_like, setup
 from charsuite.analysis.trust import include_noisy_arg, is_noisy, usable
 from charsuite.errors import UsageError, run_command
 from charsuite.units import human_tokens
@@ -32,8 +33,15 @@ def _fmt_ctx(v) -> str:
 
 MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill", "max context decode", "predicted max",
                  "prefill exponent", "decode exponent", "noisy points", "prefill TFLOP/s (share of peak) at max",
-                 "decode GB/s (share of peak) at max"]
-CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% interval"]
+                 "decode GB/s (share of peak) at max", "setup"]
+CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% interval", "setup"]
+PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% interval", "contexts"]
+# Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over reference.
+BASELINES = {"mode": "eager", "chunk": "one-shot", "impl": "reference"}
+
+
+def _setup_text(s: dict[str, str]) -> str:
+    return ", ".join(v for k, v in s.items() if k != "logits" and v != "-")
 
 
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[list[str]]:
@@ -53,8 +61,9 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
         mine = points[points["run_dir"] == run_dir]
         ok = mine[(mine["status"] == "ok") & mine["phase"].isin(["prefill", "decode"])]
         noisy = f"{int(is_noisy(ok).sum())} of {len(ok)}"
-        pred = predicted_max_for_run(g.iloc[0], g.iloc[0]["memory_limit_bytes"],
-                                     runtime_baseline(mine["mem"]) if "mem" in mine else 0)
+        how = setup(mine)
+        pred = None if how["chunk"] != "one-shot" else predicted_max_for_run(  # the closed form is one-shot
+            g.iloc[0], g.iloc[0]["memory_limit_bytes"], runtime_baseline(mine["mem"]) if "mem" in mine else 0)
         roof = {}
         for phase in ("prefill", "decode"):
             p = mine[(mine["phase"] == phase) & (mine["status"] == "ok")]
@@ -69,7 +78,7 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
                 roof[phase] = f"{r['achieved_bandwidth_gbs']:.3g}{share}"
         rows.append([model, size, fam, device, _fmt_ctx(by_phase.get("prefill", {}).get("max_context_ok")),
                      _fmt_ctx(by_phase.get("decode", {}).get("max_context_ok")), _fmt_ctx(pred), exps["prefill"],
-                     exps["decode"], noisy, roof["prefill"], roof["decode"]])
+                     exps["decode"], noisy, roof["prefill"], roof["decode"], _setup_text(how)])
     return rows
 
 
@@ -88,7 +97,7 @@ def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
         if f1 not in ("ssm", "hybrid"):
             continue
         for (m2, s2, d2, f2, r2), g2 in runs.items():
-            if f2 != "transformer" or d2 != d1 or set(g1["logits"]) != set(g2["logits"]):
+            if f2 != "transformer" or d2 != d1 or not like_for_like(g1, g2):
                 continue
             for phase in ("prefill", "decode"):
                 a = {r["context"]: r["latency_samples_s"] for _, r in g1[g1["phase"] == phase].iterrows()}
@@ -97,11 +106,43 @@ def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
                     continue
                 found = True
                 pair = [f"{m1} {s1}", f"{m2} {s2}", d1, phase]
+                how = _setup_text({**setup(g1), "impl": "-"})
                 for res in bootstrap_crossings(a, b, n=500) or [{"estimate": None, "ci95": None}]:
                     est, ci = res["estimate"], res["ci95"]
                     rows.append([*pair, human_tokens(int(round(est))) if est else "no crossover in range",
-                                 f"{human_tokens(int(ci[0]))} - {human_tokens(int(ci[1]))}" if ci and est else "-"])
+                                 f"{human_tokens(int(ci[0]))} - {human_tokens(int(ci[1]))}" if ci and est else "-",
+                                 how])
     return rows if found else None
+
+
+def execution_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[list[str]] | None:
+    """One row of PATH_COLUMNS per pair of runs of one model, size, device and dtype that differ
+    in exactly one execution setting (mode, chunking, mixer path), per phase: how many times
+    faster the tried path is, with a 95% bootstrap interval. None when no such pair exists."""
+    ok = usable(points, include_noisy)
+    ok = ok[ok["phase"].isin(["prefill", "decode"])]
+    runs = {d: (g, setup(points[points["run_dir"] == d])) for d, g in ok.groupby("run_dir", sort=True)}
+    rows, names = [], sorted(runs)
+    for i, d1 in enumerate(names):
+        for d2 in names[i + 1:]:
+            (g1, s1), (g2, s2) = runs[d1], runs[d2]
+            same = all(g1.iloc[0][k] == g2.iloc[0][k] for k in ("model", "size", "device", "dtype"))
+            diff = [k for k in s1 if s1[k] != s2[k]]
+            if not same or len(diff) != 1 or diff[0] not in BASELINES:
+                continue
+            k = diff[0]
+            (ga, sa), (gb, sb) = ((g2, s2), (g1, s1)) if s1[k] == BASELINES[k] else ((g1, s1), (g2, s2))
+            for phase in ("prefill", "decode"):
+                a, b = ({r["context"]: r["latency_samples_s"] for _, r in g[g["phase"] == phase].iterrows()
+                         if isinstance(r["latency_samples_s"], list)} for g in (ga, gb))
+                r = bootstrap_speedup(a, b)
+                if r is None:
+                    continue
+                ctx = r["contexts"]
+                rows.append([ga.iloc[0]["model"], str(ga.iloc[0]["size"]), ga.iloc[0]["device"], phase,
+                             f"{sa[k]} vs {sb[k]}", f"{r['speedup']:.2f}x", f"{r['ci95'][0]:.2f}-{r['ci95'][1]:.2f}x",
+                             f"{human_tokens(ctx[0])}-{human_tokens(ctx[-1])} ({len(ctx)})"])
+    return rows or None
 
 
 def _md(columns: list[str], rows: list[list[str]]) -> list[str]:
@@ -117,10 +158,15 @@ def markdown(paths: list[Path], include_noisy: bool = False) -> str:
     basis = ("noisy points included (analysis.include_noisy=true)" if include_noisy else
              "noisy points left out (analysis.include_noisy=true puts them back)")
     crossings = crossover_rows(points, include_noisy)
+    paths_ = execution_rows(points, include_noisy)
     out = ["## Models", "", f"Exponents and crossovers: {basis}.", "",
            *_md(MODEL_COLUMNS, model_rows(points, summaries, include_noisy)), "", "## Crossovers", "",
            *(_md(CROSSOVER_COLUMNS, crossings) if crossings is not None else
              ["no SSM/hybrid and Transformer measured on the same device"])]
+    if paths_ is not None:
+        out += ["", "## Execution paths", "",
+                "Speedup: geometric mean over the contexts both runs measured of (baseline latency / tried "
+                "latency); above 1x the first-named path is faster.", "", *_md(PATH_COLUMNS, paths_)]
     return "\n".join(out) + "\n"
 
 

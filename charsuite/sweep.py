@@ -71,6 +71,7 @@ class Sweep:
         point.isolation_overhead_s = reply.isolation_overhead_s
         point.device_name = self.driver.info.get("device_name")
         point.threads = self.driver.info.get("threads")
+        point.engine, point.impl = self.driver.info.get("engine"), self.driver.info.get("impl")
         point.probe = how
         point.guard_max_abs_dlogit = guard["max_abs_dlogit"] if phase == "decode" and guard else None
         point.mem_predicted = self.predict_mem(phase, context)
@@ -89,6 +90,8 @@ class Sweep:
         summary, out_of_budget = [], False
         try:
             self.start_worker()
+            if self.run.workload.prefill_chunk:
+                self.driver.check_chunking()
             if self.run.context.start == "predicted" and self.predict_boundary is not None:
                 self.predicted = self.predict_boundary(int(self.driver.info.get("resident_bytes") or 0))
             if self.progress:
@@ -136,7 +139,8 @@ class Sweep:
 
     def _summary_base(self, phase: str) -> dict[str, Any]:
         p = self.recorder.point(phase, 0)
-        return {k: getattr(p, k) for k in ("model", "size", "family", "device", "dtype", "batch", "phase")}
+        return {k: getattr(p, k) for k in ("model", "size", "family", "device", "dtype", "batch", "phase", "mode",
+                                           "prefill_chunk")}
 
     def _skip(self, phases: list[str], lengths: list[int], reason: str) -> None:
         """Record every ladder point a phase did not reach, and why, so nothing is silently dropped."""

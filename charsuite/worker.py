@@ -20,7 +20,7 @@ import traceback
 from typing import Any
 
 from charsuite import allocator
-from charsuite.records import Energy, Reply, Status
+from charsuite.records import Reply, Status
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
 
@@ -58,20 +58,6 @@ def one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"[:500]
 
 
-def device_name(device) -> str:
-    if device.type == "cuda":
-        import torch
-
-        return torch.cuda.get_device_name(0)
-    try:
-        with open("/proc/cpuinfo") as f:
-            return next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        import platform
-
-        return platform.processor() or "cpu"
-
-
 class Session:
     """A built engine and the settings to measure it with."""
 
@@ -80,6 +66,7 @@ class Session:
 
         from charsuite.config import DeviceConfig, ModelConfig, WorkloadConfig
         from charsuite.engines import engine_class
+        from charsuite.environment import device_name
         from charsuite.trackers.load import LoadTracker
         from charsuite.trackers.memory import current_bytes
         from charsuite.trackers.registry import power_tracker
@@ -99,7 +86,8 @@ class Session:
         # the driver chose the threads once for the whole run (trackers/load.choose_threads)
         torch.set_num_threads(setup.get("threads") or self.device_cfg.threads or len(os.sched_getaffinity(0)))
         t0 = time.perf_counter()
-        self.engine = engine_class(setup.get("engine", "transformers"))(self.model_cfg, self.device)
+        self.engine = engine_class(setup.get("engine", "transformers"))(self.model_cfg, self.device,
+                                                                         mode=self.workload.mode)
         build_s = time.perf_counter() - t0
         self.power = power_tracker(self.device_cfg.power_monitor, self.device_cfg.kind)
         self.load = LoadTracker()
@@ -117,13 +105,24 @@ class Session:
             "malloc": malloc_info,
             **self.engine.implementations(),
         }
+        # what ran, watched (engines/provenance.py); model.impl=kernels must find the kernels there
+        from charsuite.engines.provenance import check_kernels
+
+        self.info["impl"] = self.engine.observe()
+        check_kernels(self.model_cfg.impl, self.info["impl"], self.model_cfg.name)
 
     def guard(self) -> Reply:
-        from charsuite.measure import decode_matches_forward
+        """Cached decode against a full forward; with workload.prefill_chunk also the chunked
+        prefill against a one-shot one - both in the run's own mode."""
+        from charsuite.measure import chunked_matches_one_shot, decode_matches_forward
 
         delta = decode_matches_forward(self.engine, self.device)
         tol = self.workload.guard_tolerance.get(self.model_cfg.dtype, 1e-3)
-        return Reply(guard={"max_abs_dlogit": delta, "tolerance": tol, "passed": delta <= tol})
+        guard = {"max_abs_dlogit": delta, "tolerance": tol, "passed": delta <= tol, "mode": self.engine.mode}
+        if self.workload.prefill_chunk:
+            d, c, n = chunked_matches_one_shot(self.engine, self.device, self.workload.prefill_chunk)
+            guard["chunk"] = {"max_abs_dlogit": d, "chunk": c, "length": n, "passed": d <= tol}
+        return Reply(guard=guard)
 
     def _input(self, context: int):
         from charsuite.measure import random_tokens
@@ -142,6 +141,7 @@ class Session:
 
         from charsuite.measure import measure_phase
         from charsuite.noise import StopRule, assess
+        from charsuite.trackers.power import phase_energy
 
         inject_fault(phase, context)
         if (too_long := self._too_long(context)) is not None:
@@ -149,23 +149,13 @@ class Session:
         w = self.workload
         rule = StopRule(w.repeats, w.max_repeats, w.target_rel_ci, w.repeat_time_s)
         r = measure_phase(self.engine, self.device, phase, self._input(context), w.logits, w.decode_tokens,
-                          w.warmup, rule, trackers=[self.power, self.load], malloc=self.malloc)
-        energy = self.energy(r.readings[0], len(r.samples_s), r.tokens)
+                          w.warmup, rule, trackers=[self.power, self.load], malloc=self.malloc,
+                          chunk=w.prefill_chunk)
+        energy = phase_energy(r.readings[0], self.idle_power_w, len(r.samples_s), r.tokens)
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
-                     peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, **vars(energy),
+                     peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, compile_s=r.compile_s, **vars(energy),
                      **vars(assess(r.samples_s, r.readings[1], energy.throttled, w.target_rel_ci,
                                    threads=torch.get_num_threads() if self.device.type == "cpu" else 1)))
-
-    def energy(self, e, repeats: int, tokens_per_rep: int) -> Energy:
-        """Joules of one timed repetition of the phase, per token, and the thermal state."""
-        energy = e.energy_j / repeats if e.energy_j is not None else None
-        above = None
-        if energy is not None and self.idle_power_w is not None:
-            above = energy - self.idle_power_w * e.duration_s / repeats
-        return Energy(energy_j=energy, energy_per_token_j=energy / tokens_per_rep if energy is not None else None,
-                      energy_above_idle_j=above, avg_power_w=e.avg_power_w, idle_power_w=self.idle_power_w,
-                      power_monitor=e.monitor, power_sample_hz=e.sample_hz, temperature_max_c=e.temperature_max_c,
-                      clock_min_mhz=e.clock_min_mhz, throttled=e.throttled)
 
     def profile(self, phase: str, context: int, trace_path: str, steps: int = 1) -> Reply:
         """The phase's own timed step, run again under the profiler (one traced warmup step,
@@ -176,7 +166,8 @@ class Session:
         if (too_long := self._too_long(context)) is not None:
             return too_long
         w = self.workload
-        step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens, self.malloc)
+        step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens, self.malloc,
+                          w.prefill_chunk, decode_calls=steps + 2)
         with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1, active=steps) as on_step:
             samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=steps, on_step=on_step)
         per = [s / step.per_call for s in samples]

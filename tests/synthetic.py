@@ -27,15 +27,17 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
               layout: Layout, model_type: str, params: int, lengths=LENGTHS, oom_at: int | None = None,
               repeats: int = 5, rel_noise: float = 0.0, seed: int = 0, device: str = "cpu",
               memory_limit_bytes: int = 8 * 2**30, profile_shares: dict[str, float] | None = None,
-              noisy: dict[tuple[str, int], float] | None = None) -> Path:
+              noisy: dict[tuple[str, int], float] | None = None, setup: dict | None = None,
+              suffix: str = "") -> Path:
     """One run folder: prefill and decode lines at `lengths` (samples around the law by
     `rel_noise`), an `oom` line at `oom_at`, profile lines, run.json and summary.json.
-    `noisy` {(phase, length): factor}: those points off the law by the factor, flagged noisy."""
+    `noisy` {(phase, length): factor}: those points off the law by the factor, flagged noisy.
+    `setup`: execution fields every line carries (mode, prefill_chunk, impl); `suffix`: of the folder."""
     rng = random.Random(seed)
-    run_dir = root / f"{model}-x-float32_{device}"
+    run_dir = root / f"{model}-x-float32_{device}{suffix}"
     run_dir.mkdir(parents=True)
     base = dict(model=model, size="x", family=family, params=params, device=device, dtype="float32", batch=1,
-                memory_limit_bytes=memory_limit_bytes, device_name="synthetic")
+                memory_limit_bytes=memory_limit_bytes, device_name="synthetic", **(setup or {}))
     summary = []
     for phase, law in (("prefill", prefill), ("decode", decode)):
         for n in lengths:

@@ -14,14 +14,18 @@ class Engine(ABC):
     """One built model on one device."""
 
     name: str = "base"
+    mode: str = "eager"        # how the forward runs: eager | compile | cudagraph (workload.mode)
     params: int = 0            # parameters of the built model
     vocab_size: int = 0
     max_positions: int | None = None   # a hard length limit (learned absolute positions), else None
 
     @abstractmethod
-    def prefill(self, input_ids: Any, logits: str = "last") -> tuple[Any, Any, Any]:
+    def prefill(self, input_ids: Any, logits: str = "last", chunk: int | None = None,
+                reserve: int = 0) -> tuple[Any, Any, Any]:
         """Forward over the prompt: (logits, cache, first generated token). `logits`:
-        `last` keeps the last position's logits only, `all` every position."""
+        `last` keeps the last position's logits only, `all` every position (of the last chunk).
+        `chunk`: feed the prompt `chunk` tokens at a time, the cache carried between chunks.
+        `reserve`: positions the cache must hold beyond the prompt (a static cache's decode room)."""
 
     @abstractmethod
     def decode_step(self, token: Any, cache: Any, position: int) -> tuple[Any, Any]:
@@ -38,6 +42,11 @@ class Engine(ABC):
     @abstractmethod
     def implementations(self) -> dict[str, str | None]:
         """The attention and mixer code paths this engine runs."""
+
+    def observe(self) -> dict[str, Any]:
+        """What actually runs, watched while a short prefill and a decode step execute:
+        {"impl": {mixer function: implementation}, "attention": ..., "sdpa_backend": ...}."""
+        return {}
 
     def profiled_module(self) -> Any:
         """The object profiling scopes hook into (a torch nn.Module), or None."""

@@ -1,5 +1,7 @@
 """The transformers engine: a zoo entry's config class with random weights (offline, the
-default) or the hub checkpoint (`model.weights=pretrained`), run in eager PyTorch.
+default) or the hub checkpoint (`model.weights=pretrained`), run eager, compiled
+(torch.compile of the forward, transformers' static cache) or with the decode step
+replayed from a CUDA graph (engines/cudagraph.py).
 
 transformers 5.x names the cache argument `cache`; the old `past_key_values` is
 swallowed by **kwargs on Mamba2 and decodes from scratch (the guard catches that).
@@ -12,7 +14,7 @@ from typing import Any
 import torch
 import transformers
 
-from charsuite.config import ModelConfig
+from charsuite.config import ConfigError, ModelConfig
 from charsuite.engines.base import Engine
 from charsuite.trackers.memory import tensor_bytes, weight_bytes
 
@@ -74,13 +76,17 @@ def cache_bytes(cache: Any) -> dict[str, int]:
     return {"kv_cache": kv, "ssm_state": ssm}
 
 
+def _cache_of(out: Any) -> Any:
+    return out.cache if hasattr(out, "cache") else out.past_key_values
+
+
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, spec: ModelConfig, device: torch.device):
+    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager"):
         from charsuite.engines import kernel_paths
 
-        self.spec, self.device = spec, device
+        self.spec, self.device, self.mode = spec, device, mode
         self.impl = kernel_paths.resolve(spec.impl, device.type)
         self.model = build(spec, device)
         if self.impl == "reference":
@@ -89,18 +95,52 @@ class TransformersEngine(Engine):
         self.vocab_size = self.model.get_input_embeddings().num_embeddings
         emb = getattr(getattr(self.model, "transformer", None), "wpe", None)  # learned absolute positions
         self.max_positions = emb.num_embeddings if emb is not None else None
+        self.forward = torch.compile(self.model.forward) if mode == "compile" else self.model.forward
+        self.graphs = None
+        if mode != "eager":
+            self.static_cache(1)  # a family transformers has no static cache for says so now, in one line
+        if mode == "cudagraph":
+            from charsuite.engines.cudagraph import GraphedDecode
+
+            self.graphs = GraphedDecode(self.model, device)
+
+    def static_cache(self, length: int) -> Any:
+        """transformers' static cache of `length` positions (compile and cudagraph modes), or a
+        one-line error naming the family where transformers has none for it."""
+        try:
+            return transformers.StaticCache(config=self.model.config, max_cache_len=length)
+        except Exception as exc:  # noqa: BLE001 - any refusal is the family's, said in one line
+            raise ConfigError(f"workload.mode={self.mode} needs transformers' static cache, which {self.spec.name} "
+                              f"({self.model.config.model_type}) does not support: {' '.join(str(exc).split())}; "
+                              "use workload.mode=eager") from None
 
     @torch.inference_mode()
-    def prefill(self, input_ids: torch.Tensor, logits: str = "last") -> tuple[torch.Tensor, Any, torch.Tensor]:
-        out = self.model(input_ids=input_ids, use_cache=True, logits_to_keep=1 if logits == "last" else 0)
-        first = out.logits[:, -1].argmax(dim=-1, keepdim=True)
-        return out.logits, out.cache if hasattr(out, "cache") else out.past_key_values, first
+    def prefill(self, input_ids: torch.Tensor, logits: str = "last", chunk: int | None = None,
+                reserve: int = 0) -> tuple[torch.Tensor, Any, torch.Tensor]:
+        n = input_ids.shape[1]
+        cache = self.static_cache(n + reserve) if self.mode != "eager" else None
+        step = chunk or n
+        out_logits = None
+        for start in range(0, n, step):
+            ids = input_ids[:, start:start + step]
+            kwargs: dict[str, Any] = {}
+            if cache is not None:  # carried between chunks, at the chunk's positions
+                positions = torch.arange(start, start + ids.shape[1], device=ids.device)
+                kwargs = {"cache": cache, "cache_position": positions}
+            out_logits = None  # the previous chunk's logits are freed before the next chunk runs
+            out = self.forward(input_ids=ids, use_cache=True, logits_to_keep=1 if logits == "last" else 0, **kwargs)
+            out_logits, cache = out.logits, _cache_of(out)
+            del out
+        first = out_logits[:, -1].argmax(dim=-1, keepdim=True)
+        return out_logits, cache, first
 
     @torch.inference_mode()
     def decode_step(self, token: torch.Tensor, cache: Any, position: int) -> tuple[torch.Tensor, Any]:
+        if self.graphs is not None:
+            return self.graphs.step(token, cache, position), cache
         pos = torch.tensor([position], device=token.device)
-        out = self.model(input_ids=token, cache=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
-        return out.logits, out.cache
+        out = self.forward(input_ids=token, cache=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
+        return out.logits, _cache_of(out)
 
     def cache_bytes(self, cache: Any) -> dict[str, int]:
         return cache_bytes(cache)
@@ -118,4 +158,22 @@ class TransformersEngine(Engine):
 
         attn = getattr(self.model.config, "_attn_implementation", None)
         ssm = kernel_paths.observed(self.model.config.model_type)
-        return {"attn_implementation": attn, "ssm_implementation": ssm}
+        return {"attn_implementation": attn, "ssm_implementation": ssm, "mode": self.mode}
+
+    def observe(self) -> dict[str, Any]:
+        """A 16-token prefill and one decode step, eager, watched (provenance.py): what the
+        mixers' kernel wrappers dispatched to, the attention function, the SDPA backend.
+        Compiled and graph-replayed runs trace or capture this same Python code."""
+        from charsuite.engines import kernel_paths
+        from charsuite.engines.provenance import candidates, watch
+
+        model_type = self.model.config.model_type
+        targets = {}
+        if model_type in kernel_paths.KERNEL_GLOBALS:
+            targets = candidates(kernel_paths.modeling_module(model_type), kernel_paths.KERNEL_GLOBALS[model_type])
+        ids = torch.randint(0, self.vocab_size, (1, 17), generator=torch.Generator().manual_seed(0)).to(self.device)
+        with torch.inference_mode(), watch(targets) as seen:
+            out = self.model(input_ids=ids[:, :16], use_cache=True, logits_to_keep=1)
+            self.model(input_ids=ids[:, 16:], cache=_cache_of(out), use_cache=True,
+                       cache_position=torch.tensor([16], device=self.device), logits_to_keep=1)
+        return seen.as_impl()

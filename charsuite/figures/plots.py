@@ -16,6 +16,8 @@ from plotly.subplots import make_subplots
 
 from charsuite.analysis.crossover import bootstrap_crossings, speedup_curve
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
+from charsuite.analysis.setups import differing, like_for_like, setup
+from charsuite.analysis.setups import label as setup_label
 from charsuite.analysis.trust import is_noisy
 from charsuite.figures import theme
 from charsuite.noise import spread
@@ -41,19 +43,17 @@ class Data:
         return self.points["device"].nunique() > 1
 
     def label(self, row) -> str:
-        """model size [@ device] [(what sets this run apart from another of the same model)]."""
+        """model size [@ device] [(the settings that set this run apart from another of the same
+        model: logits, mode, chunking, mixer path - analysis/setups.py)]."""
         lab = f"{row['model']} {row['size']}"
         if self.multi_device:
             lab += f" @ {row['device']}"
         runs = self.points[(self.points["model"] == row["model"]) & (self.points["size"] == row["size"])
                            & (self.points["device"] == row["device"])]["run_dir"].unique()
         if len(runs) > 1 and "run_dir" in row:
-            mine = self.points[self.points["run_dir"] == row["run_dir"]]
-            others = self.points[self.points["run_dir"].isin(set(runs) - {row["run_dir"]})]
-            mode = "all" if "all" in set(mine["logits"].dropna()) else "last"
-            other_modes = {"all" if "all" in set(g["logits"].dropna()) else "last"
-                           for _, g in others.groupby("run_dir")}
-            lab += f" (logits={mode})" if mode not in other_modes else f" ({Path(row['run_dir']).name})"
+            setups = {r: setup(self.points[self.points["run_dir"] == r]) for r in runs}
+            keys = differing(list(setups.values()))
+            lab += f" ({setup_label(setups[row['run_dir']], keys)})" if keys else f" ({Path(row['run_dir']).name})"
         return lab
 
     def ok(self, phase: str) -> pd.DataFrame:
@@ -187,8 +187,8 @@ def speedup(data: Data, phase: str = "prefill") -> go.Figure:
     for t_label, _, t_model, t_dev, t in slow:
         dash = next(dashes)
         for label, fam, model, dev, f in fast:
-            if dev != t_dev or set(f["logits"]) != set(t["logits"]):
-                continue  # compare like with like: same device, same logits setting
+            if dev != t_dev or not like_for_like(f, t):
+                continue  # compare like with like: same device, logits, mode and chunking
             curve = speedup_curve(dict(zip(f["context"], f["latency_s"])), dict(zip(t["context"], t["latency_s"])))
             if not curve:
                 continue
@@ -454,7 +454,8 @@ def max_context(data: Data) -> go.Figure:
     for _, r in s.iterrows():
         mine = data.points[data.points["run_dir"] == r["run_dir"]]
         runtime = runtime_baseline(mine["mem"]) if "mem" in mine else 0
-        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime))
+        one_shot = setup(mine)["chunk"] == "one-shot"  # the closed form models a one-shot prefill only
+        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime) if one_shot else None)
         w = ((r.get("config") or {}).get("workload") or {}) if isinstance(r.get("config"), dict) else {}
         limit = r.get("memory_limit_bytes")
         if predicted[-1] and limit and not pd.isna(limit):

@@ -24,11 +24,12 @@ class Boundary:
 
 
 def options(run, impl: str) -> dict:
-    """The dry-run settings a run implies: its workload's batch and logits, the device's
-    kind, and whether its CUDA allocator uses expandable segments (device.allocator_env)."""
+    """The dry-run settings a run implies: its workload's batch, logits and prefill chunking,
+    the device's kind, and whether its CUDA allocator uses expandable segments
+    (device.allocator_env)."""
     alloc_conf = run.device.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
     return dict(batch=run.workload.batch, logits=run.workload.logits, impl=impl, device_kind=run.device.kind,
-                expandable_segments="expandable_segments:True" in alloc_conf)
+                expandable_segments="expandable_segments:True" in alloc_conf, chunk=run.workload.prefill_chunk)
 
 
 def needed_bytes(d: DryRun) -> int:
@@ -38,12 +39,12 @@ def needed_bytes(d: DryRun) -> int:
 def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str = "last", impl: str = "reference",
            device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
            lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
-           runtime_bytes: int = 0) -> Boundary:
+           runtime_bytes: int = 0, chunk: int | None = None) -> Boundary:
     out = Boundary(None, None)
 
     def fits(n: int) -> bool:
         try:
-            d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments)
+            d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments, chunk)
         except ValueError:  # past the model's learned positions: no length beyond fits either
             return False
         out.probes.append(d)

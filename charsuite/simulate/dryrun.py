@@ -70,8 +70,8 @@ class DryRun:
 
 
 def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
-            device_kind: str = "cpu", expandable_segments: bool = True) -> DryRun:
-    """One prefill of `context` tokens and one decode step, on fake tensors."""
+            device_kind: str = "cpu", expandable_segments: bool = True, chunk: int | None = None) -> DryRun:
+    """One prefill of `context` tokens (in chunks of `chunk` if given) and one decode step, on fake tensors."""
     from charsuite.engines.transformers import TransformersEngine
 
     if impl not in IMPLS:
@@ -97,7 +97,7 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
         existing = [ids, *engine.model.parameters(), *engine.model.buffers()]
         tracker = AllocationTracker(existing)
         with tracker:
-            out_logits, cache, first = engine.prefill(ids, logits)
+            out_logits, cache, first = engine.prefill(ids, logits, chunk)
             prefill_peak = tracker.peak
             logit_bytes = out_logits.untyped_storage().nbytes()
             del out_logits

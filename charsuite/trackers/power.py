@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from charsuite.records import Energy
 from charsuite.trackers.base import SAMPLE_HZ, Integrator, Sampler, Tracker
 from charsuite.trackers.thermal import Thermal
 
@@ -96,3 +97,15 @@ class PowerTracker(Tracker):
         with self.track() as r:
             time.sleep(seconds)
         return r.avg_power_w
+
+
+def phase_energy(e: Reading, idle_power_w: float | None, repeats: int, tokens_per_rep: int) -> Energy:
+    """Joules of one timed repetition of a phase, per token, and the thermal state."""
+    energy = e.energy_j / repeats if e.energy_j is not None else None
+    above = None
+    if energy is not None and idle_power_w is not None:
+        above = energy - idle_power_w * e.duration_s / repeats
+    return Energy(energy_j=energy, energy_per_token_j=energy / tokens_per_rep if energy is not None else None,
+                  energy_above_idle_j=above, avg_power_w=e.avg_power_w, idle_power_w=idle_power_w,
+                  power_monitor=e.monitor, power_sample_hz=e.sample_hz, temperature_max_c=e.temperature_max_c,
+                  clock_min_mhz=e.clock_min_mhz, throttled=e.throttled)

@@ -1,0 +1,72 @@
+"""How a run was executed, as the read side names it: the settings that make two runs of
+one model on one device different series (logits kept, mode, prefill chunking, the mixers'
+code path), a label that shows only the settings that differ, and each pair's speedup.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import statistics
+from typing import Any
+
+from charsuite.engines.provenance import summary as impl_summary
+from charsuite.units import human_tokens
+
+SETTINGS = ("logits", "mode", "chunk", "impl")
+PAIR_SETTINGS = ("mode", "chunk", "impl")  # the execution paths the summary compares pairwise
+
+
+def _missing(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def setup(rows) -> dict[str, str]:
+    """The settings of one run, from its result lines (a DataFrame), lines older than the
+    fields read as eager, one-shot."""
+    def first(col: str):
+        vals = [v for v in (rows[col] if col in rows else []) if not _missing(v)]
+        return vals[0] if vals else None
+    logits = "all" if "all" in set(rows["logits"].dropna()) else "last"
+    chunk = first("prefill_chunk")
+    impl = first("impl")
+    return {"logits": logits, "mode": first("mode") or "eager",
+            "chunk": f"chunk {human_tokens(int(chunk))}" if chunk else "one-shot",
+            "impl": impl_summary(impl if isinstance(impl, dict) else None) or "-"}
+
+
+def differing(setups: list[dict[str, str]]) -> list[str]:
+    """The settings whose values differ among these runs, in SETTINGS order."""
+    return [k for k in SETTINGS if len({s[k] for s in setups}) > 1]
+
+
+def like_for_like(a, b) -> bool:
+    """Two runs' lines (DataFrames) whose latencies may be compared across architectures: the
+    same logits kept, mode and chunking (their mixer paths differ by nature)."""
+    sa, sb = setup(a), setup(b)
+    return all(sa[k] == sb[k] for k in ("logits", "mode", "chunk"))
+
+
+def label(mine: dict[str, str], keys: list[str]) -> str:
+    """", compile, chunk 4K" style: the given settings' values for this run."""
+    words = [f"logits={mine[k]}" if k == "logits" else mine[k] for k in keys]
+    return ", ".join(words)
+
+
+def bootstrap_speedup(a: dict[int, list[float]], b: dict[int, list[float]], n: int = 500,
+                      seed: int = 0) -> dict[str, Any] | None:
+    """How many times faster `a` is than `b` over the contexts both measured: the geometric
+    mean of median(b)/median(a), with a 95% bootstrap interval (each resample redraws every
+    point's repeats, as the crossovers' interval does). None without a shared context."""
+    shared = sorted(c for c in set(a) & set(b) if a[c] and b[c])
+    if not shared:
+        return None
+    rng = random.Random(seed)
+
+    def gmean(pick) -> float:
+        return math.exp(statistics.fmean(math.log(pick(b[c]) / pick(a[c])) for c in shared))
+
+    estimate = gmean(statistics.median)
+    draws = sorted(gmean(lambda s: statistics.median(rng.choices(s, k=len(s)))) for _ in range(n))
+    return {"speedup": estimate, "ci95": (draws[int(0.025 * n)], draws[min(n - 1, int(0.975 * n))]),
+            "contexts": shared}
