@@ -1,0 +1,164 @@
+"""Execution paths: chunked prefill against one-shot, what actually ran (provenance, watched),
+and how the read side names and compares runs that differ only in how they were run."""
+
+import sys
+import types
+
+import pytest
+import torch
+
+from charsuite.analysis.setups import bootstrap_speedup, differing, label, setup
+from charsuite.config import ConfigError
+from charsuite.engines.provenance import REFERENCE, SDPA_BACKENDS, candidates, check_kernels, watch
+from charsuite.engines.transformers import TransformersEngine
+from charsuite.measure import chunked_matches_one_shot, random_tokens
+from charsuite.summary import markdown
+from helpers import compose
+from synthetic import SSM_LAYOUT, write_run
+
+CPU = torch.device("cpu")
+
+
+def engine(family, *overrides):
+    return TransformersEngine(compose(f"+model={family}", "model.size=tiny", *overrides).model, CPU)
+
+
+@pytest.mark.parametrize("family", ["mamba2", "zamba2", "falcon_h1", "jamba", "nemotron_h", "qwen2_5", "llama3_2"])
+def test_chunked_prefill_gives_the_one_shot_logits(family):
+    delta, chunk, length = chunked_matches_one_shot(engine(family), CPU, 32)
+    assert (chunk, length) == (32, 80)
+    assert delta < 1e-4, f"{family}: chunked prefill differs from one-shot by {delta:.3g}"
+
+
+def test_mamba1_cannot_carry_its_state_across_a_multi_token_forward():
+    """transformers 5.24's Mamba mixer runs a multi-token cached forward from a zero state
+    (the cached recurrent state is not passed to the scan): chunked prefill differs, so a
+    run asking for it is refused (driver.check_chunking). If transformers fixes it, this fails."""
+    delta, _, _ = chunked_matches_one_shot(engine("mamba"), CPU, 32)
+    assert delta > 1e-3
+
+
+def test_chunked_prefill_keeps_the_last_chunks_logits_and_the_whole_cache():
+    e = engine("qwen2_5")
+    ids = random_tokens(e.vocab_size, 1, 100, 0, CPU)
+    logits, cache, _ = e.prefill(ids, "all", chunk=32)
+    assert logits.shape[1] == 4  # 100 = 3 x 32 + 4: the last chunk's positions
+    assert cache.get_seq_length() == 100
+    _, one_shot_cache, _ = e.prefill(ids, "last")
+    assert e.cache_bytes(cache) == e.cache_bytes(one_shot_cache)
+
+
+def _fake_kernel_module(monkeypatch):
+    """A modeling module whose kernel global goes through transformers' own wrapper, with a
+    package named mamba_ssm that provides the function (as the real one would on a GPU box)."""
+    from transformers.integrations import use_kernel_func_from_hub_with_fallback
+
+    pkg = types.ModuleType("mamba_ssm")
+
+    def fake_scan(x):
+        return x * 2
+
+    fake_scan.__module__ = "mamba_ssm.ops.fake"
+    pkg.fake_scan = fake_scan
+    monkeypatch.setitem(sys.modules, "mamba_ssm", pkg)
+
+    def fake_scan_reference(x):
+        return x * 2
+
+    fake_scan_reference.__module__ = "transformers.models.fake.modeling_fake"  # where the reference lives
+    modeling = types.SimpleNamespace(fake_scan=use_kernel_func_from_hub_with_fallback("fake_scan", "mamba_ssm")(
+        fake_scan_reference))
+    return modeling
+
+
+def test_provenance_names_the_package_that_ran_not_the_one_installed(monkeypatch):
+    modeling = _fake_kernel_module(monkeypatch)
+    targets = candidates(modeling, ("fake_scan",))
+    assert sorted(targets.values()) == [("fake_scan", "mamba-ssm"), ("fake_scan", REFERENCE)]
+    with watch(targets, profile_ops=False) as seen:
+        modeling.fake_scan(torch.ones(2))
+    assert seen.mixers == {"fake_scan": "mamba-ssm"}
+    with watch(targets, profile_ops=False) as idle:
+        pass
+    assert idle.mixers == {}  # nothing is reported that did not run
+    check_kernels("kernels", seen.as_impl(), "fake")  # the kernels ran: accepted
+
+
+def test_impl_kernels_with_the_reference_running_is_a_one_line_error():
+    impl = engine("mamba2").observe()
+    assert impl and set(impl.values()) == {REFERENCE}
+    with pytest.raises(ConfigError) as err:
+        check_kernels("kernels", impl, "mamba2")
+    assert "PyTorch reference" in str(err.value) and "\n" not in str(err.value)
+    check_kernels("auto", impl, "mamba2")
+
+
+def test_provenance_sees_the_attention_function_and_the_sdpa_backend():
+    qwen = engine("qwen2_5").observe()
+    assert qwen["attention"] == "sdpa" and qwen["sdpa_backend"] in SDPA_BACKENDS.values()
+    assert engine("qwen2_5", "model.attn_implementation=eager").observe() == {"attention": "eager"}
+    hybrid = engine("falcon_h1").observe()
+    assert hybrid["mamba2_chunk_scan"] == REFERENCE and hybrid["attention"] == "sdpa"
+
+
+def test_compile_mode_needs_a_static_cache_and_says_so_in_one_line(monkeypatch):
+    import charsuite.engines.transformers as module
+
+    def refuse(**kw):
+        raise ValueError("no static layer for this layer type")
+
+    # the engine module's own `transformers` (building a model re-registers sys.modules' entry)
+    monkeypatch.setattr(module.transformers, "StaticCache", refuse)
+    with pytest.raises(ConfigError) as err:
+        TransformersEngine(compose("+model=mamba2", "model.size=tiny").model, CPU, mode="compile")
+    assert "workload.mode=compile" in str(err.value) and "mamba2" in str(err.value)
+
+
+def test_cudagraph_mode_is_refused_off_cuda():
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        TransformersEngine(compose("+model=mamba2", "model.size=tiny").model, CPU, mode="cudagraph")
+
+
+def test_bad_mode_and_chunk_are_config_errors():
+    with pytest.raises(ConfigError, match="workload.mode"):
+        compose("+model=mamba2", "workload.mode=fast")
+    with pytest.raises(ConfigError, match="workload.prefill_chunk"):
+        compose("+model=mamba2", "workload.prefill_chunk=0")
+
+
+def test_series_are_named_by_the_settings_that_differ():
+    import pandas as pd
+
+    eager = pd.DataFrame({"logits": ["last"], "mode": ["eager"], "prefill_chunk": [None],
+                          "impl": [{"mamba2_chunk_scan": REFERENCE}]})
+    compiled = eager.assign(mode=["compile"], prefill_chunk=[4096])
+    old = pd.DataFrame({"logits": ["last"]})  # a line older than the fields: eager, one-shot
+    s = [setup(eager), setup(compiled), setup(old)]
+    assert s[2] == {"logits": "last", "mode": "eager", "chunk": "one-shot", "impl": "-"}
+    assert differing(s[:2]) == ["mode", "chunk"]
+    assert label(s[1], differing(s[:2])) == "compile, chunk 4K"
+
+
+def test_bootstrap_speedup_finds_a_known_ratio():
+    fast = {n: [0.5 * n * (1 + d) for d in (-0.02, 0.0, 0.02)] for n in (256, 512, 1024)}
+    slow = {n: [1.0 * n * (1 + d) for d in (-0.02, 0.0, 0.02)] for n in (256, 512, 1024, 2048)}
+    r = bootstrap_speedup(fast, slow)
+    assert r["speedup"] == pytest.approx(2.0) and r["contexts"] == [256, 512, 1024]
+    assert r["ci95"][0] <= 2.0 <= r["ci95"][1] and r["ci95"][1] - r["ci95"][0] < 0.2
+    assert bootstrap_speedup({1: [1.0]}, {2: [1.0]}) is None
+
+
+def test_summary_compares_execution_paths_of_one_model(tmp_path):
+    """Two runs of one model, eager and compiled (2x faster in both phases), and a chunked one
+    (prefill 1.25x slower): the summary names each pair's speedup, the tried path first."""
+    impl = {"impl": {"mamba2_chunk_scan": REFERENCE}}
+    for mode, chunk, f in (("eager", None, 1.0), ("compile", None, 0.5), ("eager", 1024, 1.25)):
+        write_run(tmp_path, "mamba2", "ssm", lambda n, f=f: 1e-6 * n * f, lambda n, f=f: 1e-3 * f, SSM_LAYOUT,
+                  "mamba2", 130_000_000, suffix=f"_{mode}{chunk or ''}",
+                  setup={"mode": mode, "prefill_chunk": chunk, **impl})
+    md = markdown([tmp_path])
+    rows = {tuple(c.strip() for c in ln.strip("|").split("|")[3:6]) for ln in md.splitlines()
+            if ln.startswith("| mamba2 | x | cpu |")}
+    assert ("prefill", "compile vs eager", "2.00x") in rows and ("decode", "compile vs eager", "2.00x") in rows
+    assert ("prefill", "chunk 1K vs one-shot", "0.80x") in rows
+    assert "eager, chunk 1K, reference" in md  # the models table's setup column
