@@ -7,8 +7,11 @@ appended with each category's median seconds over the steps (`breakdown`), every
 (`breakdown_steps`), each category's share as [min, median, max] (`share_spread`), the same
 regrouped as the reference study did (`breakdown_study`, CPU and GPU time summed), the
 profiled latency beside the unprofiled one of the same point, and the paths of the trace
-and the per-op CSV. A profiled step slower than SLOW_STEP x the unprofiled median makes
-the line noisy: one outlier does not decide the shares, and it is said.
+and the per-op CSV. A decode step replayed from a CUDA graph (workload.mode=cudagraph) has
+no ops above its kernels: the same step is first profiled eagerly, and its kernels' learned
+categories classify the replayed ones (kernels_profile.attribute.learned_categories). A
+profiled step slower than SLOW_STEP x the unprofiled median makes the line noisy: one
+outlier does not decide the shares, and it is said.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from charsuite.records import Breakdown, Point
 from kernels_profile.attribute import (
     attribute,
     attribute_steps,
+    learned_categories,
     median_breakdown,
     per_step,
     primary,
@@ -47,17 +51,23 @@ def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phas
         return None
     profiles = recorder.run_dir / "profiles"
     trace = profiles / f"{phase}_{context}.trace.json"
+    companion = None
+    if run.workload.mode == "cudagraph" and phase == "decode":
+        eager = profiles / f"{phase}_{context}.eager.trace.json"
+        reply = driver.request("profile", phase=phase, context=context, trace_path=str(eager), steps=1, eager=True)
+        if reply.ok:
+            companion = learned_categories(json.loads(eager.read_text()))
     reply = driver.request("profile", phase=phase, context=context, trace_path=str(trace), steps=run.profile.steps)
     point.status, point.error, point.latency_s = reply.status, reply.error, reply.latency_s
     point.latency_samples_s = reply.latency_samples_s
     if reply.ok:
         whole = json.loads(trace.read_text())
-        result = attribute(whole)
+        result = attribute(whole, companion=companion)
         ops_csv = profiles / f"{phase}_{context}.ops.csv"
         write_csv(result, ops_csv)
         main = primary(result)
-        stepped = attribute_steps(whole)  # once, for our grouping and the study's
-        steps = per_step(whole, main, steps=stepped)
+        stepped = attribute_steps(whole, companion)  # once, for our grouping and the study's
+        steps = per_step(whole, main, companion=companion, steps=stepped)
         measured = recorder.measured(phase, context)
         unprofiled = measured.latency_s if measured is not None else None
         point.breakdown = as_record(median_breakdown(steps))
@@ -65,7 +75,7 @@ def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phas
         point.share_spread = share_spread(steps)
         point.breakdown_host = as_record(result["host"]) if main.basis == "device" else None
         if result["study"] is not None:  # the same trace in the reference study's groups, beside ours
-            study_steps = per_step(whole, result["study"], grouping="study", steps=stepped)
+            study_steps = per_step(whole, result["study"], grouping="study", companion=companion, steps=stepped)
             point.breakdown_study = as_record(median_breakdown(study_steps))
         point.unprofiled_latency_s = unprofiled
         point.profiler_overhead = point.latency_s / unprofiled if unprofiled else None

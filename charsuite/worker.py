@@ -157,9 +157,10 @@ class Session:
                      **vars(assess(r.samples_s, r.readings[1], energy.throttled, w.target_rel_ci,
                                    threads=torch.get_num_threads() if self.device.type == "cpu" else 1)))
 
-    def profile(self, phase: str, context: int, trace_path: str, steps: int = 1) -> Reply:
+    def profile(self, phase: str, context: int, trace_path: str, steps: int = 1, eager: bool = False) -> Reply:
         """The phase's own timed step, run again under the profiler (one traced warmup step,
-        then `steps` profiled ones); writes the trace. Latencies as measure() reports them."""
+        then `steps` profiled ones); writes the trace. Latencies as measure() reports them.
+        `eager`: decode steps run eagerly, not replayed from a CUDA graph (profiling.py's companion)."""
         from charsuite.measure import phase_step, repeat
         from kernels_profile.capture import profiled
 
@@ -168,8 +169,13 @@ class Session:
         w = self.workload
         step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens, self.malloc,
                           w.prefill_chunk, decode_calls=steps + 2)
-        with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1, active=steps) as on_step:
-            samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=steps, on_step=on_step)
+        graphs = getattr(self.engine, "graphs", None)
+        self.engine.graphs = None if eager else graphs
+        try:
+            with profiled(self.engine.profiled_module(), trace_path, self.device, warmup=1, active=steps) as on_step:
+                samples, _, _ = repeat(step.run, self.device, warmup=1, repeats=steps, on_step=on_step)
+        finally:
+            self.engine.graphs = graphs
         per = [s / step.per_call for s in samples]
         return Reply(latency_s=statistics.median(per), latency_samples_s=per, trace_path=trace_path)
 
@@ -194,7 +200,8 @@ def serve(inp, out) -> None:
             elif req["cmd"] == "guard":
                 msg = session.guard()
             elif req["cmd"] == "profile":
-                msg = session.profile(req["phase"], int(req["context"]), req["trace_path"], int(req.get("steps", 1)))
+                msg = session.profile(req["phase"], int(req["context"]), req["trace_path"], int(req.get("steps", 1)),
+                                      bool(req.get("eager", False)))
             elif req["cmd"] == "measure":
                 msg = session.measure(req["phase"], int(req["context"]))
             elif req["cmd"] == "exit":

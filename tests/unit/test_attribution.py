@@ -169,3 +169,42 @@ def test_graph_replays_are_classified_by_name_and_by_an_eager_companion(tmp_path
     bad = subprocess.run([sys.executable, "-m", "kernels_profile", str(graph), "--companion", str(tmp_path / "no")],
                          capture_output=True, text=True, cwd=REPO)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def _in_step(trace: dict) -> dict:
+    """The trace inside one profiler step, as torch.profiler's schedule writes it."""
+    return {"traceEvents": [ev("ProfilerStep#1", "user_annotation", -1, 1000), *trace["traceEvents"]]}
+
+
+class GraphDecodeDriver:
+    """A worker in cudagraph mode: an eager profile request writes the eager step's trace, any
+    other writes the replayed one; it remembers what it was asked."""
+
+    def __init__(self):
+        self.asked = []
+
+    def request(self, cmd, **args):
+        from charsuite.records import Reply
+
+        self.asked.append(bool(args.get("eager")))
+        trace = eager_companion() if args.get("eager") else graph_trace()
+        with open(args["trace_path"], "w") as f:
+            json.dump(_in_step(trace), f)
+        return Reply(latency_s=1e-4, latency_samples_s=[1e-4])
+
+
+def test_a_graph_replayed_decode_is_profiled_with_its_eager_companion(tmp_path):
+    from charsuite.profiling import profile_point
+    from charsuite.recorder import Recorder
+    from helpers import compose
+
+    run = compose("+model=mamba2", "model.size=tiny", "workload.mode=cudagraph")
+    (tmp_path / "profiles").mkdir()
+    driver = GraphDecodeDriver()
+    point = profile_point(run, driver, Recorder(tmp_path, run, 1), "decode", 256)
+    assert driver.asked == [True, False]  # the eager companion first, then the replayed step
+    us = {k: round(v * 1e6) for k, v in point.breakdown.items() if isinstance(v, float) and v and k != "coverage"}
+    assert us == {"ssm_scan": 80, "gemm": 20}
+    plain = GraphDecodeDriver()
+    assert profile_point(run, plain, Recorder(tmp_path, run, 1), "prefill", 256) is not None
+    assert plain.asked == [False]  # prefill is never graph-replayed: no companion asked
