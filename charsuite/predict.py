@@ -88,7 +88,9 @@ def report(run, method: str = "dryrun") -> dict:
     out["params"] = model_facts(spec).params
     out["ladder"] = rows
     if limit:
-        b = search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **kw)
+        # chunked, the state may never fill the cap: the search stops at context.max, not 4M tokens
+        upper = {"upper": run.context.max} if w.prefill_chunk else {}
+        b = search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **upper, **kw)
         out["predicted_max_context"] = b.largest
         out["search"] = {"probes": len(b.probes), "seconds": round(b.seconds, 1),
                          "smallest_failing": b.smallest_failing}
