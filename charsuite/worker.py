@@ -89,6 +89,12 @@ class Session:
         self.engine = engine_class(setup.get("engine", "transformers"))(self.model_cfg, self.device,
                                                                          mode=self.workload.mode)
         build_s = time.perf_counter() - t0
+        # what runs, watched (engines/provenance.py) before the resident set is read: the watch's
+        # forward and profiler leave some MiB behind, part of the runtime every point starts from
+        from charsuite.engines.provenance import check_kernels
+
+        impl = self.engine.observe()
+        check_kernels(self.model_cfg.impl, impl, self.model_cfg.name)
         self.power = power_tracker(self.device_cfg.power_monitor, self.device_cfg.kind)
         self.load = LoadTracker()
         self.idle_power_w = self.power.idle_power_w() if self.power.name != "none" else None
@@ -104,12 +110,8 @@ class Session:
             "idle_power_w": self.idle_power_w,
             "malloc": malloc_info,
             **self.engine.implementations(),
+            "impl": impl,
         }
-        # what ran, watched (engines/provenance.py); model.impl=kernels must find the kernels there
-        from charsuite.engines.provenance import check_kernels
-
-        self.info["impl"] = self.engine.observe()
-        check_kernels(self.model_cfg.impl, self.info["impl"], self.model_cfg.name)
 
     def guard(self) -> Reply:
         """Cached decode against a full forward; with workload.prefill_chunk also the chunked
