@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import signal
 import sys
 import time
@@ -20,56 +18,11 @@ from charsuite.compose import to_run_config
 from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.errors import one_line
+from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id
 from charsuite.progress import Progress, print_table
 from charsuite.recorder import Recorder
 from charsuite.records import Status
 from charsuite.sweep import Sweep
-
-# Settings that change what a point measures: a run folder holds one combination.
-FINGERPRINT_KEYS = ("model", "device", "workload")
-# How long and how often a point is sampled changes its interval, not what its median measures.
-NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("workload", "phases"),
-                     ("workload", "max_repeats"), ("workload", "target_rel_ci"), ("workload", "repeat_time_s")}
-
-
-# Keys added after runs were recorded: at their default they change nothing measured, so a
-# folder recorded before they existed still resumes.
-LATER_DEFAULTS = {("workload", "mode"): "eager", ("workload", "prefill_chunk"): None}
-
-
-def fingerprint(run: RunConfig) -> dict[str, Any]:
-    raw = run.raw
-    out = {}
-    for section in FINGERPRINT_KEYS:
-        for k, v in (raw.get(section) or {}).items():
-            if (section, k) in LATER_DEFAULTS and LATER_DEFAULTS[(section, k)] == v:
-                continue
-            if (section, k) not in NOT_FINGERPRINTED and not (section == "model" and k == "sizes"):
-                out[f"{section}.{k}"] = v
-    out["model.hf_config"] = run.model.hf_config
-    return out
-
-
-def fingerprint_id(fp: dict[str, Any]) -> str:
-    """A short, stable name for a fingerprint, written on every result line."""
-    return hashlib.sha1(json.dumps(fp, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
-def check_resumable(run_dir: Path, run: RunConfig) -> None:
-    try:
-        previous = results.read_json(run_dir / results.RUN)
-    except (OSError, ValueError):
-        raise ConfigError(f"{run_dir / results.RUN} is unreadable (truncated?), so the results there cannot be "
-                          "resumed safely; pass resume=false (they move aside) or hydra.run.dir=NEW_FOLDER") from None
-    if not previous or not (run_dir / results.RESULTS).exists():
-        return
-    old = previous.get("fingerprint") or {}
-    new = fingerprint(run)
-    changed = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
-    if changed:
-        k = changed[0]
-        raise ConfigError(f"run folder {run_dir} holds results measured with other settings ({k}: "
-                          f"{old.get(k)!r} -> {new.get(k)!r}); pass hydra.run.dir=NEW_FOLDER or remove it")
 
 
 class Interrupted(BaseException):
