@@ -146,8 +146,8 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
                   trackers: Sequence[Tracker] = (), malloc: bool = False, chunk: int | None = None) -> PhaseResult:
     """A point. Outside eager mode the phase's first call compiles (or captures) and is timed
     on its own, before anything else, and at least one warmup call absorbs recompiles.
-    Prefill then runs one untimed forward under torch's memory profiler for the live-tensor
-    peak (outside the resident-peak window, so the profiler's own buffers never count). The
+    A one-shot prefill then runs one untimed forward under torch's memory profiler for the
+    live-tensor peak (outside the resident-peak window, so the profiler's own buffers never count). The
     memory tracker spans setup, warmup and timed calls; `trackers` (power, thermal, load)
     span the timed calls only. `malloc`: switch glibc's modes (allocator.py)."""
     tensor_peak = first_s = None
@@ -161,8 +161,11 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
         del first
     if malloc:
         allocator.set_mode("mapped")
-    if phase == "prefill":
-        tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits, chunk), device)
+    if phase == "prefill" and not chunk:
+        # not chunked: torch's profiler records every chunk's ops, and what it keeps resident grows
+        # with the prompt (a 64K-token chunked prefill of mamba2 tiny: +490 MiB) - it would decide the
+        # boundary of a prefill whose live tensors are one chunk's
+        tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)
     with memory.MemoryTracker(device).track() as mem_reading:
         step = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc, chunk, calls)
         samples, _, readings = repeat(step.run, device, warmup, rule, trackers)

@@ -162,3 +162,17 @@ def test_summary_compares_execution_paths_of_one_model(tmp_path):
     assert ("prefill", "compile vs eager", "2.00x") in rows and ("decode", "compile vs eager", "2.00x") in rows
     assert ("prefill", "chunk 1K vs one-shot", "0.80x") in rows
     assert "eager, chunk 1K, reference" in md  # the models table's setup column
+
+
+def test_a_chunked_prefills_resident_peak_does_not_grow_with_the_prompt():
+    """Chunked, the live tensors are one chunk's: the point's resident peak stays put from 4K to
+    32K tokens (torch's memory profiler, whose records grow with every chunk's ops, is not run)."""
+    from charsuite.measure import measure_phase
+
+    e = engine("mamba2")
+    peaks = {}
+    for n in (4096, 32768):
+        r = measure_phase(e, CPU, "prefill", random_tokens(e.vocab_size, 1, n, 0, CPU), "last", 1, 0, 1, chunk=512)
+        assert "tensor_peak" not in r.mem and r.mem["ssm_state"] == 21504
+        peaks[n] = r.peak_mem_bytes
+    assert peaks[32768] - peaks[4096] < 32 * 2**20, peaks
