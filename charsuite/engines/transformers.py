@@ -18,6 +18,7 @@ from charsuite.config import ConfigError, ModelConfig
 from charsuite.engines.base import Engine
 from charsuite.trackers.memory import tensor_bytes, weight_bytes
 
+RECOMPILE_LIMIT = 64
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -95,7 +96,13 @@ class TransformersEngine(Engine):
         self.vocab_size = self.model.get_input_embeddings().num_embeddings
         emb = getattr(getattr(self.model, "transformer", None), "wpe", None)  # learned absolute positions
         self.max_positions = emb.num_embeddings if emb is not None else None
-        self.forward = torch.compile(self.model.forward) if mode == "compile" else self.model.forward
+        self.forward = self.model.forward
+        if mode == "compile":
+            # past dynamo's recompile limit a frame silently runs eager again: an error here instead,
+            # so no compiled-mode line is an eager measurement (the limit raised for per-layer guards)
+            torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT
+            torch._dynamo.config.fail_on_recompile_limit_hit = True
+            self.forward = torch.compile(self.model.forward)
         self.graphs = None
         if mode != "eager":
             self.static_cache(1)  # a family transformers has no static cache for says so now, in one line
