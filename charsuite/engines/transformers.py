@@ -18,7 +18,7 @@ from charsuite.config import ConfigError, ModelConfig
 from charsuite.engines.base import Engine
 from charsuite.trackers.memory import tensor_bytes, weight_bytes
 
-RECOMPILE_LIMIT = 64
+RECOMPILE_LIMIT = 256  # dynamo's accumulated limit; a static cache of a new length recompiles the forward
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 
 
@@ -99,7 +99,7 @@ class TransformersEngine(Engine):
         self.forward = self.model.forward
         if mode == "compile":
             # past dynamo's recompile limit a frame silently runs eager again: an error here instead,
-            # so no compiled-mode line is an eager measurement (the limit raised for per-layer guards)
+            # so no compiled-mode line is an eager measurement
             torch._dynamo.config.recompile_limit = RECOMPILE_LIMIT
             torch._dynamo.config.fail_on_recompile_limit_hit = True
             self.forward = torch.compile(self.model.forward)
