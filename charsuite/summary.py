@@ -140,7 +140,8 @@ def execution_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
                     continue
                 ctx = r["contexts"]
                 rows.append([ga.iloc[0]["model"], str(ga.iloc[0]["size"]), ga.iloc[0]["device"], phase,
-                             f"{sa[k]} vs {sb[k]}", f"{r['speedup']:.2f}x", f"{r['ci95'][0]:.2f}-{r['ci95'][1]:.2f}x",
+                             f"{sa[k]} vs {sb[k]}", f"{r['speedup']:.2f}x",
+                             f"{r['ci95'][0]:.2f}-{r['ci95'][1]:.2f}x" if r["ci95"] else "- (one sample)",
                              f"{human_tokens(ctx[0])}-{human_tokens(ctx[-1])} ({len(ctx)})"])
     return rows or None
 

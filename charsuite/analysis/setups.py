@@ -57,7 +57,8 @@ def bootstrap_speedup(a: dict[int, list[float]], b: dict[int, list[float]], n: i
                       seed: int = 0) -> dict[str, Any] | None:
     """How many times faster `a` is than `b` over the contexts both measured: the geometric
     mean of median(b)/median(a), with a 95% bootstrap interval (each resample redraws every
-    point's repeats, as the crossovers' interval does). None without a shared context."""
+    point's repeats, as the crossovers' interval does; none where a point has one sample).
+    None without a shared context."""
     shared = sorted(c for c in set(a) & set(b) if a[c] and b[c])
     if not shared:
         return None
@@ -67,6 +68,8 @@ def bootstrap_speedup(a: dict[int, list[float]], b: dict[int, list[float]], n: i
         return math.exp(statistics.fmean(math.log(pick(b[c]) / pick(a[c])) for c in shared))
 
     estimate = gmean(statistics.median)
+    if any(len(a[c]) < 2 or len(b[c]) < 2 for c in shared):  # one sample: nothing to resample
+        return {"speedup": estimate, "ci95": None, "contexts": shared}
     draws = sorted(gmean(lambda s: statistics.median(rng.choices(s, k=len(s)))) for _ in range(n))
     return {"speedup": estimate, "ci95": (draws[int(0.025 * n)], draws[min(n - 1, int(0.975 * n))]),
             "contexts": shared}

@@ -146,6 +146,8 @@ def test_bootstrap_speedup_finds_a_known_ratio():
     assert r["speedup"] == pytest.approx(2.0) and r["contexts"] == [256, 512, 1024]
     assert r["ci95"][0] <= 2.0 <= r["ci95"][1] and r["ci95"][1] - r["ci95"][0] < 0.2
     assert bootstrap_speedup({1: [1.0]}, {2: [1.0]}) is None
+    single = bootstrap_speedup({1: [1.0]}, {1: [3.0]})
+    assert single["speedup"] == pytest.approx(3.0) and single["ci95"] is None  # no interval from one sample
 
 
 def test_summary_compares_execution_paths_of_one_model(tmp_path):
