@@ -85,13 +85,21 @@ class WorkerDriver:
             self.retire()
         return reply
 
-    def check_guard(self) -> Reply | None:
-        """Run the guard once per run; None when decode may be measured, else why not."""
+    def fetch_guard(self) -> Reply | None:
+        """Run the guard once per run (decode, and chunking when asked); the failed reply if it
+        could not run."""
         if self.guard is None:
             reply = self.request("guard")
             if not reply.ok:
                 return reply
             self.guard = reply.guard
+        return None
+
+    def check_guard(self) -> Reply | None:
+        """None when decode may be measured, else why not."""
+        failed = self.fetch_guard()
+        if failed is not None:
+            return failed
         if not self.guard["passed"]:
             mode = self.run.workload.mode
             how = f" ({mode} mode, static cache)" if mode != "eager" else ""
@@ -102,11 +110,9 @@ class WorkerDriver:
     def check_chunking(self) -> None:
         """workload.prefill_chunk on a family whose transformers code cannot carry its cache
         across a multi-token forward is bad input: one line naming the family, before any point."""
-        if self.guard is None:
-            reply = self.request("guard")
-            if not reply.ok:
-                raise ConfigError(f"cannot check chunked prefill for {self.run.model.name}: {reply.error}")
-            self.guard = reply.guard
+        failed = self.fetch_guard()
+        if failed is not None:
+            raise ConfigError(f"cannot check chunked prefill for {self.run.model.name}: {failed.error}")
         c = self.guard.get("chunk") or {}
         if not c.get("passed"):
             m = self.run.model

@@ -51,12 +51,17 @@ def timed(fn: Callable[[], Any], device: torch.device) -> tuple[float, Any]:
     return time.perf_counter() - t0, result
 
 
+def stop_rule(repeats: int | StopRule) -> StopRule:
+    """A stop rule as given, or exactly `repeats` timed calls."""
+    return repeats if isinstance(repeats, StopRule) else StopRule(repeats, repeats, target_rel_ci=0.0)
+
+
 def repeat(step: Callable[[], Any], device: torch.device, warmup: int, repeats: int | StopRule,
            trackers: Sequence[Tracker] = (), on_step: Callable[[], None] | None = None):
     """`warmup` untimed then timed calls of step - `repeats` of them, or as many as the
     stop rule asks for - the trackers around the timed calls only. Returns (seconds per
     timed call, the last call's result, the trackers' readings)."""
-    rule = repeats if isinstance(repeats, StopRule) else StopRule(repeats, repeats, target_rel_ci=0.0)
+    rule = stop_rule(repeats)
     for _ in range(warmup):
         timed(step, device)
         if on_step:
@@ -147,11 +152,11 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
     """A point. Outside eager mode the phase's first call compiles (or captures) and is timed
     on its own, before anything else, and at least one warmup call absorbs recompiles.
     A one-shot prefill then runs one untimed forward under torch's memory profiler for the
-    live-tensor peak (outside the resident-peak window, so the profiler's own buffers never count). The
-    memory tracker spans setup, warmup and timed calls; `trackers` (power, thermal, load)
+    live-tensor peak (outside the resident-peak window, so the profiler's own buffers never
+    count). The memory tracker spans setup, warmup and timed calls; `trackers` (power, thermal, load)
     span the timed calls only. `malloc`: switch glibc's modes (allocator.py)."""
     tensor_peak = first_s = None
-    rule = repeats if isinstance(repeats, StopRule) else StopRule(repeats, repeats, target_rel_ci=0.0)
+    rule = stop_rule(repeats)
     compiled = engine.mode != "eager"
     warmup = max(warmup, 1) if compiled else warmup
     calls = warmup + rule.max_repeats + 1

@@ -21,7 +21,7 @@ from charsuite.analysis.crossover import bootstrap_crossings
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
-from charsuite.analysis.setups import bootstrap_speedup, like_for_like, setup
+from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, label, like_for_like, setup
 from charsuite.analysis.trust import include_noisy_arg, is_noisy, usable
 from charsuite.errors import UsageError, run_command
 from charsuite.units import human_tokens
@@ -37,11 +37,11 @@ MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill", "ma
 CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% interval", "setup"]
 PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% interval", "contexts"]
 # Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over reference.
-BASELINES = {"mode": "eager", "chunk": "one-shot", "impl": "reference"}
+BASELINES = dict(zip(PAIR_SETTINGS, ("eager", "one-shot", "reference")))
 
 
 def _setup_text(s: dict[str, str]) -> str:
-    return ", ".join(v for k, v in s.items() if k != "logits" and v != "-")
+    return label(s, [k for k in PAIR_SETTINGS if s[k] != "-"])
 
 
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[list[str]]:

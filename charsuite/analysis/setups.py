@@ -48,7 +48,7 @@ def like_for_like(a, b) -> bool:
 
 
 def label(mine: dict[str, str], keys: list[str]) -> str:
-    """", compile, chunk 4K" style: the given settings' values for this run."""
+    """The given settings' values for this run, as "compile, chunk 4K"."""
     words = [f"logits={mine[k]}" if k == "logits" else mine[k] for k in keys]
     return ", ".join(words)
 

@@ -45,7 +45,7 @@ class Engine(ABC):
 
     def observe(self) -> dict[str, Any]:
         """What actually runs, watched while a short prefill and a decode step execute:
-        {"impl": {mixer function: implementation}, "attention": ..., "sdpa_backend": ...}."""
+        {mixer function: implementation, ..., "attention": ..., "sdpa_backend": ...}."""
         return {}
 
     def profiled_module(self) -> Any:

@@ -31,6 +31,12 @@ SDPA_BACKENDS = {"aten::_scaled_dot_product_flash_attention_for_cpu": "flash (cp
 PACKAGES = {"mamba_ssm": "mamba-ssm", "causal_conv1d": "causal-conv1d", "fla": "flash-linear-attention",
             "flash_attn": "flash-attn", "kernels": "hub kernels"}
 REFERENCE = "pytorch reference"
+NOT_MIXERS = ("attention", "sdpa_backend")  # the `impl` entries that name no mixer function
+
+
+def mixer_paths(impl: dict[str, Any] | None) -> dict[str, str]:
+    """The mixer functions' entries of an `impl` (its attention entries left out)."""
+    return {k: v for k, v in (impl or {}).items() if k not in NOT_MIXERS}
 
 
 def implementation_of(module: str) -> str:
@@ -124,7 +130,7 @@ def check_kernels(asked: str, impl: dict[str, str], family: str) -> None:
     one line, never a silent fallback."""
     if asked != "kernels":
         return
-    fallen = sorted(k for k, v in impl.items() if v == REFERENCE and k not in ("attention", "sdpa_backend"))
+    fallen = sorted(k for k, v in mixer_paths(impl).items() if v == REFERENCE)
     if fallen:
         raise ConfigError(f"model.impl=kernels, but {family} ran {', '.join(fallen)} on the PyTorch reference "
                           "(the kernel packages did not dispatch); install them with pip install -e '.[cuda]' "
@@ -133,7 +139,7 @@ def check_kernels(asked: str, impl: dict[str, str], family: str) -> None:
 
 def summary(impl: dict[str, Any] | None) -> str | None:
     """A short label of the mixers' path for series names: kernels, reference or mixed."""
-    paths = {v for k, v in (impl or {}).items() if k not in ("attention", "sdpa_backend")}
+    paths = set(mixer_paths(impl).values())
     if not paths:
         return None
     if paths == {REFERENCE}:

@@ -127,7 +127,6 @@ class TransformersEngine(Engine):
         n = input_ids.shape[1]
         cache = self.static_cache(n + reserve) if self.mode != "eager" else None
         step = chunk or n
-        out_logits = None
         for start in range(0, n, step):
             ids = input_ids[:, start:start + step]
             kwargs: dict[str, Any] = {}
