@@ -50,13 +50,17 @@ def test_a_loaded_machine_flags_its_points_and_a_quiet_one_does_not(tmp_path):
     # (time a hypervisor steals from this VM is outside the test's control: flagged, but not asserted here)
     assert not any("other processes wanted" in (p.noise_reason or "") or "waited" in (p.noise_reason or "")
                    for p in quiet), [p.noise_reason for p in quiet]
-    assert all(p.others_runnable is not None and p.others_runnable < 1.0 and p.threads == len(os.sched_getaffinity(0))
-               for p in quiet)
+    # Whatever else shares the machine (a CI runner's own work), the thread choice leaves room for it.
+    cores = len(os.sched_getaffinity(0))
+    assert all(p.others_runnable is not None and 1 <= p.threads <= cores for p in quiet)
     with busy_cores():
         loaded, output = _sweep(tmp_path / "loaded")
     assert all(p.noisy and "other processes wanted a core" in p.noise_reason for p in loaded), \
         [p.noise_reason for p in loaded]
-    assert all(p.others_runnable >= 1.5 and p.threads == 1 for p in loaded)  # the thread choice saw the load too
+    # one spinner per core on top of whatever ran during the quiet half; the thread choice saw them too
+    background = min(p.others_runnable for p in quiet)
+    assert all(p.others_runnable >= background + cores - 0.5 and p.threads == 1 for p in loaded), \
+        ([p.others_runnable for p in quiet], [p.others_runnable for p in loaded])
     assert "NOISY" in output and "3 of 3 points are noisy" in output
     assert _exponent(markdown([tmp_path / "loaded"])) == "-"   # no exponent fitted to noise
     assert _exponent(markdown([tmp_path / "loaded"], include_noisy=True)) != "-"
