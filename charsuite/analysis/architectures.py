@@ -17,7 +17,7 @@ class Layout:
     head_dim: int
     q_heads: int
     ssm_layers: int
-    ssm_kind: str | None        # "mamba1" | "mamba2" | None
+    ssm_kind: str | None        # the recurrent mixer: a key of MIXERS, or None
     d_inner: int                # SSM inner width (heads x head dim for Mamba-2)
     d_state: int
     d_conv: int
@@ -31,6 +31,24 @@ class Layout:
     moe_top_k: int = 0          # experts per token in a mixture-of-experts MLP (0: dense)
     attention_before_last_ssm: int | None = None  # attention layers that run before the last SSM layer (None: all)
     hidden_copies: int = 3      # hidden-size tensors a layer keeps alive (residual, normed input, output)
+    kv_window: int | None = None  # most tokens a sliding-window KV cache keeps (RecurrentGemma); None: all
+
+
+# The recurrent token mixers, by the name `mixers` gives them. Their states in the layout's
+# terms: conv state (d_inner [+ 2 x groups x d_state]) x d_conv; recurrent state d_inner x d_state.
+MIXERS = {"mamba1": "mamba", "mamba2": "mamba2", "gated_deltanet": "gated_deltanet", "short_conv": "short_conv",
+          "rglru": "rg_lru", "mlstm": "mlstm"}
+
+
+def mixers(lay: Layout) -> dict[str, int]:
+    """The token mixers present and their layer counts, e.g. {mamba2: 27, attention: 4}
+    (a layer with both, as in Falcon-H1, counts in both)."""
+    out = {}
+    if lay.ssm_layers:
+        out[MIXERS[lay.ssm_kind]] = lay.ssm_layers
+    if lay.attention_layers:
+        out["attention"] = lay.attention_layers
+    return out
 
 
 def _attn(cfg, heads_attr="num_attention_heads", kv_attr="num_key_value_heads"):
@@ -114,4 +132,62 @@ def layout(cfg) -> Layout:
                          "ssm_layers": n - attn, "ssm_kind": "mamba1", "d_inner": cfg.mamba_expand * h,
                          "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "mlp_layers": n,
                          "moe_top_k": cfg.num_experts_per_tok if cfg.num_experts > 1 else 0})
+    return _layout_2026(cfg, base)
+
+
+def _layout_2026(cfg, base: dict):
+    """The 2026 zoo's mixers: gated DeltaNet (Qwen3.5), short convolutions (LFM2), Mamba-2 with
+    MoE (Granite-4.0-H), Mamba-1 (Falcon-Mamba), RG-LRU (RecurrentGemma) and mLSTM (xLSTM)."""
+    t, h = cfg.model_type, cfg.hidden_size
+    if t == "qwen3_5_text":
+        kinds = list(cfg.layer_types)
+        attn, linear = kinds.count("full_attention"), kinds.count("linear_attention")
+        last = max((i for i, k in enumerate(kinds) if k == "linear_attention"), default=-1)
+        heads, kv, hd = _attn(cfg)
+        return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
+                         "ssm_layers": linear, "ssm_kind": "gated_deltanet",
+                         "d_inner": cfg.linear_num_value_heads * cfg.linear_value_head_dim,
+                         "d_state": cfg.linear_key_head_dim, "d_conv": cfg.linear_conv_kernel_dim,
+                         "ssm_groups": cfg.linear_num_key_heads, "ssm_heads": cfg.linear_num_value_heads,
+                         "mlp_layers": len(kinds), "chunk": 64,
+                         "attention_before_last_ssm": kinds[:last].count("full_attention")})
+    if t == "lfm2":
+        n = cfg.num_hidden_layers
+        attn_idx = list(cfg.full_attn_idxs or [])
+        heads, kv, hd = _attn(cfg)
+        last = max((i for i in range(n) if i not in attn_idx), default=-1)
+        return Layout(**{**base, "attention_layers": len(attn_idx), "kv_heads": kv, "head_dim": hd, "q_heads": heads,
+                         "ssm_layers": n - len(attn_idx), "ssm_kind": "short_conv", "d_inner": h,
+                         "d_conv": cfg.conv_L_cache, "mlp_layers": n,
+                         "attention_before_last_ssm": sum(1 for i in attn_idx if i < last)})
+    if t == "granitemoehybrid":  # the config spells its kinds mamba/attention, stores them as below
+        kinds = ["attention" if k in ("attention", "full_attention") else "mamba" for k in cfg.layer_types]
+        attn = kinds.count("attention")
+        last = max((i for i, k in enumerate(kinds) if k == "mamba"), default=-1)
+        heads, kv, hd = _attn(cfg)
+        d_inner = cfg.mamba_n_heads * cfg.mamba_d_head
+        return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
+                         "ssm_layers": len(kinds) - attn, "ssm_kind": "mamba2", "d_inner": d_inner,
+                         "d_state": cfg.mamba_d_state, "d_conv": cfg.mamba_d_conv, "ssm_groups": cfg.mamba_n_groups,
+                         "ssm_heads": cfg.mamba_n_heads, "mlp_layers": len(kinds), "chunk": cfg.mamba_chunk_size,
+                         "intermediate": cfg.shared_intermediate_size,
+                         "moe_top_k": cfg.num_experts_per_tok if cfg.num_local_experts else 0,
+                         "attention_before_last_ssm": kinds[:last].count("attention")})
+    if t == "falcon_mamba":
+        return Layout(**{**base, "ssm_layers": cfg.num_hidden_layers, "ssm_kind": "mamba1",
+                         "d_inner": cfg.intermediate_size, "d_state": cfg.state_size, "d_conv": cfg.conv_kernel,
+                         "hidden_copies": 4})
+    if t == "recurrent_gemma":
+        kinds = list(cfg.layers_block_type)  # linear_attention (RG-LRU) | sliding_attention (local attention)
+        attn = sum("attention" in k and k != "linear_attention" for k in kinds)
+        heads, kv, hd = _attn(cfg)
+        return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
+                         "ssm_layers": len(kinds) - attn, "ssm_kind": "rglru", "d_inner": cfg.lru_width,
+                         "d_state": 1, "d_conv": cfg.conv1d_width - 1, "mlp_layers": len(kinds),
+                         "kv_window": cfg.attention_window_size - 1})
+    if t == "xlstm":
+        return Layout(**{**base, "ssm_layers": cfg.num_hidden_layers, "ssm_kind": "mlstm",
+                         "d_inner": cfg.num_heads * cfg.v_head_dim, "d_state": cfg.qk_head_dim,
+                         "ssm_heads": cfg.num_heads, "mlp_layers": cfg.num_hidden_layers,
+                         "intermediate": cfg.hidden_size * 8 // 3, "chunk": cfg.chunk_size})
     raise ValueError(f"no memory layout for model_type {t!r}")

@@ -17,7 +17,7 @@ from typing import Any
 from charsuite.analysis.architectures import Layout
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
-LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h")
+LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h", "falcon_mamba", "xlstm")
 RECURRENT_STATE_BYTES = 4
 
 
@@ -46,8 +46,10 @@ class Prediction:
 
 
 def kv_cache_bytes(lay: Layout, context: int, batch: int, elem: int) -> int:
-    """attention layers x 2 (K and V) x KV heads x head dim x context x bytes."""
-    return lay.attention_layers * 2 * lay.kv_heads * lay.head_dim * context * batch * elem
+    """attention layers x 2 (K and V) x KV heads x head dim x context x bytes (a sliding-window
+    cache keeps its window at most)."""
+    kept = context if lay.kv_window is None else min(context, lay.kv_window)
+    return lay.attention_layers * 2 * lay.kv_heads * lay.head_dim * kept * batch * elem
 
 
 def ssm_state_bytes(lay: Layout, batch: int, elem: int) -> int:
@@ -55,9 +57,12 @@ def ssm_state_bytes(lay: Layout, batch: int, elem: int) -> int:
     (d_inner x d_state, float32). Constant in context."""
     if not lay.ssm_layers:
         return 0
-    conv_channels = lay.d_inner + (2 * lay.ssm_groups * lay.d_state if lay.ssm_kind == "mamba2" else 0)
+    if lay.ssm_kind == "mlstm":  # per head: the matrix memory C (qk x v), normaliser n (qk), stabiliser m; model dtype
+        return lay.ssm_layers * (lay.d_inner * lay.d_state + lay.ssm_heads * (lay.d_state + 1)) * elem * batch
+    grouped = lay.ssm_kind in ("mamba2", "gated_deltanet")  # B and C (or keys and queries) convolved too
+    conv_channels = lay.d_inner + (2 * lay.ssm_groups * lay.d_state if grouped else 0)
     conv = conv_channels * lay.d_conv * elem
-    recurrent = lay.d_inner * lay.d_state * RECURRENT_STATE_BYTES
+    recurrent = lay.d_inner * lay.d_state * RECURRENT_STATE_BYTES  # short convolutions: d_state 0
     return lay.ssm_layers * (conv + recurrent) * batch
 
 

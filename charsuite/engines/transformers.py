@@ -63,9 +63,19 @@ def meta_sizes(spec: ModelConfig) -> tuple[int, int]:
     return count_params(model), buffers
 
 
+# Families whose recurrent states live on their modules, not in the cache object transformers
+# returns (RecurrentGemma keeps conv and RG-LRU states on its blocks and returns no cache):
+# the engine passes its own cache in and counts the modules' states beside it.
+STATE_IN_MODULES = ("recurrent_gemma",)
+MODULE_STATES = ("conv1d_state", "recurrent_states")
+
+
 def cache_bytes(cache: Any) -> dict[str, int]:
-    """Bytes of attention KV tensors and SSM (conv + recurrent) states in a cache."""
+    """Bytes of attention KV tensors and recurrent (conv + recurrent: SSM, DeltaNet, short
+    conv, xLSTM) states in a cache."""
     kv = ssm = 0
+    for states in (getattr(cache, "rnn_state", None) or {}).values():  # xLSTM: (C, n, m) per layer
+        ssm += sum(tensor_bytes(t) for t in states)
     for layer in getattr(cache, "layers", []) or []:
         kv += tensor_bytes(getattr(layer, "keys", None)) + tensor_bytes(getattr(layer, "values", None))
         for name in ("conv_states", "recurrent_states"):
@@ -77,8 +87,17 @@ def cache_bytes(cache: Any) -> dict[str, int]:
     return {"kv_cache": kv, "ssm_state": ssm}
 
 
-def _cache_of(out: Any) -> Any:
-    return out.cache if hasattr(out, "cache") else out.past_key_values
+def module_state_bytes(model: torch.nn.Module) -> int:
+    """Recurrent states kept on a model's modules (STATE_IN_MODULES)."""
+    return sum(tensor_bytes(getattr(m, name, None)) for m in model.modules() for name in MODULE_STATES
+               if isinstance(getattr(m, name, None), torch.Tensor))
+
+
+def _cache_of(out: Any, passed: Any = None) -> Any:
+    """The cache a forward returns, or the one passed in where the model returns none."""
+    cache = getattr(out, "cache", None)
+    cache = getattr(out, "past_key_values", None) if cache is None else cache
+    return passed if cache is None else cache
 
 
 class TransformersEngine(Engine):
@@ -126,6 +145,8 @@ class TransformersEngine(Engine):
                 reserve: int = 0) -> tuple[torch.Tensor, Any, torch.Tensor]:
         n = input_ids.shape[1]
         cache = self.static_cache(n + reserve) if self.mode != "eager" else None
+        if cache is None and self.model.config.model_type in STATE_IN_MODULES:
+            cache = transformers.DynamicCache(config=self.model.config)
         step = chunk or n
         for start in range(0, n, step):
             ids = input_ids[:, start:start + step]
@@ -135,7 +156,7 @@ class TransformersEngine(Engine):
                 kwargs = {"cache": cache, "cache_position": positions}
             out_logits = None  # the previous chunk's logits are freed before the next chunk runs
             out = self.forward(input_ids=ids, use_cache=True, logits_to_keep=1 if logits == "last" else 0, **kwargs)
-            out_logits, cache = out.logits, _cache_of(out)
+            out_logits, cache = out.logits, _cache_of(out, cache)
             del out
         first = out_logits[:, -1].argmax(dim=-1, keepdim=True)
         return out_logits, cache, first
@@ -146,10 +167,13 @@ class TransformersEngine(Engine):
             return self.graphs.step(token, cache, position), cache
         pos = torch.tensor([position], device=token.device)
         out = self.forward(input_ids=token, cache=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
-        return out.logits, _cache_of(out)
+        return out.logits, _cache_of(out, cache)
 
     def cache_bytes(self, cache: Any) -> dict[str, int]:
-        return cache_bytes(cache)
+        found = cache_bytes(cache)
+        if self.model.config.model_type in STATE_IN_MODULES:
+            found["ssm_state"] += module_state_bytes(self.model)
+        return found
 
     def weight_bytes(self) -> int:
         return weight_bytes(self.model)
@@ -179,7 +203,8 @@ class TransformersEngine(Engine):
             targets = candidates(kernel_paths.modeling_module(model_type), kernel_paths.KERNEL_GLOBALS[model_type])
         ids = torch.randint(0, self.vocab_size, (1, 17), generator=torch.Generator().manual_seed(0)).to(self.device)
         with torch.inference_mode(), watch(targets) as seen:
-            out = self.model(input_ids=ids[:, :16], use_cache=True, logits_to_keep=1)
-            self.model(input_ids=ids[:, 16:], cache=_cache_of(out), use_cache=True,
+            passed = transformers.DynamicCache(config=self.model.config) if model_type in STATE_IN_MODULES else None
+            out = self.model(input_ids=ids[:, :16], cache=passed, use_cache=True, logits_to_keep=1)
+            self.model(input_ids=ids[:, 16:], cache=_cache_of(out, passed), use_cache=True,
                        cache_position=torch.tensor([16], device=self.device), logits_to_keep=1)
         return seen.as_impl()

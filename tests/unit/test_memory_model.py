@@ -18,6 +18,7 @@ from charsuite.trackers.memory import weight_bytes
 from helpers import compose
 
 CPU = torch.device("cpu")
+ZOO_2026 = ["qwen3_5", "lfm2", "granitemoehybrid", "falcon_mamba", "recurrent_gemma", "xlstm"]
 
 
 def predict(spec, context, batch=1, logits="last"):
@@ -39,14 +40,14 @@ def test_mamba2_state_is_constant_in_context_by_hand():
 
 
 @pytest.mark.parametrize("family", ["mamba", "mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "jamba",
-                                    "qwen2_5", "llama3_2", "phi3", "tinyllama", "gpt_neo"])
+                                    "qwen2_5", "llama3_2", "phi3", "tinyllama", "gpt_neo", *ZOO_2026])
 @pytest.mark.parametrize("dtype", ["float32", "bfloat16"])
 def test_predicted_weights_caches_and_logits_equal_measured(family, dtype):
     run = compose(f"+model={family}", "model.size=tiny", f"model.dtype={dtype}")
     engine = TransformersEngine(run.model, CPU)
     logits, cache, _ = engine.prefill(random_tokens(512, 1, 300, 0, CPU), "all")
     p = predict(run.model, 300, logits="all")
-    measured = cache_bytes(cache)
+    measured = engine.cache_bytes(cache)  # RecurrentGemma's states are on its modules
     assert p.kv_cache == measured["kv_cache"]
     assert p.ssm_state == measured["ssm_state"]
     assert p.logits == logits.numel() * logits.element_size()
