@@ -11,6 +11,7 @@ from typing import Any
 from omegaconf import DictConfig
 
 from charsuite import environment, results
+from charsuite.analysis.architectures import mixers
 from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
 from charsuite.batch import JOB_STATUS
@@ -135,6 +136,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         "fingerprint": fp,
         "fingerprint_id": fingerprint_id(fp),
         "params": facts.params,
+        "mixers": mixers(facts.layout),
         "memory_limit_bytes": limit,
         # What the read side (summary, figures) needs, so it never imports torch.
         "model_facts": facts.to_dict(),
@@ -144,7 +146,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     }
     results.write_json(run_dir / results.RUN, run_info)
     driver = WorkerDriver(run)
-    recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"])
+    recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"])
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
                         f"-> {run_dir}")
     weights = predict(facts, 1).weights

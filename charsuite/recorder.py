@@ -15,8 +15,9 @@ from charsuite.records import Point, Status
 
 
 class Recorder:
-    def __init__(self, run_dir: Path, run: RunConfig, params: int | None, run_id: str | None = None):
-        self.run_dir, self.run, self.params, self.run_id = run_dir, run, params, run_id
+    def __init__(self, run_dir: Path, run: RunConfig, params: int | None, run_id: str | None = None,
+                 mixers: dict[str, int] | None = None):
+        self.run_dir, self.run, self.params, self.run_id, self.mixers = run_dir, run, params, run_id, mixers
         self.done: dict[tuple, Point] = {}
         self.skipped: set[tuple] = set()
         if run.resume:
@@ -25,7 +26,7 @@ class Recorder:
     def point(self, phase: str, context: int, **fields: Any) -> Point:
         """A new point of this run (not yet recorded)."""
         m, d, w = self.run.model, self.run.device, self.run.workload
-        base = dict(model=m.name, size=m.size, family=m.family, params=self.params, device=d.name, dtype=m.dtype,
+        base = dict(model=m.name, size=m.size, family=m.family, mixers=self.mixers, params=self.params, device=d.name, dtype=m.dtype,
                     batch=w.batch, phase=phase, context=context, logits=w.logits if phase == "prefill" else "last",
                     mode=w.mode, prefill_chunk=w.prefill_chunk,
                     memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id)

@@ -152,6 +152,7 @@ class Point(Measurement):
     model: str
     size: str
     family: str
+    mixers: dict[str, int] | None = None  # token mixers present and their layer counts, e.g. {mamba2: 27, attention: 4}
     params: int | None = None
     device: str
     device_name: str | None = None

@@ -139,8 +139,8 @@ class Sweep:
 
     def _summary_base(self, phase: str) -> dict[str, Any]:
         p = self.recorder.point(phase, 0)
-        return {k: getattr(p, k) for k in ("model", "size", "family", "device", "dtype", "batch", "phase", "mode",
-                                           "prefill_chunk")}
+        return {k: getattr(p, k) for k in ("model", "size", "family", "mixers", "device", "dtype", "batch", "phase",
+                                           "mode", "prefill_chunk")}
 
     def _skip(self, phases: list[str], lengths: list[int], reason: str) -> None:
         """Record every ladder point a phase did not reach, and why, so nothing is silently dropped."""

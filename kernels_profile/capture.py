@@ -22,7 +22,8 @@ from torch.profiler import ProfilerActivity, profile, record_function, schedule
 from kernels_profile.attribute import FUNCTION_PREFIX, MODULE_PREFIX
 from kernels_profile.taxonomy import load
 
-MIXER_CLASS = ("mamba", "mixer", "ssm")
+# classes of recurrent mixers: their modules' free functions get scopes
+MIXER_CLASS = ("mamba", "mixer", "ssm", "deltanet", "shortconv")
 
 
 @contextlib.contextmanager

@@ -14,8 +14,15 @@ from charsuite.errors import ConfigError
 
 MAMBA1 = ("causal_conv1d_fn", "causal_conv1d_update", "mamba_selective_scan", "mamba_selective_state_update")
 MAMBA2 = ("causal_conv1d_fn", "causal_conv1d_update", "mamba2_chunk_scan", "mamba2_selective_state_update")
+# Qwen3.5's gated DeltaNet: causal-conv1d and flash-linear-attention's gated delta rule (chunked
+# for prefill, fused recurrent for decode); LFM2's short convolutions: causal-conv1d.
+GATED_DELTANET = ("causal_conv1d_fn", "causal_conv1d_update", "torch_chunk_gated_delta_rule",
+                  "torch_recurrent_gated_delta_rule")
 KERNEL_GLOBALS = {"mamba": MAMBA1, "jamba": MAMBA1, "falcon_mamba": MAMBA1,
-                  **{t: MAMBA2 for t in ("mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "granitemoehybrid")}}
+                  **{t: MAMBA2 for t in ("mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "granitemoehybrid")},
+                  "qwen3_5_text": GATED_DELTANET, "lfm2": ("causal_conv1d_fn", "causal_conv1d_update")}
+# model_type -> its modeling module, where the two differ (a text config of a multimodal family)
+MODULES = {"qwen3_5_text": "qwen3_5"}
 PACKAGES = ("mamba_ssm", "causal_conv1d")
 
 
@@ -24,7 +31,8 @@ def kernels_importable() -> bool:
 
 
 def modeling_module(model_type: str):
-    return importlib.import_module(f"transformers.models.{model_type}.modeling_{model_type}")
+    name = MODULES.get(model_type, model_type)
+    return importlib.import_module(f"transformers.models.{name}.modeling_{name}")
 
 
 def resolve(impl: str, device_kind: str, importable: bool | None = None) -> str:
@@ -65,7 +73,8 @@ def observed(model_type: str) -> str | None:
     if model_type not in KERNEL_GLOBALS:
         return None
     module = modeling_module(model_type)
-    fn = getattr(module, KERNEL_GLOBALS[model_type][2])
+    names = KERNEL_GLOBALS[model_type]
+    fn = getattr(module, names[2] if len(names) > 2 else names[0])  # the scan, or the short convolution
     seen = 0
     while seen < 8:  # through decorators: the wrapper keeps the choice in `implementation`
         seen += 1
@@ -79,4 +88,6 @@ def observed(model_type: str) -> str | None:
     where = getattr(fn, "__module__", "") or ""
     if where == module.__name__:
         return "pytorch reference"
-    return "mamba-ssm kernels" if where.startswith("mamba_ssm") else where
+    packages = {"mamba_ssm": "mamba-ssm kernels", "fla": "flash-linear-attention kernels",
+                "causal_conv1d": "causal-conv1d kernels"}
+    return next((v for k, v in packages.items() if where.startswith(k)), where)

@@ -17,10 +17,12 @@ FONT = dict(family="Helvetica, Arial, sans-serif", size=13, color="#222")
 
 FAMILY_ORDER = FAMILIES
 FAMILY_NAMES = {"ssm": "SSM", "hybrid": "Hybrid", "transformer": "Transformer"}
-# Blues for SSMs, greens for hybrids, reds for Transformers; each model keeps its color everywhere.
+# Blues for SSMs, greens and teals for hybrids, reds for Transformers; each model keeps its color
+# everywhere, and every zoo model of a family has its own (a test holds the palettes to the zoo's size).
 FAMILY_PALETTES = {
-    "ssm": ["#1f4e9c", "#3b7dd8", "#7fb2f0", "#123366", "#5a8fd6"],
-    "hybrid": ["#1b7a3a", "#4fb06b", "#95d3a2", "#0f4f24", "#7cc48b"],
+    "ssm": ["#1f4e9c", "#3b7dd8", "#7fb2f0", "#123366", "#5a8fd6", "#2c7fb8"],
+    "hybrid": ["#1b7a3a", "#4fb06b", "#95d3a2", "#0f4f24", "#7cc48b", "#00897b", "#4db6ac", "#33691e",
+               "#9ccc65", "#00695c", "#a5d6a7"],
     "transformer": ["#b2182b", "#e0603c", "#f4a582", "#7f0f1e", "#d6604d", "#fdae6b"],
 }
 # Colors for the taxonomy's categories (kernels_profile/taxonomy.yaml), in its order;

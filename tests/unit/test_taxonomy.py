@@ -20,6 +20,14 @@ KERNELS = [
     ("void causal_conv1d_fwd_kernel<Causal_conv1d_fwd_kernel_traits<128, 4, true, c10::Half, c10::Half> >(ConvParamsBase)", "conv1d"),
     ("void causal_conv1d_channellast_fwd_kernel<Causal_conv1d_channellast_fwd_kernel_traits<128, 4, 64, true, c10::Half, c10::Half> >(ConvParamsBase)", "conv1d"),
     ("void causal_conv1d_update_kernel<Causal_conv1d_update_kernel_traits<64, 4, c10::Half, c10::Half> >(ConvParamsBase)", "conv1d"),
+    # flash-linear-attention's gated delta rule (Qwen3.5's linear-attention layers; fla/ops source names)
+    ("chunk_gated_delta_rule_fwd_kernel_h_blockdim64", "linear_attention"),
+    ("recompute_w_u_fwd_kernel", "linear_attention"),
+    ("chunk_fwd_kernel_o", "linear_attention"),
+    ("chunk_scaled_dot_kkt_fwd_kernel", "linear_attention"),
+    ("solve_tril_16x16_kernel", "linear_attention"),
+    ("merge_16x16_to_64x64_inverse_kernel", "linear_attention"),
+    ("fused_recurrent_gated_delta_rule_fwd_kernel", "linear_attention"),
     # attention
     ("void flash_fwd_kernel<Flash_fwd_kernel_traits<64, 128, 128, 4, false, false, cutlass::half_t, Flash_kernel_traits<64, 128, 128, 4, cutlass::half_t> >, false, true, false, false, true, true, false, false>(flash::Flash_fwd_params)", "attention"),
     ("void pytorch_flash::flash_fwd_kernel<pytorch_flash::Flash_fwd_kernel_traits<64, 128, 64, 4, false, false, cutlass::bfloat16_t> >(pytorch_flash::Flash_fwd_params)", "attention"),
@@ -68,6 +76,14 @@ def test_scopes_and_modules_decide_where_names_cannot():
     assert classify(op="aten::mul", module="MambaRMSNormGated") == "norm"
     assert classify(op="aten::matmul", module="Qwen2Attention") == "attention"
     assert classify(op="aten::totally_new_op") == "other"
+    # the 2026 mixers' PyTorch reference paths (transformers 5.24): the gated delta rule, LFM2's short
+    # convolution, RecurrentGemma's RG-LRU and xLSTM's mLSTM cell
+    assert classify(op="aten::linalg_solve_triangular", module="Qwen3_5GatedDeltaNet",
+                    scope="torch_chunk_gated_delta_rule") == "linear_attention"
+    assert classify(op="aten::mul", module="Lfm2ShortConv", scope="causal_conv1d_fn") == "conv1d"
+    assert classify(op="aten::baddbmm", module="RecurrentGemmaRglru") == "recurrent_scan"
+    assert classify(op="aten::matmul", module="xLSTMBackend") == "recurrent_scan"
+    assert classify(op="aten::linear", module="Linear", path="model.blocks.0.mlstm_layer.q") == "gemm"
 
 
 def test_every_rule_names_a_known_category():
@@ -86,3 +102,6 @@ def test_kernel_and_launch_context_precedence():
                                module="Linear", path="lm_head") == "logits"
     assert tax.classify_kernel("sm90_xmma_gemm_bf16bf16", op="aten::linear", module="Linear",
                                path="model.layers.0.mlp.up_proj") == "gemm"
+    # RG-LRU runs as generic CUDA kernels: its module decides
+    elementwise = "void at::native::vectorized_elementwise_kernel<4, at::native::sigmoid_kernel_cuda>"
+    assert tax.classify_kernel(elementwise, op="aten::sigmoid", module="RecurrentGemmaRglru") == "recurrent_scan"

@@ -33,3 +33,9 @@ def test_colors_are_the_same_in_every_process():
                                                       theme.model_color("ssm", "mamba2")]
     zoo_ssm = zoo.models_of("ssm")
     assert theme.model_color("ssm", zoo_ssm[0]) != theme.model_color("ssm", zoo_ssm[1])
+
+
+def test_every_zoo_model_of_a_family_has_its_own_color():
+    for family in theme.FAMILY_PALETTES:
+        models = zoo.models_of(family)
+        assert len({theme.model_color(family, m) for m in models}) == len(models), family
