@@ -60,17 +60,26 @@ class BatchReport(Callback):
 
 
 def experiment_commands(name: str, extra: list[str]) -> tuple[Path, list[list[str]]]:
-    """The multirun command lines of a named experiment, one per model family."""
+    """The multirun command lines of a named experiment, one per model family (and per device
+    where it names several under `devices`, each in a sub-folder of its own)."""
     if name not in choices("experiment"):
         raise ConfigError(f"unknown experiment {name!r}; choose one of: {', '.join(choices('experiment'))}")
     exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"), resolve=True)
     sweep_dir = Path(exp.get("sweep_dir") or f"runs/{name}")
+    devices = experiment_devices(exp)
     cmds = []
-    for family, sizes in exp["models"].items():
-        cmds.append([sys.executable, "-m", "charsuite", "-m", f"+model={family}",
-                     f"model.size={','.join(map(str, sizes))}", f"device={exp['device']}",
-                     f"hydra.sweep.dir={sweep_dir}", *exp.get("overrides", []), *extra])
+    for device in devices:
+        folder = sweep_dir / device if len(devices) > 1 else sweep_dir
+        for family, sizes in exp["models"].items():
+            cmds.append([sys.executable, "-m", "charsuite", "-m", f"+model={family}",
+                         f"model.size={','.join(map(str, sizes))}", f"device={device}",
+                         f"hydra.sweep.dir={folder}", *exp.get("overrides", []), *extra])
     return sweep_dir, cmds
+
+
+def experiment_devices(exp: dict) -> list[str]:
+    """An experiment's device profiles: `devices: [..]`, or the one `device`."""
+    return list(exp.get("devices") or [exp["device"]])
 
 
 def _main(argv: list[str] | None = None) -> int:

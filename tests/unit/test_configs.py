@@ -44,13 +44,16 @@ def test_every_experiment_composes_each_of_its_jobs(name):
 
     from charsuite.config import CONF_DIR
 
+    from charsuite.batch import experiment_devices
+
     exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"))
     assert exp["models"]
-    for family, sizes in exp["models"].items():
-        for size in sizes:
-            run = compose(f"+model={family}", f"model.size={size}", f"device={exp['device']}",
-                          *exp.get("overrides", []))
-            assert (run.model.name, run.model.size, run.device.name) == (family, str(size), exp["device"])
+    for device in experiment_devices(exp):
+        for family, sizes in exp["models"].items():
+            for size in sizes:
+                run = compose(f"+model={family}", f"model.size={size}", f"device={device}",
+                              *exp.get("overrides", []))
+                assert (run.model.name, run.model.size, run.device.name) == (family, str(size), device)
 
 
 @pytest.mark.parametrize("family,size", list(all_sizes()))
