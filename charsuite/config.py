@@ -66,6 +66,7 @@ class ModelConfig:
     size: str = MISSING
     weights: str = "random"
     trust_remote_code: bool = False
+    path: str | None = None  # a local model folder (config.json [+ weights]): its config replaces the size's
     dtype: str = MISSING
     attn_implementation: str | None = None
     impl: str = "auto"  # SSM mixers: the fused kernels, the PyTorch reference, or auto (kernels on CUDA if importable)
@@ -80,9 +81,11 @@ class ModelConfig:
         _one_of(self.family, "model.family", FAMILIES)
         _one_of(self.weights, "model.weights", ("random", "pretrained"))
         _one_of(self.dtype, "model.dtype", DTYPES)
-        if self.weights == "pretrained" and not self.hub_id:
-            raise ConfigError(f"model.weights=pretrained needs a hub id, and {self.name} size {self.size} has "
-                              "none; use weights=random")
+        if self.weights == "pretrained" and not self.source:
+            raise ConfigError(f"model.weights=pretrained needs a hub id or model.path, and {self.name} size {self.size} "
+                              "has neither; use weights=random or model.path=FOLDER")
+        if self.path is not None and not (Path(self.path) / "config.json").is_file():
+            raise ConfigError(f"model.path={self.path} is not a model folder (no config.json in it)")
 
     @property
     def entry(self) -> dict[str, Any]:
@@ -95,6 +98,11 @@ class ModelConfig:
     @property
     def hub_id(self) -> str | None:
         return self.entry.get("hub_id")
+
+    @property
+    def source(self) -> str | None:
+        """Where pretrained weights (and, from a folder, the config) come from: model.path, else the hub id."""
+        return self.path or self.hub_id
 
     @property
     def published_params(self) -> float | None:

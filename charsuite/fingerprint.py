@@ -21,7 +21,7 @@ NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("work
 
 # Keys added after runs were recorded: at their default they change nothing measured, so a
 # folder recorded before they existed still resumes.
-LATER_DEFAULTS = {("workload", "mode"): "eager", ("workload", "prefill_chunk"): None}
+LATER_DEFAULTS = {("workload", "mode"): "eager", ("workload", "prefill_chunk"): None, ("model", "path"): None}
 
 
 def fingerprint(run: RunConfig) -> dict[str, Any]:

@@ -9,6 +9,8 @@ swallowed by **kwargs on Mamba2 and decodes from scratch (the guard catches that
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -23,20 +25,28 @@ TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": 
 
 
 def hf_config(spec: ModelConfig) -> transformers.PretrainedConfig:
-    """The transformers config object for a zoo entry (no download)."""
-    config_class = getattr(transformers, spec.config_class)
-    return config_class(**spec.hf_config)
+    """The transformers config object for a zoo entry (no download), or a local model
+    folder's own (model.path). A folder that ships its own modeling code (config.json
+    `auto_map`, e.g. Hymba) is read only with model.trust_remote_code=true: no remote code
+    runs unless asked."""
+    if spec.path is None:
+        return getattr(transformers, spec.config_class)(**spec.hf_config)
+    folder = json.loads((Path(spec.path) / "config.json").read_text())
+    if folder.get("auto_map") and not spec.trust_remote_code:
+        raise ConfigError(f"model.path={spec.path} ships its own modeling code ({folder.get('model_type')}); "
+                          "run it with model.trust_remote_code=true if you trust that code")
+    return transformers.AutoConfig.from_pretrained(spec.path, trust_remote_code=spec.trust_remote_code)
 
 
 def build(spec: ModelConfig, device: str | torch.device = "cpu") -> torch.nn.Module:
-    """An eval-mode causal LM on `device` in `spec.dtype`."""
-    kwargs: dict[str, Any] = {"dtype": TORCH_DTYPES[spec.dtype]}
+    """An eval-mode causal LM on `device` in `spec.dtype`: random weights from the config,
+    or the pretrained ones from model.path or the hub."""
+    kwargs: dict[str, Any] = {"dtype": TORCH_DTYPES[spec.dtype], "trust_remote_code": spec.trust_remote_code}
     if spec.attn_implementation:
         kwargs["attn_implementation"] = spec.attn_implementation
     if spec.weights == "pretrained":
-        model = transformers.AutoModelForCausalLM.from_pretrained(
-            spec.hub_id, trust_remote_code=spec.trust_remote_code, **kwargs
-        ).to(device)
+        hf_config(spec) if spec.path else None  # the remote-code gate, before anything loads
+        model = transformers.AutoModelForCausalLM.from_pretrained(spec.source, **kwargs).to(device)
     else:
         with torch.device(device):
             model = transformers.AutoModelForCausalLM.from_config(hf_config(spec), **kwargs)
@@ -53,7 +63,8 @@ def meta_sizes(spec: ModelConfig) -> tuple[int, int]:
     so any size is counted without allocating it. Buffers matter: GPT-Neo's causal mask
     alone is max_positions^2 bytes per layer."""
     with torch.device("meta"):
-        model = transformers.AutoModelForCausalLM.from_config(hf_config(spec), dtype=TORCH_DTYPES[spec.dtype])
+        model = transformers.AutoModelForCausalLM.from_config(hf_config(spec), dtype=TORCH_DTYPES[spec.dtype],
+                                                              trust_remote_code=spec.trust_remote_code)
     seen: set[int] = set()
     buffers = 0
     for b in model.buffers():
