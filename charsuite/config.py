@@ -82,8 +82,8 @@ class ModelConfig:
         _one_of(self.weights, "model.weights", ("random", "pretrained"))
         _one_of(self.dtype, "model.dtype", DTYPES)
         if self.weights == "pretrained" and not self.source:
-            raise ConfigError(f"model.weights=pretrained needs a hub id or model.path, and {self.name} size {self.size} "
-                              "has neither; use weights=random or model.path=FOLDER")
+            raise ConfigError(f"model.weights=pretrained needs a hub id or model.path, and {self.name} size "
+                              f"{self.size} has neither; use weights=random or model.path=FOLDER")
         if self.path is not None and not (Path(self.path) / "config.json").is_file():
             raise ConfigError(f"model.path={self.path} is not a model folder (no config.json in it)")
 

@@ -26,8 +26,9 @@ class Recorder:
     def point(self, phase: str, context: int, **fields: Any) -> Point:
         """A new point of this run (not yet recorded)."""
         m, d, w = self.run.model, self.run.device, self.run.workload
-        base = dict(model=m.name, size=m.size, family=m.family, mixers=self.mixers, params=self.params, device=d.name, dtype=m.dtype,
-                    batch=w.batch, phase=phase, context=context, logits=w.logits if phase == "prefill" else "last",
+        base = dict(model=m.name, size=m.size, family=m.family, mixers=self.mixers, params=self.params,
+                    device=d.name, dtype=m.dtype, batch=w.batch, phase=phase, context=context,
+                    logits=w.logits if phase == "prefill" else "last",
                     mode=w.mode, prefill_chunk=w.prefill_chunk,
                     memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id)
         return Point(**{**base, **fields})

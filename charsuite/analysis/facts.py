@@ -7,8 +7,8 @@ from __future__ import annotations
 from charsuite.analysis.architectures import layout
 from charsuite.analysis.memory_model import ModelFacts
 from charsuite.config import ModelConfig
-from charsuite.errors import ConfigError
 from charsuite.engines.transformers import hf_config, meta_sizes
+from charsuite.errors import ConfigError
 
 
 def model_facts(spec: ModelConfig) -> ModelFacts:

@@ -42,9 +42,8 @@ def test_every_device_profile_composes_and_is_consistent(device):
 def test_every_experiment_composes_each_of_its_jobs(name):
     from omegaconf import OmegaConf
 
-    from charsuite.config import CONF_DIR
-
     from charsuite.batch import experiment_devices
+    from charsuite.config import CONF_DIR
 
     exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"))
     assert exp["models"]
