@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from charsuite import results
-from charsuite.analysis.architectures import Layout
+from charsuite.analysis.architectures import Layout, mixers
 from charsuite.analysis.memory_model import ModelFacts
 from charsuite.records import Point, Status
 
@@ -36,8 +36,9 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
     rng = random.Random(seed)
     run_dir = root / f"{model}-x-float32_{device}{suffix}"
     run_dir.mkdir(parents=True)
-    base = dict(model=model, size="x", family=family, params=params, device=device, dtype="float32", batch=1,
-                memory_limit_bytes=memory_limit_bytes, device_name="synthetic", **(setup or {}))
+    base = dict(model=model, size="x", family=family, mixers=mixers(layout), params=params, device=device,
+                dtype="float32", batch=1, memory_limit_bytes=memory_limit_bytes, device_name="synthetic",
+                **(setup or {}))
     summary = []
     for phase, law in (("prefill", prefill), ("decode", decode)):
         for n in lengths:

@@ -35,8 +35,8 @@ def find_browser() -> str | None:
     return None
 
 
-def build(paths: list[Path], include_noisy: bool = False) -> tuple[dict, list[str], Data]:
-    data = Data(results.load_table(paths), results.load_summaries(paths), include_noisy)
+def build(paths: list[Path], include_noisy: bool = False, group_by: str = "family") -> tuple[dict, list[str], Data]:
+    data = Data(results.load_table(paths), results.load_summaries(paths), include_noisy, group_by)
     if data.points.empty:
         raise UsageError(f"no results.jsonl under {', '.join(map(str, paths))}")
     figures, notes = {}, []
@@ -68,6 +68,8 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("dirs", nargs="+", type=Path, help="run folders and batch folders")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: pdf,svg,png (empty: html only)")
+    ap.add_argument("--group-by", default="family", choices=("family", "mixers"),
+                    help="legend groups: the family kind, or the token mixers a model has")
     argv, include_noisy = include_noisy_arg(list(argv if argv is not None else sys.argv[1:]))
     args = ap.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f]
@@ -76,7 +78,7 @@ def _main(argv: list[str] | None = None) -> int:
         raise UsageError(f"unknown format {unknown[0]!r} in --formats; choose from: {', '.join(FORMATS)}")
     results.check_folders(args.dirs)
     results.check_writable(args.out)  # before any work
-    figures, notes, data = build(args.dirs, include_noisy)
+    figures, notes, data = build(args.dirs, include_noisy, args.group_by)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     written = []

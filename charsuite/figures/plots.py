@@ -37,6 +37,7 @@ class Data:
     points: pd.DataFrame      # measured points (prefill, decode, profile lines)
     summaries: pd.DataFrame   # summary.json rows
     include_noisy: bool = False  # crossings claimed from noisy points too (analysis.include_noisy)
+    group_by: str = "family"     # legend groups: family kind, or the token mixers present (`mixers`)
 
     @property
     def multi_device(self) -> bool:
@@ -97,10 +98,21 @@ def interval(frame: pd.DataFrame, scale: float = 1.0) -> dict:
     return dict(type="data", symmetric=False, array=hi, arrayminus=lo, thickness=1.2, width=3)
 
 
+def legend_group(data: Data, family: str, frame: pd.DataFrame) -> tuple[str, str]:
+    """(group, its title) of a series' legend entry: its family kind, or with --group-by mixers
+    the token mixers it has ("mamba2 + attention"; lines older than `mixers`: the family)."""
+    mixers = frame["mixers"].iloc[0] if data.group_by == "mixers" and "mixers" in frame else None
+    if isinstance(mixers, dict) and mixers:
+        name = " + ".join(sorted(mixers, key=lambda m: (m == "attention", m)))
+        return name, name
+    return family, theme.FAMILY_NAMES.get(family, family)
+
+
 def _line(fig, data: Data, label, family, model, frame, y, row=None, col=None, dash_by=None, **kw):
+    group, title = legend_group(data, family, frame)
     trace = go.Scatter(
         x=frame["context"], y=y, mode="lines+markers", name=label,
-        legendgroup=family, legendgrouptitle_text=theme.FAMILY_NAMES.get(family, family),
+        legendgroup=group, legendgrouptitle_text=title,
         line=dict(color=theme.model_color(family, model), dash=dash_by or "solid", width=2),
         marker=markers(frame), **kw)
     fig.add_trace(trace, row=row, col=col) if row else fig.add_trace(trace)

@@ -95,3 +95,14 @@ def test_missing_data_skips_figures_with_a_note(tmp_path, capsys):
         assert f"skipped {skipped}" in err
     assert (out / "report.html").exists()
     assert figures_main([str(tmp_path / "nope"), "--out", str(out)]) == 2
+
+
+def test_legends_group_by_the_token_mixers_when_asked(batch):
+    from charsuite.figures.__main__ import build
+
+    by_family, _, _ = build([batch])
+    by_mixers, _, _ = build([batch], group_by="mixers")
+    titles = {t.legendgrouptitle.text for t in by_family["prefill_latency"].data if t.legendgrouptitle.text}
+    assert titles == {"SSM", "Transformer"}
+    titles = {t.legendgrouptitle.text for t in by_mixers["prefill_latency"].data if t.legendgrouptitle.text}
+    assert titles == {"mamba2", "attention"}   # the synthetic SSM's mixer and the Transformer's
