@@ -32,6 +32,7 @@ class Layout:
     attention_before_last_ssm: int | None = None  # attention layers that run before the last SSM layer (None: all)
     hidden_copies: int = 3      # hidden-size tensors a layer keeps alive (residual, normed input, output)
     kv_window: int | None = None  # most tokens a sliding-window KV cache keeps (RecurrentGemma); None: all
+    mixer_tokens: int | None = None  # tokens a mixer runs at once (xLSTM's max_inference_chunksize); None: all
 
 
 # The recurrent token mixers, by the name `mixers` gives them. Their states in the layout's
@@ -156,8 +157,14 @@ def _layout_2026(cfg, base: dict):
         attn_idx = list(cfg.full_attn_idxs or [])
         heads, kv, hd = _attn(cfg)
         last = max((i for i in range(n) if i not in attn_idx), default=-1)
+        ff = cfg.intermediate_size  # the MLP's width as Lfm2MLP derives it
+        if cfg.block_auto_adjust_ff_dim:
+            ff = int(2 * ff / 3)
+            if cfg.block_ffn_dim_multiplier is not None:
+                ff = int(cfg.block_ffn_dim_multiplier * ff)
+                ff = cfg.block_multiple_of * ((ff + cfg.block_multiple_of - 1) // cfg.block_multiple_of)
         return Layout(**{**base, "attention_layers": len(attn_idx), "kv_heads": kv, "head_dim": hd, "q_heads": heads,
-                         "ssm_layers": n - len(attn_idx), "ssm_kind": "short_conv", "d_inner": h,
+                         "ssm_layers": n - len(attn_idx), "ssm_kind": "short_conv", "d_inner": h, "intermediate": ff,
                          "d_conv": cfg.conv_L_cache, "mlp_layers": n,
                          "attention_before_last_ssm": sum(1 for i in attn_idx if i < last)})
     if t == "granitemoehybrid":  # the config spells its kinds mamba/attention, stores them as below
@@ -184,10 +191,12 @@ def _layout_2026(cfg, base: dict):
         return Layout(**{**base, "attention_layers": attn, "kv_heads": kv, "head_dim": hd, "q_heads": heads,
                          "ssm_layers": len(kinds) - attn, "ssm_kind": "rglru", "d_inner": cfg.lru_width,
                          "d_state": 1, "d_conv": cfg.conv1d_width - 1, "mlp_layers": len(kinds),
+                         "intermediate": cfg.intermediate_size // 2,  # RecurrentGemmaMlp halves it
                          "kv_window": cfg.attention_window_size - 1})
     if t == "xlstm":
         return Layout(**{**base, "ssm_layers": cfg.num_hidden_layers, "ssm_kind": "mlstm",
                          "d_inner": cfg.num_heads * cfg.v_head_dim, "d_state": cfg.qk_head_dim,
                          "ssm_heads": cfg.num_heads, "mlp_layers": cfg.num_hidden_layers,
-                         "intermediate": cfg.hidden_size * 8 // 3, "chunk": cfg.chunk_size})
+                         "intermediate": cfg.hidden_size * 8 // 3, "chunk": cfg.chunk_size,
+                         "mixer_tokens": cfg.max_inference_chunksize})
     raise ValueError(f"no memory layout for model_type {t!r}")

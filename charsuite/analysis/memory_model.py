@@ -15,9 +15,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from charsuite.analysis.architectures import Layout
+from charsuite.analysis.mixer_memory import mixer_bytes
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h", "falcon_mamba", "xlstm")
+LOGITS_EVERY_POSITION = ("xlstm",)  # its head takes no logits_to_keep: float32 logits of every position
+SOFT_CAPPED = ("recurrent_gemma",)  # tanh(logits / cap) * cap: two more logits-sized tensors on the way
 RECURRENT_STATE_BYTES = 4
 
 
@@ -72,12 +75,18 @@ def logits_stage_bytes(model_type: str, lay: Layout, context: int, batch: int, e
     Falcon-H1's `* lm_head_multiplier`."""
     final = logits_bytes(model_type, lay, context, batch, elem, mode)
     positions = context if mode == "all" else 1
+    if model_type in LOGITS_EVERY_POSITION:  # the head's output and its float32 copy, or the soft cap's two
+        per = batch * lay.vocab                # temporaries (per slice of mixer_tokens past that many tokens)
+        capped = min(context, lay.mixer_tokens or context)
+        return max(final + (per * context * elem if elem != 4 else 0), final + 2 * per * capped * 4)
+    if model_type in SOFT_CAPPED:
+        return 3 * final
     copy = (model_type in LOGITS_FP32 and elem != 4) or model_type == "falcon_h1"
     return final + (batch * positions * lay.vocab * elem if copy else 0)
 
 
 def logits_bytes(model_type: str, lay: Layout, context: int, batch: int, elem: int, mode: str) -> int:
-    positions = context if mode == "all" else 1
+    positions = context if mode == "all" or model_type in LOGITS_EVERY_POSITION else 1
     return batch * positions * lay.vocab * (4 if model_type in LOGITS_FP32 else elem)
 
 
@@ -139,11 +148,20 @@ def activation_bytes(lay: Layout, context: int, batch: int, elem: int, eager_att
     elif lay.ssm_kind == "mamba1":
         rank = -(-lay.hidden // 16)
         ssm = (7 * lay.d_inner + rank + 2 * lay.d_state) * elem + (3 * lay.d_inner * lay.d_state + 2 * lay.d_inner) * 4
+    elif lay.ssm_kind != "mamba2":
+        ssm = mixer_bytes(lay, elem)  # the 2026 mixers (mixer_memory.py)
     quadratic = 0
     if eager_attention and lay.attention_layers:  # float32 scores and masked scores, probabilities in the model dtype
         quadratic = (lay.q_heads * (8 + elem) + elem) * context * context * batch  # + the L x L causal mask
-    other = (per_token + max(attn, mlp)) * context * batch + quadratic
-    mixer = (per_token + ssm) * context * batch if ssm else 0
+    masking = mask = 0
+    if lay.kv_window is not None and lay.attention_layers and context > lay.kv_window:
+        # past its window a local-attention model builds a boolean L x L mask (three at once while it is made,
+        # before the first layer, beside the embeddings), and keeps one through every layer
+        mask = context * context * batch
+        masking = 3 * mask + h * elem * context * batch
+    other = max((per_token + max(attn, mlp)) * context * batch + quadratic + mask, masking)
+    mixed = min(context, lay.mixer_tokens or context)
+    mixer = (per_token * context + ssm * mixed) * batch + mask if ssm else 0
     return (other, mixer) if parts else max(other, mixer)
 
 

@@ -7,6 +7,9 @@ step i allocates `discrete_A[:, :, i] * state` (float32, batch x d_inner x d_sta
 `+ deltaB_u[:, :, i]` (the new state; the product and the old state die), then a
 (batch, d_inner, 1) matmul output kept in a list; after the loop `torch.stack` copies the
 list (batch, d_inner, L), and the list lives on until the function returns.
+RecurrentGemma's RG-LRU (`RecurrentGemmaRglru._rnn_scan`) loops the same way: each step makes
+a float32 (batch, width) product, then the new state (the product and the old state die) and
+writes into a preallocated output; folded, the output and the last step's tensors are made once.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import torch.nn.functional as F
 
 from charsuite.engines.kernel_paths import modeling_module
 
-FOLDED = ("mamba", "jamba", "falcon_mamba")
+FOLDED = ("mamba", "jamba", "falcon_mamba", "recurrent_gemma")
 
 
 def folded_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -51,10 +54,30 @@ def folded_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias
     return (scan_output, state) if return_last_state else scan_output
 
 
+def folded_rnn_scan(original):
+    def scan(self, hidden_states, recurrent_gate, reset, recurrent_states, acc_dtype=torch.float32):
+        if hidden_states.shape[1] == 1:  # a decode step: no loop
+            return original(self, hidden_states, recurrent_gate, reset, recurrent_states, acc_dtype)
+        recurrent_gate = recurrent_gate * ~reset
+        if recurrent_states is None:
+            recurrent_states = torch.zeros(hidden_states[:, 0].shape, dtype=acc_dtype, device=hidden_states.device)
+        contextualized_states = torch.zeros_like(hidden_states)
+        product = torch.empty(hidden_states[:, 0].shape, dtype=acc_dtype, device=hidden_states.device)
+        recurrent_states = torch.empty_like(product)  # the last step's state; its product dies with it
+        del product
+        return contextualized_states, recurrent_states
+    return scan
+
+
 @contextlib.contextmanager
 def folded(model_type: str) -> Iterator[list[str]]:
     if model_type not in FOLDED:
         yield []
+        return
+    if model_type == "recurrent_gemma":
+        cls = modeling_module(model_type).RecurrentGemmaRglru
+        with mock.patch.object(cls, "_rnn_scan", folded_rnn_scan(cls._rnn_scan)):
+            yield ["RecurrentGemmaRglru._rnn_scan (folded loop)"]
         return
     with mock.patch.object(modeling_module(model_type), "mamba_selective_scan", folded_selective_scan):
         yield ["mamba_selective_scan (folded loop)"]

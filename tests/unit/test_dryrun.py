@@ -53,10 +53,11 @@ def test_dry_run_matches_real_sizes(family, size):
     _against_measured(family, size, (128, 256))
 
 
-def test_the_folded_mamba1_loop_allocates_what_the_loop_does():
+@pytest.mark.parametrize("family", ["mamba", "recurrent_gemma"])
+def test_a_folded_loop_allocates_what_the_loop_does(family):
     from charsuite.simulate import folds
 
-    run = compose("+model=mamba", "model.size=tiny")
+    run = compose(f"+model={family}", "model.size=tiny")
     folded = dry_run(run.model, 96)
     with pytest.MonkeyPatch.context() as mp:  # the real Python loop, step by step
         mp.setattr(folds, "FOLDED", ())
@@ -138,7 +139,8 @@ def test_boundary_search_finds_the_dry_run_boundary():
     ("mamba2", "780m", "kernels"), ("zamba2", "1.2b", "reference"), ("zamba2", "1.2b", "kernels"),
     ("falcon_h1", "0.5b", "reference"), ("falcon_h1", "0.5b", "kernels"), ("jamba", "v0.1", "kernels"),
     ("qwen2_5", "0.5b", "kernels"), ("llama3_2", "1b", "kernels"),
-    ("phi3", "mini-128k", "kernels")])
+    ("phi3", "mini-128k", "kernels"), ("lfm2", "350m", "reference"), ("recurrent_gemma", "2b", "reference"),
+    ("falcon_mamba", "7b", "kernels"), ("granitemoehybrid", "h-tiny", "kernels")])
 def test_the_analytic_model_agrees_with_the_dry_run(family, size, impl):
     # every zoo family with a real size, on the GPU profile (the tiny configs: the test below)
     from charsuite.analysis.facts import model_facts
