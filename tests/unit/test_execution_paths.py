@@ -23,7 +23,8 @@ def engine(family, *overrides):
     return TransformersEngine(compose(f"+model={family}", "model.size=tiny", *overrides).model, CPU)
 
 
-@pytest.mark.parametrize("family", ["mamba2", "zamba2", "falcon_h1", "jamba", "nemotron_h", "qwen2_5", "llama3_2"])
+@pytest.mark.parametrize("family", ["mamba2", "zamba2", "falcon_h1", "jamba", "nemotron_h", "qwen2_5", "llama3_2",
+                                    "qwen3_5", "lfm2", "granitemoehybrid", "xlstm"])
 def test_chunked_prefill_gives_the_one_shot_logits(family):
     delta, chunk, length = chunked_matches_one_shot(engine(family), CPU, 32)
     assert (chunk, length) == (32, 80)
@@ -35,6 +36,15 @@ def test_mamba1_cannot_carry_its_state_across_a_multi_token_forward():
     (the cached recurrent state is not passed to the scan): chunked prefill differs, so a
     run asking for it is refused (driver.check_chunking). If transformers fixes it, this fails."""
     delta, _, _ = chunked_matches_one_shot(engine("mamba"), CPU, 32)
+    assert delta > 1e-3
+
+
+@pytest.mark.parametrize("family", ["falcon_mamba", "recurrent_gemma"])
+def test_2026_families_that_cannot_chunk(family):
+    """Falcon-Mamba's mixer is Mamba-1's (the same zero-state multi-token forward: 0.18 off);
+    RecurrentGemma's recurrent block restarts its conv state on every multi-token forward
+    (0.01 off). Both are refused in one line when chunking is asked (driver.check_chunking)."""
+    delta, _, _ = chunked_matches_one_shot(engine(family), CPU, 32)
     assert delta > 1e-3
 
 
