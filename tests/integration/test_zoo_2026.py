@@ -24,16 +24,15 @@ ZOO_2026 = {
 @pytest.mark.parametrize("model", list(ZOO_2026))
 def test_a_2026_family_sweeps_at_tiny_size(tmp_path, model):
     mixers, category = ZOO_2026[model]
-    r = run_cli(f"+model={model}", "model.size=tiny", "context.min=128", "context.max=256", "workload.repeats=1",
-                "workload.decode_tokens=2", "profile.enabled=true", "profile.contexts=[128]",
+    r = run_cli(f"+model={model}", "model.size=tiny", "context.min=128", "context.max=128", "workload.repeats=1",
+                "workload.decode_tokens=2", "profile.enabled=true", "profile.contexts=[128]", "profile.steps=1",
                 f"hydra.run.dir={tmp_path}")
     assert r.returncode == 0, r.stderr[-3000:]
     run = json.loads((tmp_path / results.RUN).read_text())
     assert run["correctness_guard"]["passed"] and run["mixers"] == mixers
     points = results.read_points(tmp_path / results.RESULTS)
     assert sorted((p.phase, p.profiled_phase, p.context) for p in points) == [
-        ("decode", None, 128), ("decode", None, 256), ("prefill", None, 128), ("prefill", None, 256),
-        ("profile", "decode", 128), ("profile", "prefill", 128)]
+        ("decode", None, 128), ("prefill", None, 128), ("profile", "decode", 128), ("profile", "prefill", 128)]
     for p in points:
         assert p.status.value == "ok" and p.mixers == mixers and p.latency_s > 0
     for p in (q for q in points if q.phase == "profile"):
