@@ -21,6 +21,7 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from charsuite.config import ModelConfig
+from charsuite.engines.kernel_paths import KERNEL_GLOBALS
 from charsuite.simulate import allocator
 from charsuite.simulate.folds import folded
 from charsuite.simulate.kernels import patched
@@ -91,7 +92,7 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
         stack.enter_context(_quiet("torch._subclasses.fake_tensor"))
         stack.enter_context(fake)
         swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
-        if impl == "reference":
+        if impl == "reference" or model_type not in KERNEL_GLOBALS:  # no kernel replaces this loop: fold it
             swapped = swapped + stack.enter_context(folded(model_type))
         ids = torch.zeros(batch, context, dtype=torch.long)
         existing = [ids, *engine.model.parameters(), *engine.model.buffers()]
