@@ -1,5 +1,5 @@
-"""Predicted largest context of every model in a named experiment, on the experiment's
-device, for both SSM paths and both methods - a markdown table for notes and papers.
+"""Predicted largest context of every model in a named experiment, on each of the experiment's
+devices, for both SSM paths and both methods - a markdown table for notes and papers.
 
     python scripts/predict_experiment.py ispass_rtx4090 [workload.logits=all ...]
 """
@@ -19,6 +19,7 @@ sys.path.insert(0, str(REPO))
 def main() -> None:
     from charsuite.analysis.facts import model_facts
     from charsuite.analysis.memory_model import max_context
+    from charsuite.batch import experiment_devices
     from charsuite.compose import compose
     from charsuite.config import CONF_DIR
     from charsuite.simulate.boundary import options, search
@@ -26,11 +27,10 @@ def main() -> None:
 
     name, extra = sys.argv[1], sys.argv[2:]
     exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"), resolve=True)
-    print("| model | size | impl | dry-run | analytic | dry-run s |\n|---|---|---|---|---|---|")
-    for family, sizes in exp["models"].items():
+    print("| device | model | size | impl | dry-run | analytic | dry-run s |\n|---|---|---|---|---|---|---|")
+    for device, family, sizes in [(d, f, s) for d in experiment_devices(exp) for f, s in exp["models"].items()]:
         for size in sizes:
-            base = [f"+model={family}", f"model.size={size}", f"device={exp['device']}", *exp.get("overrides", []),
-                    *extra]
+            base = [f"+model={family}", f"model.size={size}", f"device={device}", *exp.get("overrides", []), *extra]
             for impl in ("reference", "kernels"):
                 run = compose(base + [f"model.impl={impl}"])
                 w = run.workload
@@ -42,7 +42,8 @@ def main() -> None:
                 facts = model_facts(run.model)
                 a = max_context(facts, limit, w.batch, w.logits, impl=impl)
                 fmt = (lambda n: human_tokens(n) if n else "none")
-                print(f"| {family} | {size} | {impl} | {fmt(b.largest)} | {fmt(a)} | {wall:.0f} |", flush=True)
+                row = [device, family, size, impl, fmt(b.largest), fmt(a), f"{wall:.0f}"]
+                print(f"| {' | '.join(map(str, row))} |", flush=True)
 
 
 if __name__ == "__main__":

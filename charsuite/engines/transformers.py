@@ -45,7 +45,8 @@ def build(spec: ModelConfig, device: str | torch.device = "cpu") -> torch.nn.Mod
     if spec.attn_implementation:
         kwargs["attn_implementation"] = spec.attn_implementation
     if spec.weights == "pretrained":
-        hf_config(spec) if spec.path else None  # the remote-code gate, before anything loads
+        if spec.path:
+            hf_config(spec)  # the remote-code gate, before anything loads
         model = transformers.AutoModelForCausalLM.from_pretrained(spec.source, **kwargs).to(device)
     else:
         with torch.device(device):
