@@ -10,6 +10,7 @@ import importlib
 import importlib.util
 import inspect
 
+from charsuite.engines.provenance import PACKAGES as PACKAGE_NAMES
 from charsuite.errors import ConfigError
 
 MAMBA1 = ("causal_conv1d_fn", "causal_conv1d_update", "mamba_selective_scan", "mamba_selective_state_update")
@@ -88,6 +89,7 @@ def observed(model_type: str) -> str | None:
     where = getattr(fn, "__module__", "") or ""
     if where == module.__name__:
         return "pytorch reference"
-    packages = {"mamba_ssm": "mamba-ssm kernels", "fla": "flash-linear-attention kernels",
-                "causal_conv1d": "causal-conv1d kernels"}
-    return next((v for k, v in packages.items() if where.startswith(k)), where)
+    package = PACKAGE_NAMES.get(where.split(".", 1)[0])
+    if package is None:
+        return where
+    return package if package.endswith("kernels") else f"{package} kernels"

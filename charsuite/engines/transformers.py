@@ -152,13 +152,18 @@ class TransformersEngine(Engine):
                               f"({self.model.config.model_type}) does not support: {' '.join(str(exc).split())}; "
                               "use workload.mode=eager") from None
 
+    def own_cache(self) -> Any:
+        """The cache the engine passes in itself, for a model that returns none (STATE_IN_MODULES);
+        None where the model makes and returns its own."""
+        if self.model.config.model_type in STATE_IN_MODULES:
+            return transformers.DynamicCache(config=self.model.config)
+        return None
+
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, logits: str = "last", chunk: int | None = None,
                 reserve: int = 0) -> tuple[torch.Tensor, Any, torch.Tensor]:
         n = input_ids.shape[1]
-        cache = self.static_cache(n + reserve) if self.mode != "eager" else None
-        if cache is None and self.model.config.model_type in STATE_IN_MODULES:
-            cache = transformers.DynamicCache(config=self.model.config)
+        cache = self.static_cache(n + reserve) if self.mode != "eager" else self.own_cache()
         step = chunk or n
         for start in range(0, n, step):
             ids = input_ids[:, start:start + step]
@@ -215,7 +220,7 @@ class TransformersEngine(Engine):
             targets = candidates(kernel_paths.modeling_module(model_type), kernel_paths.KERNEL_GLOBALS[model_type])
         ids = torch.randint(0, self.vocab_size, (1, 17), generator=torch.Generator().manual_seed(0)).to(self.device)
         with torch.inference_mode(), watch(targets) as seen:
-            passed = transformers.DynamicCache(config=self.model.config) if model_type in STATE_IN_MODULES else None
+            passed = self.own_cache()
             out = self.model(input_ids=ids[:, :16], cache=passed, use_cache=True, logits_to_keep=1)
             self.model(input_ids=ids[:, 16:], cache=_cache_of(out, passed), use_cache=True,
                        cache_position=torch.tensor([16], device=self.device), logits_to_keep=1)
