@@ -21,6 +21,7 @@ from charsuite.figures.plots import Data, Skip
 from charsuite.figures.registry import FIGURES
 
 FORMATS = ("pdf", "svg", "png")
+GROUPINGS = ("family", "mixers")  # what --group-by groups legends by (plots.legend_group)
 
 
 def find_browser() -> str | None:
@@ -68,14 +69,15 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("dirs", nargs="+", type=Path, help="run folders and batch folders")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: pdf,svg,png (empty: html only)")
-    ap.add_argument("--group-by", default="family", choices=("family", "mixers"),
-                    help="legend groups: the family kind, or the token mixers a model has")
+    ap.add_argument("--group-by", default="family", help="legend groups: family (the kind) or mixers (token mixers)")
     argv, include_noisy = include_noisy_arg(list(argv if argv is not None else sys.argv[1:]))
     args = ap.parse_args(argv)
     formats = [f for f in args.formats.split(",") if f]
     unknown = [f for f in formats if f not in FORMATS]
     if unknown:
         raise UsageError(f"unknown format {unknown[0]!r} in --formats; choose from: {', '.join(FORMATS)}")
+    if args.group_by not in GROUPINGS:
+        raise UsageError(f"unknown --group-by {args.group_by!r}; choose from: {', '.join(GROUPINGS)}")
     results.check_folders(args.dirs)
     results.check_writable(args.out)  # before any work
     figures, notes, data = build(args.dirs, include_noisy, args.group_by)

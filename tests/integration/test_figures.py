@@ -106,3 +106,9 @@ def test_legends_group_by_the_token_mixers_when_asked(batch):
     assert titles == {"SSM", "Transformer"}
     titles = {t.legendgrouptitle.text for t in by_mixers["prefill_latency"].data if t.legendgrouptitle.text}
     assert titles == {"mamba2", "attention"}   # the synthetic SSM's mixer and the Transformer's
+
+
+def test_an_unknown_grouping_is_one_line(batch, tmp_path, capsys):
+    assert figures_main([str(batch), "--out", str(tmp_path / "figs"), "--group-by", "vibes"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == "charsuite.figures: unknown --group-by 'vibes'; choose from: family, mixers"
