@@ -20,6 +20,9 @@ def _hydra_main(cfg) -> None:
 def main() -> None:
     check_argv(sys.argv[1:])
     sys.argv[1:] = hydra_argv(sys.argv[1:])
+    from charsuite import scheduler
+
+    scheduler.install()  # a job the scheduler ends without a result is a failed entry, not a traceback
     _hydra_main()
     from charsuite import batch
 

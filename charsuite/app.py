@@ -34,8 +34,26 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
+class RunInterrupted(SystemExit):
+    """The run stopped on a signal with its finished points kept; exits 128 + the signal."""
+
+    def __init__(self, signum: int, kept: int):
+        super().__init__(128 + int(signum))
+        self.kept = kept
+
+
 def _raise_interrupted(signum, frame) -> None:
     raise Interrupted(signum)
+
+
+def kept_points(run_dir: Path) -> int:
+    """Points of a run folder that finished (kept when a run is interrupted)."""
+    return len(results.finished(results.read_points(run_dir / results.RESULTS, quiet=True)))
+
+
+def time_limit_reached(exc: BaseException) -> bool:
+    """submitit's word that a Slurm job reached its time limit and will not be requeued."""
+    return type(exc).__name__ == "UncompletedJobError" and "timed-out" in str(exc)
 
 
 def check_machine(run: RunConfig) -> None:
@@ -88,10 +106,10 @@ def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         return _execute(run, run_dir)
     except (Interrupted, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
-        kept = len(results.finished(results.read_points(run_dir / results.RESULTS, quiet=True)))
+        kept = kept_points(run_dir)
         print(f"charsuite: interrupted: {kept} points kept in {run_dir}; re-run the same command to resume",
               file=sys.stderr)
-        raise SystemExit(128 + int(signum)) from None
+        raise RunInterrupted(signum, kept) from None
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -192,6 +210,14 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
                                                  f"{run_dir / results.RESULTS}")
             print(f"charsuite: {status['error']}", file=sys.stderr)
             exit_code = 1
+    except RunInterrupted as exc:  # scancel, requeue, preemption: say so, keep the exit code
+        if batch:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            results.write_json(run_dir / JOB_STATUS, {
+                "status": "failed", "interrupted": True, "overrides": overrides,
+                "error": f"interrupted (exit {exc.code}: cancelled, preempted or requeued); {exc.kept} points kept, "
+                         "re-submit the batch to resume"})
+        raise
     except ConfigError as exc:
         status = {"status": "failed", "error": str(exc), "overrides": overrides}
         if not batch:
@@ -199,6 +225,11 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
             raise SystemExit(2) from None
     except Exception as exc:  # noqa: BLE001 - one line, and the batch report says why
         status = {"status": "failed", "error": one_line(exc)[:300], "overrides": overrides}
+        if time_limit_reached(exc):
+            from charsuite.scheduler import ended_without_result
+
+            status.update(interrupted=True, error=f"{ended_without_result('TIMEOUT')} ({kept_points(run_dir)} "
+                                                  "points kept)")
         if not batch:
             print(f"charsuite: {status['error']}", file=sys.stderr)
             raise SystemExit(1) from None

@@ -21,6 +21,8 @@ from omegaconf import OmegaConf
 from charsuite.config import CONF_DIR, ConfigError, choices
 
 JOB_STATUS = "job_status.json"
+# The scheduler's word on every job of a Slurm batch (charsuite.scheduler writes it).
+SLURM_JOBS = "slurm_jobs.json"
 # Jobs that failed in the last batch this process reported (the CLI's exit code reads it).
 LAST_FAILED: list[int] = []
 
@@ -37,17 +39,34 @@ def job_statuses(sweep_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
+def never_started(sweep_dir: Path) -> list[dict[str, Any]]:
+    """Jobs the scheduler ended before they opened a folder (cancelled while pending), from the
+    batch's slurm_jobs.json (charsuite.scheduler)."""
+    try:
+        jobs = json.loads((Path(sweep_dir) / SLURM_JOBS).read_text())["jobs"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    return [{"job": " ".join(j.get("overrides") or []), "status": "failed", "scheduler": j,
+             "error": f"never started (state {j.get('state') or 'unknown'})"} for j in jobs if not j.get("job_dir")]
+
+
 def report(sweep_dir: Path, file=sys.stderr) -> tuple[int, int]:
-    jobs = job_statuses(sweep_dir)
+    from charsuite.scheduler import describe
+
+    jobs = job_statuses(sweep_dir) + never_started(sweep_dir)
     ok = [j for j in jobs if j["status"] == "ok"]
     failed = [j for j in jobs if j["status"] != "ok"]
     print(f"\ncharsuite batch {sweep_dir}: {len(ok)} job(s) succeeded, {len(failed)} failed", file=file)
+
+    def name(j: dict[str, Any]) -> str:
+        return f"{j['job']} [{describe(j['scheduler'])}]" if j.get("scheduler") else j["job"]
+
     for j in ok:
         stops = "; ".join(f"{s['phase']} max {s['max_context_ok']} ({s['stop_reason']})"
                           for s in j.get("summary") or [])
-        print(f"  ok      {j['job']}: {stops}", file=file)
+        print(f"  ok      {name(j)}: {stops}", file=file)
     for j in failed:
-        print(f"  FAILED  {j['job']}: {j.get('error')}", file=file)
+        print(f"  FAILED  {name(j)}: {j.get('error')}", file=file)
     return len(ok), len(failed)
 
 

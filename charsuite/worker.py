@@ -20,6 +20,7 @@ import traceback
 from typing import Any
 
 from charsuite import allocator
+from charsuite.faults import inject_fault
 from charsuite.records import Reply, Status
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
@@ -37,20 +38,6 @@ def is_oom(exc: BaseException) -> bool:
         return True
     name = type(exc).__name__
     return name == "OutOfMemoryError" or any(m in str(exc).lower() for m in OOM_MARKERS)
-
-
-def inject_fault(phase: str, context: int) -> None:
-    """Test seam: CHARSUITE_FAULT="kill:prefill:512" or "hang:decode:256" makes the worker
-    die by SIGKILL or hang at that point, as a segfault or a deadlock would."""
-    fault = os.environ.get("CHARSUITE_FAULT")
-    if not fault:
-        return
-    kind, f_phase, f_context = fault.split(":")
-    if f_phase == phase and int(f_context) == context:
-        if kind == "kill":
-            os.kill(os.getpid(), signal.SIGKILL)
-        elif kind == "hang":
-            signal.pause()
 
 
 def one_line(exc: BaseException) -> str:
