@@ -228,6 +228,11 @@ def die_with_driver() -> None:
 
 def main() -> None:
     die_with_driver()
+    # A scheduler's warning ahead of a time limit or preemption (Slurm's --signal, which submitit
+    # sets to SIGUSR2) reaches every process of the job; it is the driver's to act on, and would
+    # otherwise end this worker mid-point (SIGUSR1/2 terminate by default).
+    for sig in (signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(sig, signal.SIG_IGN)
     fd = int(os.environ["CHARSUITE_RESULT_FD"])
     with os.fdopen(fd, "w") as out:
         serve(sys.stdin, out)
