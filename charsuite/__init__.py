@@ -16,3 +16,14 @@ def _execution_suffix(mode: str, chunk) -> str:
 
 if not OmegaConf.has_resolver("cs_exec"):
     OmegaConf.register_new_resolver("cs_exec", _execution_suffix)
+
+
+def _engine_suffix(engine: str, quant) -> str:
+    """"_llamacpp", "_llamacpp_q8_0": another engine's runs get folders of their own (transformers: none)."""
+    if not engine or engine == "transformers":
+        return ""
+    return f"_{engine}" + (f"_{quant}" if quant not in (None, "None") else "")
+
+
+if not OmegaConf.has_resolver("cs_engine"):
+    OmegaConf.register_new_resolver("cs_engine", _engine_suffix)

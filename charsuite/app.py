@@ -68,6 +68,9 @@ def check_machine(run: RunConfig) -> None:
         from charsuite.cgroups import check_available
 
         check_available()
+    if run.model.quant and run.engine.name == "transformers":
+        raise ConfigError(f"model.quant={run.model.quant} is a llama.cpp weight type; add engine=llamacpp "
+                          "(transformers runs the weights in model.dtype)")
     if run.device.kind == "cuda":
         import torch
 
@@ -144,8 +147,10 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     w = run.workload
     limit = run.device.memory_limit_bytes()
 
+    modelled = run.engine.name == "transformers"  # the memory model is derived from transformers' code
+
     def predict_mem(phase: str, context: int) -> dict[str, int] | None:
-        if w.prefill_chunk:  # the closed form models a one-shot prefill only
+        if w.prefill_chunk or not modelled:  # the closed form models a one-shot transformers prefill only
             return None
         return predict(facts, context, w.batch, w.logits if phase == "prefill" else "last").as_dict()
 
@@ -159,11 +164,13 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         # What the read side (summary, figures) needs, so it never imports torch.
         "model_facts": facts.to_dict(),
         "predicted_max_context": (max_context(facts, limit, w.batch, w.logits)
-                                  if limit and not w.prefill_chunk else None),
+                                  if limit and not w.prefill_chunk and modelled else None),
         "environment": environment.describe({**run.device.allocator_env}),
     }
     results.write_json(run_dir / results.RUN, run_info)
-    driver = WorkerDriver(run)
+    from charsuite.engines import engine_class
+
+    driver = WorkerDriver(run, engine_class(run.engine.name).prepare(run))
     recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"])
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
                         f"-> {run_dir}")

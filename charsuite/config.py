@@ -32,8 +32,11 @@ IMPLS = ("auto", "reference", "kernels")
 ENFORCEMENTS = ("auto", "rlimit", "cgroup")
 MALLOC_MODES = ("phase", "env")
 FAMILIES = ("ssm", "hybrid", "transformer")
+ENGINES = ("transformers", "llamacpp")
+QUANTS = ("f32", "f16", "q8_0", "q4_0", "q4_k_m")  # llama.cpp's weight types charsuite writes or quantizes to
+KV_TYPES = ("f32", "f16", "q8_0")
 __all__ = ["ConfigError", "parse_length"]  # re-exported: callers import them from here too
-GROUPS = ("model", "device", "context", "workload", "profile")
+GROUPS = ("model", "device", "context", "workload", "profile", "engine")
 
 
 def choices(group: str) -> list[str]:
@@ -70,6 +73,8 @@ class ModelConfig:
     dtype: str = MISSING
     attn_implementation: str | None = None
     impl: str = "auto"  # SSM mixers: the fused kernels, the PyTorch reference, or auto (kernels on CUDA if importable)
+    quant: str | None = None  # llama.cpp's weight type (null: the one model.dtype names)
+    gguf: str | None = None   # llama.cpp: a real GGUF file, with model.weights=pretrained
     sizes: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -81,7 +86,11 @@ class ModelConfig:
         _one_of(self.family, "model.family", FAMILIES)
         _one_of(self.weights, "model.weights", ("random", "pretrained"))
         _one_of(self.dtype, "model.dtype", DTYPES)
-        if self.weights == "pretrained" and not self.source:
+        if self.quant is not None:
+            _one_of(self.quant, "model.quant", QUANTS)
+        if self.gguf is not None and not Path(self.gguf).is_file():
+            raise ConfigError(f"model.gguf={self.gguf} is not a file")
+        if self.weights == "pretrained" and not self.source and not self.gguf:
             raise ConfigError(f"model.weights=pretrained needs a hub id or model.path, and {self.name} size "
                               f"{self.size} has neither; use weights=random or model.path=FOLDER")
         if self.path is not None and not (Path(self.path) / "config.json").is_file():
@@ -258,6 +267,25 @@ class ProfileConfig:
 
 
 @dataclass
+class EngineConfig:
+    """conf/engine/NAME.yaml: the inference engine that runs the model, and llama.cpp's own settings."""
+
+    name: str = "transformers"
+    n_batch: int = 2048
+    n_ubatch: int = 512
+    n_gpu_layers: int = 0
+    kv_type: str = "f16"
+    repack: bool = True
+
+    def __post_init__(self) -> None:
+        _one_of(self.name, "engine", ENGINES)
+        _positive(self.n_batch, "engine.n_batch")
+        _positive(self.n_ubatch, "engine.n_ubatch")
+        _positive(self.n_gpu_layers, "engine.n_gpu_layers", allow_zero=True)
+        _one_of(self.kv_type, "engine.kv_type", KV_TYPES)
+
+
+@dataclass
 class RunConfig:
     """The whole run: conf/config.yaml's schema."""
 
@@ -266,6 +294,7 @@ class RunConfig:
     context: ContextConfig = MISSING
     workload: WorkloadConfig = MISSING
     profile: ProfileConfig = field(default_factory=ProfileConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
     # When true, a run folder that already holds results continues where it stopped.
     resume: bool = True
 
@@ -276,5 +305,5 @@ class RunConfig:
 
 
 SCHEMAS = {"model": ModelConfig, "device": DeviceConfig, "context": ContextConfig, "workload": WorkloadConfig,
-           "profile": ProfileConfig}
+           "profile": ProfileConfig, "engine": EngineConfig}
 ConfigStore.instance().store(name="charsuite_schema", node=RunConfig)

@@ -11,9 +11,9 @@ from charsuite.records import Reply, Status
 
 
 class WorkerDriver:
-    def __init__(self, run: RunConfig, engine: str = "transformers"):
+    def __init__(self, run: RunConfig, engine_files: dict[str, str] | None = None):
         self.run = run
-        self.engine = engine
+        self.engine_files = engine_files or {}  # the engine's prepare(): files its workers load
         self.worker: Worker | None = None
         self.info: dict[str, Any] = {}           # what the last worker reported at setup
         self.guard: dict[str, Any] | None = None  # max_abs_dlogit, tolerance, passed
@@ -48,8 +48,8 @@ class WorkerDriver:
 
             self.enforcement = resolve(self.run.device.memory_enforcement, self.run.device.kind)
         self.served = 0
-        self.worker = Worker(self.run, setup_timeout_s=max(self.run.workload.timeout_s, 600.0), engine=self.engine,
-                             threads=threads, enforcement=self.enforcement[0])
+        self.worker = Worker(self.run, setup_timeout_s=max(self.run.workload.timeout_s, 600.0),
+                             engine_files=self.engine_files, threads=threads, enforcement=self.enforcement[0])
         reply = self.worker.start()
         if not reply.ok:
             self.retire()

@@ -21,7 +21,8 @@ NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("work
 
 # Keys added after runs were recorded: at their default they change nothing measured, so a
 # folder recorded before they existed still resumes.
-LATER_DEFAULTS = {("workload", "mode"): "eager", ("workload", "prefill_chunk"): None, ("model", "path"): None}
+LATER_DEFAULTS = {("workload", "mode"): "eager", ("workload", "prefill_chunk"): None, ("model", "path"): None,
+                  ("model", "quant"): None, ("model", "gguf"): None}
 
 
 def fingerprint(run: RunConfig) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def fingerprint(run: RunConfig) -> dict[str, Any]:
             if (section, k) not in NOT_FINGERPRINTED and not (section == "model" and k == "sizes"):
                 out[f"{section}.{k}"] = v
     out["model.hf_config"] = run.model.hf_config
+    if run.engine.name != "transformers":  # the engine's settings, where they apply (older folders resume)
+        out.update({f"engine.{k}": v for k, v in raw["engine"].items()})
     return out
 
 

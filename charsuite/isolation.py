@@ -30,10 +30,10 @@ STDERR_NOISE = re.compile(r"USDT|profiler_(start|stop)|STAGE:|Kineto|ActivityPro
 class Worker:
     """One warm worker process holding one built model."""
 
-    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0, engine: str = "transformers",
+    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0, engine_files: dict[str, str] | None = None,
                  threads: int | None = None, enforcement: str = "rlimit"):
         self.run = run
-        self.engine = engine
+        self.engine_files = engine_files or {}  # what the engine's prepare() made in the driver (a GGUF)
         self.threads = threads
         self.enforcement = enforcement  # rlimit | cgroup (cgroups.resolve), CPU devices only
         self.setup_timeout_s = setup_timeout_s
@@ -80,7 +80,9 @@ class Worker:
         run = self.run
         setup = {
             "cmd": "setup",
-            "engine": self.engine,
+            "engine": run.engine.name,
+            "engine_settings": asdict(run.engine),
+            "engine_files": self.engine_files,
             "model": asdict(run.model),
             "device": asdict(run.device),
             "workload": asdict(run.workload),

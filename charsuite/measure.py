@@ -142,7 +142,7 @@ def _mem(engine: Engine, state: dict[str, Any], peak: int, before: int) -> dict[
     caches = engine.cache_bytes(state.get("cache"))
     logit_bytes = memory.tensor_bytes(state.get("logits"))
     runtime = max(0, before - weights)
-    activations = max(0, peak - runtime - weights - caches["kv_cache"] - caches["ssm_state"] - logit_bytes)
+    activations = max(0, peak - runtime - weights - sum(caches.values()) - logit_bytes)
     return {"weights": weights, **caches, "logits": logit_bytes, "activations": activations, "runtime": runtime}
 
 
@@ -166,7 +166,7 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
         del first
     if malloc:
         allocator.set_mode("mapped")
-    if phase == "prefill" and not chunk:
+    if phase == "prefill" and not chunk and engine.torch_tensors:
         # not chunked: torch's profiler records every chunk's ops, and what it keeps resident grows
         # with the prompt (a 64K-token chunked prefill of mamba2 tiny: +490 MiB) - it would decide the
         # boundary of a prefill whose live tensors are one chunk's

@@ -120,6 +120,7 @@ class Measurement(Energy, Noise):
     peak_mem_bytes: int | None = None
     mem: dict[str, int] | None = None
     compile_s: float | None = None   # compile/graph capture: the first call's seconds beyond a timed call
+    engine_latency_s: float | None = None  # the engine's own clock over the same timed calls (llama.cpp's counters)
     stderr_tail: list[str] | None = None
 
     def __post_init__(self) -> None:
@@ -161,7 +162,8 @@ class Point(Measurement):
     phase: str                       # prefill | decode | profile
     context: int                     # tokens
     logits: str = "last"
-    engine: str | None = None        # the inference engine (transformers)
+    engine: str | None = None        # the inference engine (transformers, llamacpp)
+    quant: str | None = None         # llama.cpp's weight type (f32, f16, q8_0, q4_0, q4_k_m); null for transformers
     mode: str | None = None          # eager | compile | cudagraph (null on lines older than the field: eager)
     prefill_chunk: int | None = None  # tokens per prefill chunk; null = one shot
     impl: dict[str, str] | None = None  # what ran, watched: kernel function -> implementation, attention, SDPA backend

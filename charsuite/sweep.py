@@ -72,6 +72,7 @@ class Sweep:
         point.device_name = self.driver.info.get("device_name")
         point.threads = self.driver.info.get("threads")
         point.engine, point.impl = self.driver.info.get("engine"), self.driver.info.get("impl")
+        point.quant = self.driver.info.get("quant")
         point.probe = how
         point.guard_max_abs_dlogit = guard["max_abs_dlogit"] if phase == "decode" and guard else None
         point.mem_predicted = self.predict_mem(phase, context)

@@ -40,6 +40,17 @@ def is_oom(exc: BaseException) -> bool:
     return name == "OutOfMemoryError" or any(m in str(exc).lower() for m in OOM_MARKERS)
 
 
+def engine_clock(perf: list[tuple[str, float]], phase: str, timed_calls: int, per_call: int) -> float | None:
+    """The median of the engine's own clock over the timed calls (the last ones it ran), per
+    token for decode as the stopwatch's latency is; None where the engine keeps no clock."""
+    own = [s for p, s in perf if p == phase]
+    need = timed_calls * per_call
+    if not timed_calls or len(own) < need:
+        return None
+    own = own[-need:]
+    return statistics.median(sum(own[i:i + per_call]) / per_call for i in range(0, need, per_call))
+
+
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}"[:500]
@@ -73,8 +84,9 @@ class Session:
         # the driver chose the threads once for the whole run (trackers/load.choose_threads)
         torch.set_num_threads(setup.get("threads") or self.device_cfg.threads or len(os.sched_getaffinity(0)))
         t0 = time.perf_counter()
-        self.engine = engine_class(setup.get("engine", "transformers"))(self.model_cfg, self.device,
-                                                                         mode=self.workload.mode)
+        self.engine = engine_class(setup.get("engine", "transformers"))(
+            self.model_cfg, self.device, mode=self.workload.mode, settings=setup.get("engine_settings"),
+            files=setup.get("engine_files"), threads=setup.get("threads"))
         build_s = time.perf_counter() - t0
         # what runs, watched (engines/provenance.py) before the resident set is read: the watch's
         # forward and profiler leave some MiB behind, part of the runtime every point starts from
@@ -91,7 +103,8 @@ class Session:
             "build_s": build_s,
             "resident_bytes": current_bytes(torch.device("cpu")),  # the worker's resident set after the build
             "pid": os.getpid(),
-            "threads": torch.get_num_threads(),
+            "threads": setup.get("threads") if self.engine.name != "transformers" else torch.get_num_threads(),
+            "quant": self.model_cfg.quant if self.engine.name != "transformers" else None,
             "device_name": device_name(self.device),
             "power_monitor": self.power.name,
             "idle_power_w": self.idle_power_w,
@@ -141,8 +154,10 @@ class Session:
                           w.warmup, rule, trackers=[self.power, self.load], malloc=self.malloc,
                           chunk=w.prefill_chunk)
         energy = phase_energy(r.readings[0], self.idle_power_w, len(r.samples_s), r.tokens)
+        own = engine_clock(self.engine.take_perf(), phase, len(r.samples_s), r.per_call)
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
-                     peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, compile_s=r.compile_s, **vars(energy),
+                     peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, compile_s=r.compile_s, engine_latency_s=own,
+                     **vars(energy),
                      **vars(assess(r.samples_s, r.readings[1], energy.throttled, w.target_rel_ci,
                                    threads=torch.get_num_threads() if self.device.type == "cpu" else 1)))
 

@@ -9,7 +9,8 @@ import importlib
 
 from charsuite.engines.base import Engine
 
-ENGINES = {"transformers": ("charsuite.engines.transformers", "TransformersEngine")}
+ENGINES = {"transformers": ("charsuite.engines.transformers", "TransformersEngine"),
+           "llamacpp": ("charsuite.engines.llamacpp", "LlamaCppEngine")}
 
 
 def engine_class(name: str) -> type[Engine]:

@@ -18,6 +18,18 @@ class Engine(ABC):
     params: int = 0            # parameters of the built model
     vocab_size: int = 0
     max_positions: int | None = None   # a hard length limit (learned absolute positions), else None
+    torch_tensors: bool = True  # its memory is torch tensors (torch's memory profiler reads their live peak)
+
+    @classmethod
+    def prepare(cls, run: Any) -> dict[str, str]:
+        """Run once in the driver before any worker: refuse what the engine cannot run (ConfigError)
+        and make the files its workers load. Returns {name: path} for the worker's setup."""
+        return {}
+
+    def take_perf(self) -> list[tuple[str, float]]:
+        """The engine's own clock since the last take: (phase, seconds) per prefill or decode
+        call, where the engine keeps one (llama.cpp's perf counters); else empty."""
+        return []
 
     @abstractmethod
     def prefill(self, input_ids: Any, logits: str = "last", chunk: int | None = None,

@@ -115,7 +115,7 @@ def _cache_of(out: Any, passed: Any = None) -> Any:
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager"):
+    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager", **_: Any):
         from charsuite.engines import kernel_paths
 
         self.spec, self.device, self.mode = spec, device, mode

@@ -1,0 +1,243 @@
+"""The llama.cpp engine: llama-cpp-python's C API (ctypes), measured by the same sweep.
+
+The model is loaded once, without mmap (its weights resident and counted under the cap); a
+context is made per length (n_ctx = the prompt and its decode room), so what llama.cpp
+allocates for that length - its KV cache, recurrent state and compute buffer, as it reports
+them - is what the point measures; a context it cannot allocate is `oom`. Prefill clears the
+memory and feeds the prompt in n_batch batches; decode feeds one token; llama_synchronize
+ends each call before the stopwatch reads the clock. llama.cpp's own clock (its perf
+counters' prompt-eval and eval times) is read beside charsuite's (`engine_latency_s`).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+from charsuite.config import ConfigError, EngineConfig, ModelConfig
+from charsuite.engines.base import Engine
+
+KV_TYPES = {"f32": "GGML_TYPE_F32", "f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
+# What llama.cpp logs when it makes a context: its buffers, by what they hold
+BUFFER_LINES = {"kv_cache": re.compile(r"KV buffer size\s*=\s*([\d.]+) MiB"),
+                "ssm_state": re.compile(r"RS buffer size\s*=\s*([\d.]+) MiB"),
+                "compute_buffer": re.compile(r"compute buffer size\s*=\s*([\d.]+) MiB")}
+INSTALL = 'pip install -e ".[llamacpp]"'
+
+
+def library():
+    """llama-cpp-python's low-level module, or one line naming the install command."""
+    try:
+        import llama_cpp
+    except ImportError:
+        raise ConfigError(f"engine=llamacpp needs llama-cpp-python; install it with {INSTALL} (it builds llama.cpp "
+                          "from source: a few minutes)") from None
+    return llama_cpp
+
+
+class Log:
+    """llama.cpp's log, kept (not printed) so the buffer sizes it reports can be read off it."""
+
+    def __init__(self, lib):
+        self.lines: list[str] = []
+
+        def on_log(level, text, user_data):
+            self.lines.append(text.decode(errors="replace"))
+
+        self._callback = lib.llama_log_callback(on_log)  # held: llama.cpp keeps only the pointer
+        lib.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    def buffers_bytes(self, since: int) -> dict[str, int]:
+        """Bytes of each kind of buffer logged since line `since` (0.01 MiB resolution)."""
+        out = dict.fromkeys(BUFFER_LINES, 0)
+        for line in self.lines[since:]:
+            for key, pattern in BUFFER_LINES.items():
+                for m in pattern.finditer(line):
+                    out[key] += int(float(m.group(1)) * 2**20)
+        return out
+
+
+class Context:
+    """One llama_context of n_ctx positions, and what llama.cpp allocated for it."""
+
+    def __init__(self, engine: LlamaCppEngine, n_ctx: int):
+        lib, s = engine.lib, engine.settings
+        params = lib.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = min(s.n_batch, n_ctx)
+        params.n_ubatch = min(s.n_ubatch, params.n_batch)
+        params.n_seq_max = 1
+        params.n_threads = params.n_threads_batch = engine.threads
+        params.type_k = params.type_v = getattr(lib, KV_TYPES[s.kv_type])
+        params.no_perf = False
+        since = len(engine.log.lines)
+        self.ctx = lib.llama_init_from_model(engine.model, params)
+        if not self.ctx:
+            raise MemoryError(f"llama.cpp could not allocate a context of {n_ctx} tokens "
+                              f"({' '.join(engine.log.lines[-2:]).strip()[:200]})")
+        self.n_ctx, self.n_batch = n_ctx, params.n_batch
+        self.buffers = engine.log.buffers_bytes(since)
+        self.memory = lib.llama_get_memory(self.ctx)
+
+
+def refused(run: Any) -> list[str]:
+    """Settings llama.cpp does not take, each as the key and value asked for."""
+    w = run.workload
+    asked = [(w.mode != "eager", f"workload.mode={w.mode}"),
+             (w.prefill_chunk, f"workload.prefill_chunk={w.prefill_chunk}"),
+             (w.logits == "all", "workload.logits=all"), (w.batch != 1, f"workload.batch={w.batch}"),
+             (run.profile.enabled, "profile.enabled=true (torch.profiler sees no llama.cpp op)"),
+             (run.context.start == "predicted", "context.start=predicted (the dry-run models transformers)"),
+             (run.model.path, "model.path (give a GGUF: model.weights=pretrained model.gguf=PATH)"),
+             (run.engine.n_gpu_layers and run.device.kind != "cuda",
+              f"engine.n_gpu_layers={run.engine.n_gpu_layers} on device={run.device.name} (no GPU)")]
+    return [what for bad, what in asked if bad]
+
+
+class LlamaCppEngine(Engine):
+    name = "llamacpp"
+    torch_tensors = False
+
+    @classmethod
+    def prepare(cls, run: Any) -> dict[str, str]:
+        """Refuse what llama.cpp cannot run, then the GGUF: a real one (model.gguf), or the zoo
+        entry written with random weights (cached; engines/gguf_files.py)."""
+        bad = refused(run)
+        if bad:
+            raise ConfigError(f"engine=llamacpp does not take {'; '.join(bad)}")
+        lib = library()
+        if run.engine.n_gpu_layers and not lib.llama_supports_gpu_offload():
+            raise ConfigError("engine.n_gpu_layers needs a llama.cpp built with CUDA; reinstall llama-cpp-python "
+                              'with CMAKE_ARGS="-DGGML_CUDA=on"')
+        if run.model.weights == "pretrained":
+            if not run.model.gguf:
+                raise ConfigError("engine=llamacpp model.weights=pretrained needs model.gguf=PATH (a GGUF file)")
+            return {"gguf": run.model.gguf}
+        import transformers
+
+        from charsuite.engines import gguf_files, gguf_model
+
+        model_type = getattr(transformers, run.model.config_class).model_type
+        gguf_model.check_supported(model_type, run.model.name)
+        return {"gguf": str(gguf_files.ensure(run.model))}
+
+    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager",
+                 settings: dict[str, Any] | None = None, files: dict[str, str] | None = None,
+                 threads: int | None = None):
+        self.lib = lib = library()
+        self.spec, self.device, self.mode = spec, device, mode
+        self.settings = EngineConfig(**(settings or {"name": "llamacpp"}))
+        self.threads = threads or len(os.sched_getaffinity(0))
+        self.log = Log(lib)
+        lib.llama_backend_init()
+        params = lib.llama_model_default_params()
+        params.n_gpu_layers = self.settings.n_gpu_layers if device.type == "cuda" else 0
+        params.load_mode = lib.LLAMA_LOAD_MODE_NONE  # read into memory: resident, counted under the cap
+        params.use_extra_bufts = self.settings.repack
+        path = (files or {}).get("gguf") or spec.gguf
+        self.path = path
+        self.model = lib.llama_model_load_from_file(str(path).encode(), params)
+        if not self.model:
+            raise MemoryError(f"llama.cpp could not load {path} ({' '.join(self.log.lines[-2:]).strip()[:200]})")
+        self.params = int(lib.llama_model_n_params(self.model))
+        self.vocab_size = int(lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(self.model)))
+        self.max_positions = None
+        self.context: Context | None = None
+        self.batch = None
+        self.perf: list[tuple[str, float]] = []  # llama.cpp's own (phase, seconds) per call since take_perf()
+
+    def _context(self, n_ctx: int) -> Context:
+        n_ctx = -(-n_ctx // 256) * 256  # whole pages of 256 positions: one context serves nearby lengths
+        if self.context is None or self.context.n_ctx != n_ctx:
+            self.release()
+            self.context = Context(self, n_ctx)
+            self.batch = self.lib.llama_batch_init(self.context.n_batch, 0, 1)
+            for i in range(self.context.n_batch):  # every token of sequence 0
+                self.batch.n_seq_id[i] = 1
+                self.batch.seq_id[i][0] = 0
+        return self.context
+
+    def release(self) -> None:
+        if self.batch is not None:
+            self.lib.llama_batch_free(self.batch)
+            self.batch = None
+        if self.context is not None:
+            self.lib.llama_free(self.context.ctx)
+            self.context = None
+
+    def _decode(self, tokens: np.ndarray, start: int, want: str) -> np.ndarray:
+        """Feed `tokens` at positions start.. in n_batch batches; the last batch's logits
+        (want=all) or the last position's (want=last), as float32 [positions, vocab]."""
+        lib, ctx, b = self.lib, self.context, self.batch
+        n = len(tokens)
+        tokens = np.ascontiguousarray(tokens, dtype=np.int32)
+        for first in range(0, n, ctx.n_batch):
+            m = min(ctx.n_batch, n - first)
+            pos = np.arange(start + first, start + first + m, dtype=np.int32)
+            flags = np.zeros(m, dtype=np.int8)
+            if first + m == n:  # logits of the last batch only: every position, or the last
+                flags[:] = want == "all"
+                flags[-1] = 1
+            ctypes.memmove(b.token, tokens[first:].ctypes.data, 4 * m)
+            ctypes.memmove(b.pos, pos.ctypes.data, 4 * m)
+            ctypes.memmove(b.logits, flags.ctypes.data, m)
+            b.n_tokens = m
+            rc = lib.llama_decode(ctx.ctx, b)
+            if rc != 0:
+                if rc in (1, -2, -3):  # no room in the cache, or a buffer it could not allocate
+                    raise MemoryError(f"llama_decode could not fit {m} tokens at position {start + first} ({rc})")
+                raise RuntimeError(f"llama_decode failed ({rc}) at position {start + first}")
+        lib.llama_synchronize(ctx.ctx)
+        rows = m if want == "all" else 1
+        out = np.empty((rows, self.vocab_size), dtype=np.float32)
+        for r in range(rows):
+            ptr = lib.llama_get_logits_ith(ctx.ctx, (m - rows + r) if want == "all" else -1)
+            out[r] = np.ctypeslib.as_array(ptr, shape=(self.vocab_size,))
+        return out
+
+    def _own_clock(self, phase: str) -> None:
+        data = self.lib.llama_perf_context(self.context.ctx)
+        self.perf.append((phase, (data.t_p_eval_ms if phase == "prefill" else data.t_eval_ms) / 1e3))
+        self.lib.llama_perf_context_reset(self.context.ctx)
+
+    def prefill(self, input_ids: torch.Tensor, logits: str = "last", chunk: int | None = None,
+                reserve: int = 0) -> tuple[torch.Tensor, Any, torch.Tensor]:
+        if input_ids.shape[0] != 1:
+            raise ConfigError("engine=llamacpp measures batch 1 (workload.batch=1)")
+        tokens = input_ids[0].cpu().numpy()
+        ctx = self._context(len(tokens) + reserve)
+        self.lib.llama_memory_clear(ctx.memory, True)
+        self.lib.llama_perf_context_reset(ctx.ctx)
+        out = torch.from_numpy(self._decode(tokens, 0, logits)).unsqueeze(0)
+        self._own_clock("prefill")
+        first = out[:, -1].argmax(dim=-1, keepdim=True)
+        return out, {"n_ctx": ctx.n_ctx, "position": len(tokens)}, first
+
+    def decode_step(self, token: torch.Tensor, cache: Any, position: int) -> tuple[torch.Tensor, Any]:
+        out = torch.from_numpy(self._decode(token[0].cpu().numpy(), position, "last")).unsqueeze(0)
+        self._own_clock("decode")
+        return out, cache
+
+    def take_perf(self) -> list[tuple[str, float]]:
+        """llama.cpp's own (phase, seconds) for each prefill or decode call since the last take."""
+        out, self.perf = self.perf, []
+        return out
+
+    def cache_bytes(self, cache: Any) -> dict[str, int]:
+        """llama.cpp's own buffers for the current context: KV, recurrent state, compute buffer."""
+        return dict(self.context.buffers) if self.context is not None else dict.fromkeys(BUFFER_LINES, 0)
+
+    def weight_bytes(self) -> int:
+        return int(self.lib.llama_model_size(self.model))
+
+    def implementations(self) -> dict[str, str | None]:
+        s = self.settings
+        return {"attn_implementation": "llama.cpp", "ssm_implementation": "llama.cpp", "mode": self.mode,
+                "quant": self.spec.quant, "gguf": str(self.path), "n_batch": s.n_batch, "n_ubatch": s.n_ubatch,
+                "kv_type": s.kv_type, "n_gpu_layers": s.n_gpu_layers if self.device.type == "cuda" else 0,
+                "system_info": self.lib.llama_print_system_info().decode(errors="replace").strip()}
