@@ -36,12 +36,13 @@ MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill", "ma
                  "decode GB/s (share of peak) at max", "setup"]
 CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% interval", "setup"]
 PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% interval", "contexts"]
-# Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over reference.
-BASELINES = dict(zip(PAIR_SETTINGS, ("eager", "one-shot", "reference")))
+# Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over
+# reference, another engine over transformers (and, within llama.cpp, a quantized weight type over f32).
+BASELINES = dict(zip(PAIR_SETTINGS, (("eager",), ("one-shot",), ("reference",), ("transformers", "llamacpp f32"))))
 
 
 def _setup_text(s: dict[str, str]) -> str:
-    return label(s, [k for k in PAIR_SETTINGS if s[k] != "-"])
+    return label(s, [k for k in PAIR_SETTINGS if s[k] != "-" and not (k == "engine" and s[k] == "transformers")])
 
 
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[list[str]]:
@@ -62,7 +63,7 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
         ok = mine[(mine["status"] == "ok") & mine["phase"].isin(["prefill", "decode"])]
         noisy = f"{int(is_noisy(ok).sum())} of {len(ok)}"
         how = setup(mine)
-        pred = None if how["chunk"] != "one-shot" else predicted_max_for_run(  # the closed form is one-shot
+        pred = None if how["chunk"] != "one-shot" or how["engine"] != "transformers" else predicted_max_for_run(
             g.iloc[0], g.iloc[0]["memory_limit_bytes"], runtime_baseline(mine["mem"]) if "mem" in mine else 0)
         roof = {}
         for phase in ("prefill", "decode"):
@@ -131,7 +132,8 @@ def execution_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
             if not same or len(diff) != 1 or diff[0] not in BASELINES:
                 continue
             k = diff[0]
-            (ga, sa), (gb, sb) = ((g2, s2), (g1, s1)) if s1[k] == BASELINES[k] else ((g1, s1), (g2, s2))
+            base = next((b for b in BASELINES[k] if b in (s1[k], s2[k])), None)
+            (ga, sa), (gb, sb) = ((g2, s2), (g1, s1)) if s1[k] == base else ((g1, s1), (g2, s2))
             for phase in ("prefill", "decode"):
                 a, b = ({r["context"]: r["latency_samples_s"] for _, r in g[g["phase"] == phase].iterrows()
                          if isinstance(r["latency_samples_s"], list)} for g in (ga, gb))

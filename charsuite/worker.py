@@ -104,7 +104,7 @@ class Session:
             "resident_bytes": current_bytes(torch.device("cpu")),  # the worker's resident set after the build
             "pid": os.getpid(),
             "threads": setup.get("threads") if self.engine.name != "transformers" else torch.get_num_threads(),
-            "quant": self.model_cfg.quant if self.engine.name != "transformers" else None,
+            "quant": getattr(self.engine, "quant", None),
             "device_name": device_name(self.device),
             "power_monitor": self.power.name,
             "idle_power_w": self.idle_power_w,

@@ -13,8 +13,8 @@ from typing import Any
 from charsuite.engines.provenance import summary as impl_summary
 from charsuite.units import human_tokens
 
-SETTINGS = ("logits", "mode", "chunk", "impl")
-PAIR_SETTINGS = ("mode", "chunk", "impl")  # the execution paths the summary compares pairwise
+SETTINGS = ("logits", "mode", "chunk", "impl", "engine")
+PAIR_SETTINGS = ("mode", "chunk", "impl", "engine")  # the execution paths the summary compares pairwise
 
 
 def _missing(v: Any) -> bool:
@@ -30,9 +30,12 @@ def setup(rows) -> dict[str, str]:
     logits = "all" if "all" in set(rows["logits"].dropna()) else "last"
     chunk = first("prefill_chunk")
     impl = first("impl")
+    engine = first("engine") or "transformers"
+    if engine != "transformers":  # another engine's weight type is part of how it ran: "llamacpp q8_0"
+        engine = f"{engine} {first('quant') or ''}".strip()
     return {"logits": logits, "mode": first("mode") or "eager",
             "chunk": f"chunk {human_tokens(int(chunk))}" if chunk else "one-shot",
-            "impl": impl_summary(impl if isinstance(impl, dict) else None) or "-"}
+            "impl": impl_summary(impl if isinstance(impl, dict) else None) or "-", "engine": engine}
 
 
 def differing(setups: list[dict[str, str]]) -> list[str]:
@@ -42,9 +45,9 @@ def differing(setups: list[dict[str, str]]) -> list[str]:
 
 def like_for_like(a, b) -> bool:
     """Two runs' lines (DataFrames) whose latencies may be compared across architectures: the
-    same logits kept, mode and chunking (their mixer paths differ by nature)."""
+    same logits kept, mode, chunking and engine (their mixer paths differ by nature)."""
     sa, sb = setup(a), setup(b)
-    return all(sa[k] == sb[k] for k in ("logits", "mode", "chunk"))
+    return all(sa[k] == sb[k] for k in ("logits", "mode", "chunk", "engine"))
 
 
 def label(mine: dict[str, str], keys: list[str]) -> str:

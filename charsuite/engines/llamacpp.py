@@ -21,6 +21,7 @@ import torch
 
 from charsuite.config import ConfigError, EngineConfig, ModelConfig
 from charsuite.engines.base import Engine
+from charsuite.engines.gguf_files import weight_type
 
 KV_TYPES = {"f32": "GGML_TYPE_F32", "f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
 # What llama.cpp logs when it makes a context: its buffers, by what they hold
@@ -144,6 +145,11 @@ class LlamaCppEngine(Engine):
         self.model = lib.llama_model_load_from_file(str(path).encode(), params)
         if not self.model:
             raise MemoryError(f"llama.cpp could not load {path} ({' '.join(self.log.lines[-2:]).strip()[:200]})")
+        desc = ctypes.create_string_buffer(256)
+        lib.llama_model_desc(self.model, desc, len(desc))
+        self.desc = desc.value.decode(errors="replace")  # "qwen2 ?B Q8_0"
+        # the weight type on every line: asked for, written from model.dtype, or a real file's own
+        self.quant = spec.quant or (weight_type(spec) if not spec.gguf else self.desc.rsplit(" ", 1)[-1].lower())
         self.params = int(lib.llama_model_n_params(self.model))
         self.vocab_size = int(lib.llama_vocab_n_tokens(lib.llama_model_get_vocab(self.model)))
         self.max_positions = None
@@ -238,6 +244,7 @@ class LlamaCppEngine(Engine):
     def implementations(self) -> dict[str, str | None]:
         s = self.settings
         return {"attn_implementation": "llama.cpp", "ssm_implementation": "llama.cpp", "mode": self.mode,
-                "quant": self.spec.quant, "gguf": str(self.path), "n_batch": s.n_batch, "n_ubatch": s.n_ubatch,
+                "quant": self.quant, "model_desc": self.desc, "gguf": str(self.path), "n_batch": s.n_batch,
+                "n_ubatch": s.n_ubatch,
                 "kv_type": s.kv_type, "n_gpu_layers": s.n_gpu_layers if self.device.type == "cuda" else 0,
                 "system_info": self.lib.llama_print_system_info().decode(errors="replace").strip()}

@@ -71,9 +71,10 @@ def test_tiny_sweeps_write_valid_lines(tmp_path, family):
                 "workload.repeats=2", "workload.max_repeats=4", "workload.decode_tokens=4", f"hydra.run.dir={run_dir}")
     assert r.returncode == 0, r.stderr[-3000:]
     lines = _lines(run_dir)
-    assert {(d["phase"], d["context"]) for d in lines} == {(p, n) for p in ("prefill", "decode") for n in (256, 512, 1024)}
+    expected = {(p, n) for p in ("prefill", "decode") for n in (256, 512, 1024)}
+    assert {(d["phase"], d["context"]) for d in lines} == expected
     for d in lines:
-        assert d["status"] == "ok" and d["engine"] == "llamacpp" and d["quant"] is None, d
+        assert d["status"] == "ok" and d["engine"] == "llamacpp" and d["quant"] == "f32", d
         assert d["mem"]["weights"] > 0 and d["mem"]["compute_buffer"] > 0
         assert d["mem"]["kv_cache"] > 0 or d["mem"]["ssm_state"] > 0  # what llama.cpp keeps per sequence
         # llama.cpp's own clock runs inside charsuite's: never more than it (5% for the clocks' grain)
@@ -88,8 +89,9 @@ def test_a_capped_sweep_finds_the_llamacpp_boundary(tmp_path):
     run_dir = tmp_path / "run"
     # One 8K-token ubatch: the compute buffer (n_ubatch x n_ctx attention scores) puts the boundary near 8K
     r = run_cli("+model=qwen2_5", "model.size=tiny", "engine=llamacpp", "engine.n_batch=8192", "engine.n_ubatch=8192",
-                "engine.kv_type=f32", "device.memory_gb=0.30", "context.min=4K", "context.max=64K", "context.tolerance=1K",
-                "workload.phases=[prefill]", "workload.repeats=1", "workload.max_repeats=1", "workload.warmup=0",
+                "engine.kv_type=f32", "device.memory_gb=0.30", "context.min=4K", "context.max=64K",
+                "context.tolerance=1K", "workload.phases=[prefill]", "workload.repeats=1", "workload.max_repeats=1",
+                "workload.warmup=0",
                 f"hydra.run.dir={run_dir}")
     assert r.returncode == 0, r.stderr[-3000:]
     [s] = json.loads((run_dir / results.SUMMARY).read_text())

@@ -144,7 +144,7 @@ def test_series_are_named_by_the_settings_that_differ():
     compiled = eager.assign(mode=["compile"], prefill_chunk=[4096])
     old = pd.DataFrame({"logits": ["last"]})  # a line older than the fields: eager, one-shot
     s = [setup(eager), setup(compiled), setup(old)]
-    assert s[2] == {"logits": "last", "mode": "eager", "chunk": "one-shot", "impl": "-"}
+    assert s[2] == {"logits": "last", "mode": "eager", "chunk": "one-shot", "impl": "-", "engine": "transformers"}
     assert differing(s[:2]) == ["mode", "chunk"]
     assert label(s[1], differing(s[:2])) == "compile, chunk 4K"
 
@@ -174,6 +174,24 @@ def test_summary_compares_execution_paths_of_one_model(tmp_path):
     assert ("prefill", "compile vs eager", "2.00x") in rows and ("decode", "compile vs eager", "2.00x") in rows
     assert ("prefill", "chunk 1K vs one-shot", "0.80x") in rows
     assert "eager, chunk 1K, reference" in md  # the models table's setup column
+
+
+def test_summary_puts_engines_and_weight_types_side_by_side(tmp_path):
+    """One model through transformers, llama.cpp f32 (2x faster) and llama.cpp q8_0 (4x): each
+    pair's speedup, the other engine (or the quantized type) named first; no memory prediction
+    for llama.cpp runs (the memory model is transformers')."""
+    for engine, quant, f in (("transformers", None, 1.0), ("llamacpp", "f32", 0.5), ("llamacpp", "q8_0", 0.25)):
+        write_run(tmp_path, "mamba2", "ssm", lambda n, f=f: 1e-6 * n * f, lambda n, f=f: 1e-3 * f, SSM_LAYOUT,
+                  "mamba2", 130_000_000, suffix=f"_{engine}{quant or ''}", setup={"engine": engine, "quant": quant})
+    md = markdown([tmp_path])
+    rows = {tuple(c.strip() for c in ln.strip("|").split("|")[3:6]) for ln in md.splitlines()
+            if ln.startswith("| mamba2 | x | cpu |")}
+    for phase in ("prefill", "decode"):
+        assert (phase, "llamacpp f32 vs transformers", "2.00x") in rows
+        assert (phase, "llamacpp q8_0 vs transformers", "4.00x") in rows
+        assert (phase, "llamacpp q8_0 vs llamacpp f32", "2.00x") in rows
+    models = [ln for ln in md.splitlines() if ln.startswith("| mamba2 | x | ssm |")]
+    assert len(models) == 3 and sum("llamacpp" in ln for ln in models) == 2
 
 
 def test_a_chunked_prefills_resident_peak_does_not_grow_with_the_prompt():
