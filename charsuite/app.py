@@ -14,46 +14,17 @@ from charsuite import environment, results
 from charsuite.analysis.architectures import mixers
 from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
-from charsuite.batch import JOB_STATUS
 from charsuite.compose import to_run_config
 from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.errors import one_line
 from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id
+from charsuite.interrupts import Interrupted, RunInterrupted, kept_points, raise_interrupted, time_limit_reached
 from charsuite.progress import Progress, print_table
 from charsuite.recorder import Recorder
 from charsuite.records import Status
+from charsuite.results import JOB_STATUS
 from charsuite.sweep import Sweep
-
-
-class Interrupted(BaseException):
-    """SIGTERM or SIGHUP reached the driver (SIGINT arrives as KeyboardInterrupt)."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-class RunInterrupted(SystemExit):
-    """The run stopped on a signal with its finished points kept; exits 128 + the signal."""
-
-    def __init__(self, signum: int, kept: int):
-        super().__init__(128 + int(signum))
-        self.kept = kept
-
-
-def _raise_interrupted(signum, frame) -> None:
-    raise Interrupted(signum)
-
-
-def kept_points(run_dir: Path) -> int:
-    """Points of a run folder that finished (kept when a run is interrupted)."""
-    return len(results.finished(results.read_points(run_dir / results.RESULTS, quiet=True)))
-
-
-def time_limit_reached(exc: BaseException) -> bool:
-    """submitit's word that a Slurm job reached its time limit and will not be requeued."""
-    return type(exc).__name__ == "UncompletedJobError" and "timed-out" in str(exc)
 
 
 def check_machine(run: RunConfig) -> None:
@@ -104,7 +75,7 @@ def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"cannot use run folder {run_dir}: {exc.strerror or exc}") from None
-    previous = {sig: signal.signal(sig, _raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return _execute(run, run_dir)
     except (Interrupted, KeyboardInterrupt) as exc:

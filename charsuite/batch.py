@@ -19,10 +19,9 @@ from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from charsuite.config import CONF_DIR, ConfigError, choices
+from charsuite.results import JOB_STATUS, SLURM_JOBS  # noqa: F401 - re-exported: callers import them from here
+from charsuite.scheduler import describe
 
-JOB_STATUS = "job_status.json"
-# The scheduler's word on every job of a Slurm batch (charsuite.scheduler writes it).
-SLURM_JOBS = "slurm_jobs.json"
 # Jobs that failed in the last batch this process reported (the CLI's exit code reads it).
 LAST_FAILED: list[int] = []
 
@@ -51,8 +50,6 @@ def never_started(sweep_dir: Path) -> list[dict[str, Any]]:
 
 
 def report(sweep_dir: Path, file=sys.stderr) -> tuple[int, int]:
-    from charsuite.scheduler import describe
-
     jobs = job_statuses(sweep_dir) + never_started(sweep_dir)
     ok = [j for j in jobs if j["status"] == "ok"]
     failed = [j for j in jobs if j["status"] != "ok"]

@@ -1,7 +1,7 @@
 """`python -m charsuite.doctor [format=json]`: what this machine can measure, as a table -
 CUDA and its GPU, whether the fused SSM kernels import and are the path transformers
 dispatches to, NVML energy, RAPL, Jetson power rails, a memory cgroup for Jetson-style
-OOM, and Chromium for the figures. Each line says what is missing and what it costs."""
+OOM, llama.cpp for engine=llamacpp, and Chromium for the figures. Each line says what is missing and what it costs."""
 
 from __future__ import annotations
 
@@ -73,6 +73,16 @@ def cgroup() -> tuple[bool, str]:
     return True, f"v{found[1]} at {found[0]}"
 
 
+def llamacpp() -> tuple[bool, str]:
+    version = _version("llama-cpp-python")
+    if version is None:
+        return False, "llama-cpp-python not installed: engine=llamacpp unavailable (pip install -e '.[llamacpp]')"
+    import llama_cpp
+
+    gpu = "GPU offload" if llama_cpp.llama_supports_gpu_offload() else "CPU only (engine.n_gpu_layers unavailable)"
+    return True, f"llama-cpp-python {version}, {gpu}"
+
+
 def chromium() -> tuple[bool, str]:
     from charsuite.figures.__main__ import find_browser
 
@@ -91,7 +101,7 @@ def memory() -> tuple[bool, str]:
 
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
     "CUDA": cuda, "SSM kernels": kernels, "NVML": nvml, "RAPL": rapl, "Jetson rails": jetson,
-    "memory cgroup": cgroup, "Chromium": chromium, "memory": memory,
+    "memory cgroup": cgroup, "llama.cpp": llamacpp, "Chromium": chromium, "memory": memory,
 }
 
 

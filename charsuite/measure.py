@@ -205,3 +205,14 @@ def chunked_matches_one_shot(engine: Engine, device: torch.device, chunk: int) -
     one_shot, _, _ = engine.prefill(ids, "last")
     chunked, _, _ = engine.prefill(ids, "last", c)
     return float((one_shot[:, -1].float() - chunked[:, -1].float()).abs().max()), c, n
+
+
+def engine_clock(perf: list[tuple[str, float]], phase: str, timed_calls: int, per_call: int) -> float | None:
+    """The median of the engine's own clock over the timed calls (the last ones it ran), per
+    token for decode as the stopwatch's latency is; None where the engine keeps no clock."""
+    own = [s for p, s in perf if p == phase]
+    need = timed_calls * per_call
+    if not timed_calls or len(own) < need:
+        return None
+    own = own[-need:]
+    return statistics.median(sum(own[i:i + per_call]) / per_call for i in range(0, need, per_call))

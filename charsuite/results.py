@@ -21,7 +21,10 @@ from charsuite.records import SCHEMA, Point, Status
 RESULTS = "results.jsonl"
 RUN = "run.json"
 SUMMARY = "summary.json"
-__all__ = ["SCHEMA", "RESULTS", "RUN", "SUMMARY", "append", "read_points", "finished", "write_json", "read_json",
+JOB_STATUS = "job_status.json"  # a batch job's outcome (ok / failed and why), beside its results
+SLURM_JOBS = "slurm_jobs.json"  # in a batch folder: the scheduler's word on every job (charsuite.scheduler)
+__all__ = ["SCHEMA", "RESULTS", "RUN", "SUMMARY", "JOB_STATUS", "SLURM_JOBS", "append", "read_points", "finished",
+           "write_json", "read_json",
            "run_dirs", "load_table", "load_summaries", "latest", "lock", "RunFolderBusy", "RunFolderError"]
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from charsuite import results
-from charsuite.batch import JOB_STATUS, SLURM_JOBS
+from charsuite.results import JOB_STATUS, SLURM_JOBS
 
 # Job states after which a job does no more work (sacct's words, first word only: "CANCELLED by 0").
 ENDED = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",

@@ -40,17 +40,6 @@ def is_oom(exc: BaseException) -> bool:
     return name == "OutOfMemoryError" or any(m in str(exc).lower() for m in OOM_MARKERS)
 
 
-def engine_clock(perf: list[tuple[str, float]], phase: str, timed_calls: int, per_call: int) -> float | None:
-    """The median of the engine's own clock over the timed calls (the last ones it ran), per
-    token for decode as the stopwatch's latency is; None where the engine keeps no clock."""
-    own = [s for p, s in perf if p == phase]
-    need = timed_calls * per_call
-    if not timed_calls or len(own) < need:
-        return None
-    own = own[-need:]
-    return statistics.median(sum(own[i:i + per_call]) / per_call for i in range(0, need, per_call))
-
-
 def one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return f"{type(exc).__name__}: {text}"[:500]
@@ -154,6 +143,8 @@ class Session:
                           w.warmup, rule, trackers=[self.power, self.load], malloc=self.malloc,
                           chunk=w.prefill_chunk)
         energy = phase_energy(r.readings[0], self.idle_power_w, len(r.samples_s), r.tokens)
+        from charsuite.measure import engine_clock
+
         own = engine_clock(self.engine.take_perf(), phase, len(r.samples_s), r.per_call)
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
                      peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, compile_s=r.compile_s, engine_latency_s=own,

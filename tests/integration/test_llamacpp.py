@@ -124,3 +124,21 @@ def test_settings_llamacpp_does_not_take_are_one_line(tmp_path):
         assert r.returncode == 2 and word in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
     r = run_cli("+model=zamba2", "model.size=tiny", "engine=llamacpp", f"hydra.run.dir={tmp_path / 'z'}", timeout=120)
     assert r.returncode == 2 and "cannot write zamba2" in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+
+
+@pytest.mark.slow
+def test_a_real_gguf_file_runs_as_pretrained_weights(tmp_path):
+    from charsuite.engines import gguf_files
+
+    spec = compose("+model=qwen2_5", "model.size=tiny", "engine=llamacpp", "model.quant=q8_0").model
+    path = gguf_files.ensure(spec)  # a q8_0 file llama.cpp's quantizer wrote: as a downloaded one would be
+    run_dir = tmp_path / "run"
+    r = run_cli("+model=qwen2_5", "model.size=tiny", "engine=llamacpp", "model.weights=pretrained",
+                f"model.gguf={path}", "context.min=128", "context.max=256", "workload.repeats=1",
+                "workload.max_repeats=1", "workload.decode_tokens=2", f"hydra.run.dir={run_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = _lines(run_dir)
+    assert len(lines) == 4 and all(d["status"] == "ok" and d["quant"] == "q8_0" for d in lines), lines
+    r = run_cli("+model=qwen2_5", "model.size=tiny", "engine=llamacpp", "model.weights=pretrained",
+                f"hydra.run.dir={tmp_path / 'none'}", timeout=120)
+    assert r.returncode == 2 and "model.gguf=PATH" in r.stderr, r.stderr[-2000:]
