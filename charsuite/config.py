@@ -92,7 +92,8 @@ class ModelConfig:
             raise ConfigError(f"model.gguf={self.gguf} is not a file")
         if self.weights == "pretrained" and not self.source and not self.gguf:
             raise ConfigError(f"model.weights=pretrained needs a hub id or model.path, and {self.name} size "
-                              f"{self.size} has neither; use weights=random or model.path=FOLDER")
+                              f"{self.size} has neither; use weights=random, model.path=FOLDER, or with "
+                              "engine=llamacpp a GGUF file: model.gguf=PATH")
         if self.path is not None and not (Path(self.path) / "config.json").is_file():
             raise ConfigError(f"model.path={self.path} is not a model folder (no config.json in it)")
 

@@ -108,7 +108,7 @@ class Session:
         from charsuite.measure import chunked_matches_one_shot, decode_matches_forward
 
         delta = decode_matches_forward(self.engine, self.device)
-        tol = self.workload.guard_tolerance.get(self.model_cfg.dtype, 1e-3)
+        tol = self.engine.guard_tolerance(self.workload.guard_tolerance.get(self.model_cfg.dtype, 1e-3))
         guard = {"max_abs_dlogit": delta, "tolerance": tol, "passed": delta <= tol, "mode": self.engine.mode}
         if self.workload.prefill_chunk:
             d, c, n = chunked_matches_one_shot(self.engine, self.device, self.workload.prefill_chunk)

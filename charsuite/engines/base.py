@@ -26,6 +26,11 @@ class Engine(ABC):
         and make the files its workers load. Returns {name: path} for the worker's setup."""
         return {}
 
+    def guard_tolerance(self, tol: float) -> float:
+        """The |dlogit| the correctness guard allows this engine: the run's tolerance, widened
+        only where the engine's own cache stores values in fewer bits than the model computes."""
+        return tol
+
     def take_perf(self) -> list[tuple[str, float]]:
         """The engine's own clock since the last take: (phase, seconds) per prefill or decode
         call, where the engine keeps one (llama.cpp's perf counters); else empty."""

@@ -24,6 +24,8 @@ from charsuite.engines.base import Engine
 from charsuite.engines.gguf_files import weight_type
 
 KV_TYPES = {"f32": "GGML_TYPE_F32", "f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
+# The relative rounding of a KV cache element (f16: 10 mantissa bits; q8_0: 8-bit values per block of 32)
+KV_ROUNDING = {"f32": 0.0, "f16": 2.0**-10, "q8_0": 2.0**-7}
 # What llama.cpp logs when it makes a context: its buffers, by what they hold
 BUFFER_LINES = {"kv_cache": re.compile(r"KV buffer size\s*=\s*([\d.]+) MiB"),
                 "ssm_state": re.compile(r"RS buffer size\s*=\s*([\d.]+) MiB"),
@@ -155,6 +157,7 @@ class LlamaCppEngine(Engine):
         self.max_positions = None
         self.context: Context | None = None
         self.batch = None
+        self.logit_scale = 0.0  # max |logit| of the last prefill (the guard's tolerance scales with it)
         self.perf: list[tuple[str, float]] = []  # llama.cpp's own (phase, seconds) per call since take_perf()
 
     def _context(self, n_ctx: int) -> Context:
@@ -221,6 +224,7 @@ class LlamaCppEngine(Engine):
         self.lib.llama_perf_context_reset(ctx.ctx)
         out = torch.from_numpy(self._decode(tokens, 0, logits)).unsqueeze(0)
         self._own_clock("prefill")
+        self.logit_scale = float(out[:, -1].abs().max())
         first = out[:, -1].argmax(dim=-1, keepdim=True)
         return out, {"n_ctx": ctx.n_ctx, "position": len(tokens)}, first
 
@@ -228,6 +232,12 @@ class LlamaCppEngine(Engine):
         out = torch.from_numpy(self._decode(token[0].cpu().numpy(), position, "last")).unsqueeze(0)
         self._own_clock("decode")
         return out, cache
+
+    def guard_tolerance(self, tol: float) -> float:
+        """A cached decode reads K and V back in engine.kv_type (f16 by default) where a full forward
+        used them fresh: the logits may differ by that rounding times their scale (Qwen2.5-0.5B,
+        random weights, f16 cache: 1.3e-3), far below what a wrong cache gives (0.01-0.2)."""
+        return max(tol, KV_ROUNDING[self.settings.kv_type] * self.logit_scale)
 
     def take_perf(self) -> list[tuple[str, float]]:
         """llama.cpp's own (phase, seconds) for each prefill or decode call since the last take."""

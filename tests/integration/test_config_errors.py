@@ -17,6 +17,9 @@ BAD = [
     (("+model=mamba2", "workload.logits=some"), "some", "last"),
     (("+model=mamba2", "workload.repeats=0"), "repeats", "positive"),
     (("-m", "+model=mamba2,nope"), "'nope'", "mamba2"),
+    (("+model=mamba2", "engine=vllm"), "'vllm'", "llamacpp"),
+    (("+model=mamba2", "model.quant=q3"), "'q3'", "q4_k_m"),
+    (("+model=mamba2", "engine=llamacpp", "engine.kv_type=q2"), "'q2'", "q8_0"),
 ]
 
 
@@ -39,3 +42,15 @@ def test_the_commonest_slips_get_a_hint(cli):
     helped = cli("--help")
     assert helped.returncode == 0 and "usage:" in helped.stdout and "+model=FAMILY" in helped.stdout
     assert "device: a100" in helped.stdout  # the config groups are still listed
+
+
+def test_model_quant_without_llamacpp_and_a_missing_extra_are_one_line(cli, tmp_path):
+    quant = cli("+model=mamba2", "model.size=tiny", "model.quant=q8_0", f"hydra.run.dir={tmp_path / 'q'}", timeout=120)
+    assert quant.returncode == 2 and "add engine=llamacpp" in quant.stderr and "Traceback" not in quant.stderr
+    fake = tmp_path / "site"  # llama-cpp-python as if not installed: its import fails
+    (fake / "llama_cpp").mkdir(parents=True)
+    (fake / "llama_cpp" / "__init__.py").write_text("raise ImportError('not installed')\n")
+    r = cli("+model=mamba2", "model.size=tiny", "engine=llamacpp", f"hydra.run.dir={tmp_path / 'r'}",
+            env={"PYTHONPATH": str(fake)}, timeout=120)
+    assert r.returncode == 2, r.stderr
+    assert 'pip install -e ".[llamacpp]"' in r.stderr and "Traceback" not in r.stderr, r.stderr

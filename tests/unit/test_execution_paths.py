@@ -181,8 +181,10 @@ def test_summary_puts_engines_and_weight_types_side_by_side(tmp_path):
     pair's speedup, the other engine (or the quantized type) named first; no memory prediction
     for llama.cpp runs (the memory model is transformers')."""
     for engine, quant, f in (("transformers", None, 1.0), ("llamacpp", "f32", 0.5), ("llamacpp", "q8_0", 0.25)):
+        impl = {"impl": {"mamba2_chunk_scan": REFERENCE}} if engine == "transformers" else {}  # transformers' path
         write_run(tmp_path, "mamba2", "ssm", lambda n, f=f: 1e-6 * n * f, lambda n, f=f: 1e-3 * f, SSM_LAYOUT,
-                  "mamba2", 130_000_000, suffix=f"_{engine}{quant or ''}", setup={"engine": engine, "quant": quant})
+                  "mamba2", 130_000_000, suffix=f"_{engine}{quant or ''}",
+                  setup={"engine": engine, "quant": quant, **impl})
     md = markdown([tmp_path])
     rows = {tuple(c.strip() for c in ln.strip("|").split("|")[3:6]) for ln in md.splitlines()
             if ln.startswith("| mamba2 | x | cpu |")}
