@@ -21,7 +21,7 @@ from charsuite.analysis.crossover import bootstrap_crossings
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
-from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, label, like_for_like, setup
+from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, differing, label, like_for_like, setup
 from charsuite.analysis.trust import include_noisy_arg, is_noisy, usable
 from charsuite.errors import UsageError, run_command
 from charsuite.units import human_tokens
@@ -128,9 +128,7 @@ def execution_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
         for d2 in names[i + 1:]:
             (g1, s1), (g2, s2) = runs[d1], runs[d2]
             same = all(g1.iloc[0][k] == g2.iloc[0][k] for k in ("model", "size", "device", "dtype"))
-            diff = [k for k in s1 if s1[k] != s2[k]]
-            if "engine" in diff:  # the mixers' code path is transformers' own: another engine has none to match
-                diff = [k for k in diff if k != "impl"]
+            diff = differing([s1, s2])
             if not same or len(diff) != 1 or diff[0] not in BASELINES:
                 continue
             k = diff[0]

@@ -147,6 +147,9 @@ def test_series_are_named_by_the_settings_that_differ():
     assert s[2] == {"logits": "last", "mode": "eager", "chunk": "one-shot", "impl": "-", "engine": "transformers"}
     assert differing(s[:2]) == ["mode", "chunk"]
     assert label(s[1], differing(s[:2])) == "compile, chunk 4K"
+    llama = pd.DataFrame({"logits": ["last"], "engine": ["llamacpp"], "quant": ["q8_0"]})  # no mixer path of its own
+    assert differing([setup(eager), setup(llama)]) == ["engine"]
+    assert [label(x, ["engine"]) for x in (setup(eager), setup(llama))] == ["transformers", "llamacpp q8_0"]
 
 
 def test_bootstrap_speedup_finds_a_known_ratio():
