@@ -163,17 +163,25 @@ def test_bootstrap_speedup_finds_a_known_ratio():
     assert single["speedup"] == pytest.approx(3.0) and single["ci95"] is None  # no interval from one sample
 
 
+def _paths_md(root, runs):
+    """A summary over synthetic mamba2 runs, each (folder suffix, latency factor, setup fields): the
+    markdown, and the execution-path rows as (phase, compared, speedup)."""
+    for suffix, f, fields in runs:
+        write_run(root, "mamba2", "ssm", lambda n, f=f: 1e-6 * n * f, lambda n, f=f: 1e-3 * f, SSM_LAYOUT,
+                  "mamba2", 130_000_000, suffix=suffix, setup=fields)
+    md = markdown([root])
+    rows = {tuple(c.strip() for c in ln.strip("|").split("|")[3:6]) for ln in md.splitlines()
+            if ln.startswith("| mamba2 | x | cpu |")}
+    return md, rows
+
+
 def test_summary_compares_execution_paths_of_one_model(tmp_path):
     """Two runs of one model, eager and compiled (2x faster in both phases), and a chunked one
     (prefill 1.25x slower): the summary names each pair's speedup, the tried path first."""
     impl = {"impl": {"mamba2_chunk_scan": REFERENCE}}
-    for mode, chunk, f in (("eager", None, 1.0), ("compile", None, 0.5), ("eager", 1024, 1.25)):
-        write_run(tmp_path, "mamba2", "ssm", lambda n, f=f: 1e-6 * n * f, lambda n, f=f: 1e-3 * f, SSM_LAYOUT,
-                  "mamba2", 130_000_000, suffix=f"_{mode}{chunk or ''}",
-                  setup={"mode": mode, "prefill_chunk": chunk, **impl})
-    md = markdown([tmp_path])
-    rows = {tuple(c.strip() for c in ln.strip("|").split("|")[3:6]) for ln in md.splitlines()
-            if ln.startswith("| mamba2 | x | cpu |")}
+    md, rows = _paths_md(tmp_path, [(f"_{mode}{chunk or ''}", f, {"mode": mode, "prefill_chunk": chunk, **impl})
+                                    for mode, chunk, f in (("eager", None, 1.0), ("compile", None, 0.5),
+                                                           ("eager", 1024, 1.25))])
     assert ("prefill", "compile vs eager", "2.00x") in rows and ("decode", "compile vs eager", "2.00x") in rows
     assert ("prefill", "chunk 1K vs one-shot", "0.80x") in rows
     assert "eager, chunk 1K, reference" in md  # the models table's setup column
@@ -181,22 +189,20 @@ def test_summary_compares_execution_paths_of_one_model(tmp_path):
 
 def test_summary_puts_engines_and_weight_types_side_by_side(tmp_path):
     """One model through transformers, llama.cpp f32 (2x faster) and llama.cpp q8_0 (4x): each
-    pair's speedup, the other engine (or the quantized type) named first; no memory prediction
-    for llama.cpp runs (the memory model is transformers')."""
-    for engine, quant, f in (("transformers", None, 1.0), ("llamacpp", "f32", 0.5), ("llamacpp", "q8_0", 0.25)):
-        impl = {"impl": {"mamba2_chunk_scan": REFERENCE}} if engine == "transformers" else {}  # transformers' path
-        write_run(tmp_path, "mamba2", "ssm", lambda n, f=f: 1e-6 * n * f, lambda n, f=f: 1e-3 * f, SSM_LAYOUT,
-                  "mamba2", 130_000_000, suffix=f"_{engine}{quant or ''}",
-                  setup={"engine": engine, "quant": quant, **impl})
-    md = markdown([tmp_path])
-    rows = {tuple(c.strip() for c in ln.strip("|").split("|")[3:6]) for ln in md.splitlines()
-            if ln.startswith("| mamba2 | x | cpu |")}
+    pair's speedup, the other engine (or the quantized type) named first, whatever transformers'
+    mixer path; no memory prediction for llama.cpp runs (the memory model is transformers')."""
+    reference = {"impl": {"mamba2_chunk_scan": REFERENCE}}  # transformers' own path; llama.cpp has none
+    md, rows = _paths_md(tmp_path, [("_tf", 1.0, {"engine": "transformers", **reference}),
+                                    ("_llamacpp", 0.5, {"engine": "llamacpp", "quant": "f32"}),
+                                    ("_llamacpp_q8_0", 0.25, {"engine": "llamacpp", "quant": "q8_0"})])
     for phase in ("prefill", "decode"):
         assert (phase, "llamacpp f32 vs transformers", "2.00x") in rows
         assert (phase, "llamacpp q8_0 vs transformers", "4.00x") in rows
         assert (phase, "llamacpp q8_0 vs llamacpp f32", "2.00x") in rows
-    models = [ln for ln in md.splitlines() if ln.startswith("| mamba2 | x | ssm |")]
-    assert len(models) == 3 and sum("llamacpp" in ln for ln in models) == 2
+    models = [ln.strip("|").split("|") for ln in md.splitlines() if ln.startswith("| mamba2 | x | ssm |")]
+    llama = [r for r in models if "llamacpp" in r[-1]]
+    assert len(models) == 3 and len(llama) == 2
+    assert all(r[6].strip() == "-" for r in llama)  # "predicted max": none for another engine
 
 
 def test_a_chunked_prefills_resident_peak_does_not_grow_with_the_prompt():
