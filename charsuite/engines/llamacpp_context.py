@@ -1,0 +1,65 @@
+"""A llama.cpp context of one length, and what llama.cpp allocated for it, as it says so itself.
+
+llama.cpp reports its buffers - KV cache, recurrent state, compute buffer - in its log when it
+makes a context; the log is kept (not printed) and read for them. A context it cannot allocate
+is a MemoryError: the point is `oom`.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from typing import Any
+
+KV_TYPES = {"f32": "GGML_TYPE_F32", "f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
+# The relative rounding of a KV cache element (f16: 10 mantissa bits; q8_0: 8-bit values per block of 32)
+KV_ROUNDING = {"f32": 0.0, "f16": 2.0**-10, "q8_0": 2.0**-7}
+# What llama.cpp logs when it makes a context: its buffers, by what they hold
+BUFFER_LINES = {"kv_cache": re.compile(r"KV buffer size\s*=\s*([\d.]+) MiB"),
+                "ssm_state": re.compile(r"RS buffer size\s*=\s*([\d.]+) MiB"),
+                "compute_buffer": re.compile(r"compute buffer size\s*=\s*([\d.]+) MiB")}
+
+
+class Log:
+    """llama.cpp's log, kept (not printed) so the buffer sizes it reports can be read off it."""
+
+    def __init__(self, lib):
+        self.lines: list[str] = []
+
+        def on_log(level, text, user_data):
+            self.lines.append(text.decode(errors="replace"))
+
+        self._callback = lib.llama_log_callback(on_log)  # held: llama.cpp keeps only the pointer
+        lib.llama_log_set(self._callback, ctypes.c_void_p(0))
+
+    def buffers_bytes(self, since: int) -> dict[str, int]:
+        """Bytes of each kind of buffer logged since line `since` (0.01 MiB resolution)."""
+        out = dict.fromkeys(BUFFER_LINES, 0)
+        for line in self.lines[since:]:
+            for key, pattern in BUFFER_LINES.items():
+                for m in pattern.finditer(line):
+                    out[key] += int(float(m.group(1)) * 2**20)
+        return out
+
+
+class Context:
+    """One llama_context of n_ctx positions, and what llama.cpp allocated for it."""
+
+    def __init__(self, engine: Any, n_ctx: int):
+        lib, s = engine.lib, engine.settings
+        params = lib.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = min(s.n_batch, n_ctx)
+        params.n_ubatch = min(s.n_ubatch, params.n_batch)
+        params.n_seq_max = 1
+        params.n_threads = params.n_threads_batch = engine.threads
+        params.type_k = params.type_v = getattr(lib, KV_TYPES[s.kv_type])
+        params.no_perf = False
+        since = len(engine.log.lines)
+        self.ctx = lib.llama_init_from_model(engine.model, params)
+        if not self.ctx:
+            raise MemoryError(f"llama.cpp could not allocate a context of {n_ctx} tokens "
+                              f"({' '.join(engine.log.lines[-2:]).strip()[:200]})")
+        self.n_ctx, self.n_batch = n_ctx, params.n_batch
+        self.buffers = engine.log.buffers_bytes(since)
+        self.memory = lib.llama_get_memory(self.ctx)
