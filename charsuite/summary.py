@@ -33,7 +33,7 @@ def _fmt_ctx(v) -> str:
 
 MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill", "max context decode", "predicted max",
                  "prefill exponent", "decode exponent", "noisy points", "prefill TFLOP/s (share of peak) at max",
-                 "decode GB/s (share of peak) at max", "setup"]
+                 "decode GB/s (share of peak) at max", "setup", "weights (MiB)"]
 CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% interval", "setup"]
 PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% interval", "contexts"]
 # Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over
@@ -77,9 +77,11 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
             else:
                 share = f" ({r['bandwidth_share']:.1%})" if r["bandwidth_share"] is not None else ""
                 roof[phase] = f"{r['achieved_bandwidth_gbs']:.3g}{share}"
+        held = [m["weights"] for m in ok["mem"] if isinstance(m, dict) and m.get("weights")] if "mem" in ok else []
         rows.append([model, size, fam, device, _fmt_ctx(by_phase.get("prefill", {}).get("max_context_ok")),
                      _fmt_ctx(by_phase.get("decode", {}).get("max_context_ok")), _fmt_ctx(pred), exps["prefill"],
-                     exps["decode"], noisy, roof["prefill"], roof["decode"], _setup_text(how)])
+                     exps["decode"], noisy, roof["prefill"], roof["decode"], _setup_text(how),
+                     f"{held[0] / 2**20:,.0f}" if held else "-"])  # as the engine holds them (llama.cpp: per quant)
     return rows
 
 

@@ -200,9 +200,10 @@ def test_summary_puts_engines_and_weight_types_side_by_side(tmp_path):
         assert (phase, "llamacpp q8_0 vs transformers", "4.00x") in rows
         assert (phase, "llamacpp q8_0 vs llamacpp f32", "2.00x") in rows
     models = [ln.strip("|").split("|") for ln in md.splitlines() if ln.startswith("| mamba2 | x | ssm |")]
-    llama = [r for r in models if "llamacpp" in r[-1]]
+    llama = [r for r in models if "llamacpp" in r[12]]  # the setup column
     assert len(models) == 3 and len(llama) == 2
     assert all(r[6].strip() == "-" for r in llama)  # "predicted max": none for another engine
+    assert all(r[-1].strip() == f"{130_000_000 * 4 / 2**20:,.0f}" for r in models)  # weights as each run held them
 
 
 def test_a_chunked_prefills_resident_peak_does_not_grow_with_the_prompt():
