@@ -74,9 +74,11 @@ def cgroup() -> tuple[bool, str]:
 
 
 def llamacpp() -> tuple[bool, str]:
+    from charsuite.engines.llamacpp import INSTALL
+
     version = _version("llama-cpp-python")
     if version is None:
-        return False, "llama-cpp-python not installed: engine=llamacpp unavailable (pip install -e '.[llamacpp]')"
+        return False, f"llama-cpp-python not installed: engine=llamacpp unavailable ({INSTALL})"
     import llama_cpp
 
     gpu = "GPU offload" if llama_cpp.llama_supports_gpu_offload() else "CPU only (engine.n_gpu_layers unavailable)"

@@ -35,10 +35,6 @@ FORMAT = 1
 ALWAYS_F32 = ("ssm_conv1d", "ssm_a", "ssm_d", "ssm_norm", "shortconv.conv", "norm")
 
 
-def supported(model_type: str) -> bool:
-    return model_type in ARCHS
-
-
 def check_supported(model_type: str, family: str) -> str:
     if model_type not in ARCHS:
         zoo = {"mamba2": "mamba2", "llama": "llama3_2", "qwen2": "qwen2_5", "lfm2": "lfm2"}
@@ -46,6 +42,10 @@ def check_supported(model_type: str, family: str) -> str:
                           f"{', '.join(zoo[t] for t in ARCHS)} (or give a real file: model.weights=pretrained "
                           "model.gguf=PATH)")
     return ARCHS[model_type]
+
+
+def _head_dim(config: Any) -> int:
+    return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
 def _interleave_rotary(w: torch.Tensor, n_head: int) -> torch.Tensor:
@@ -62,7 +62,7 @@ def _llama3_rope_factors(config: Any) -> torch.Tensor | None:
     if rope.get("rope_type") != "llama3":
         return None
     scaled, _ = ROPE_INIT_FUNCTIONS["llama3"](config, "cpu")
-    head_dim = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    head_dim = _head_dim(config)
     base = rope["rope_theta"]
     plain = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
     return (plain / scaled.float()).float()
@@ -87,7 +87,7 @@ def _metadata(writer, arch: str, config: Any, model: torch.nn.Module, vocab: int
         writer.add_ssm_time_step_rank(c.num_heads)
         writer.add_ssm_group_count(c.n_groups)
         return
-    head_dim = getattr(c, "head_dim", None) or c.hidden_size // c.num_attention_heads
+    head_dim = _head_dim(c)
     writer.add_head_count(c.num_attention_heads)
     writer.add_key_length(head_dim)
     writer.add_value_length(head_dim)
@@ -108,12 +108,8 @@ def tensors(model: torch.nn.Module, arch: str) -> list[tuple[str, torch.Tensor]]
 
     config = model.config
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH[arch.upper()], config.num_hidden_layers)
-    seen: set[int] = set()
     out = []
-    for hf_name, param in model.named_parameters(remove_duplicate=True):
-        if id(param) in seen:
-            continue
-        seen.add(id(param))
+    for hf_name, param in model.named_parameters(remove_duplicate=True):  # a tied weight once
         t = param.detach().float().cpu()
         if hf_name.endswith(".dt_bias"):
             hf_name = hf_name[: -len("dt_bias")] + "dt_proj.bias"

@@ -105,7 +105,7 @@ class LlamaCppEngine(Engine):
         self.max_positions = None
         self.context: Context | None = None
         self.batch = None
-        self.logit_scale = 0.0  # max |logit| of the last prefill (the guard's tolerance scales with it)
+        self.last_logits: torch.Tensor | None = None  # the last prefill's (the guard's tolerance scales with them)
         self.perf: list[tuple[str, float]] = []  # llama.cpp's own (phase, seconds) per call since take_perf()
 
     def _context(self, n_ctx: int) -> Context:
@@ -172,7 +172,7 @@ class LlamaCppEngine(Engine):
         self.lib.llama_perf_context_reset(ctx.ctx)
         out = torch.from_numpy(self._decode(tokens, 0, logits)).unsqueeze(0)
         self._own_clock("prefill")
-        self.logit_scale = float(out[:, -1].abs().max())
+        self.last_logits = out
         first = out[:, -1].argmax(dim=-1, keepdim=True)
         return out, {"n_ctx": ctx.n_ctx, "position": len(tokens)}, first
 
@@ -185,7 +185,8 @@ class LlamaCppEngine(Engine):
         """A cached decode reads K and V back in engine.kv_type (f16 by default) where a full forward
         used them fresh: the logits may differ by that rounding times their scale (Qwen2.5-0.5B,
         random weights, f16 cache: 1.3e-3), far below what a wrong cache gives (0.01-0.2)."""
-        return max(tol, KV_ROUNDING[self.settings.kv_type] * self.logit_scale)
+        scale = float(self.last_logits[:, -1].abs().max()) if self.last_logits is not None else 0.0
+        return max(tol, KV_ROUNDING[self.settings.kv_type] * scale)
 
     def take_perf(self) -> list[tuple[str, float]]:
         """llama.cpp's own (phase, seconds) for each prefill or decode call since the last take."""

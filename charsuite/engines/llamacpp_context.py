@@ -11,7 +11,6 @@ import ctypes
 import re
 from typing import Any
 
-KV_TYPES = {"f32": "GGML_TYPE_F32", "f16": "GGML_TYPE_F16", "q8_0": "GGML_TYPE_Q8_0"}
 # The relative rounding of a KV cache element (f16: 10 mantissa bits; q8_0: 8-bit values per block of 32)
 KV_ROUNDING = {"f32": 0.0, "f16": 2.0**-10, "q8_0": 2.0**-7}
 # What llama.cpp logs when it makes a context: its buffers, by what they hold
@@ -53,7 +52,7 @@ class Context:
         params.n_ubatch = min(s.n_ubatch, params.n_batch)
         params.n_seq_max = 1
         params.n_threads = params.n_threads_batch = engine.threads
-        params.type_k = params.type_v = getattr(lib, KV_TYPES[s.kv_type])
+        params.type_k = params.type_v = getattr(lib, f"GGML_TYPE_{s.kv_type.upper()}")
         params.no_perf = False
         since = len(engine.log.lines)
         self.ctx = lib.llama_init_from_model(engine.model, params)
