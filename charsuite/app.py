@@ -15,7 +15,7 @@ from charsuite.analysis.architectures import mixers
 from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
 from charsuite.compose import to_run_config
-from charsuite.config import ConfigError, RunConfig
+from charsuite.config import ConfigError, RunConfig, physical_memory_bytes
 from charsuite.driver import WorkerDriver
 from charsuite.errors import one_line
 from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id
@@ -35,6 +35,18 @@ def check_machine(run: RunConfig) -> None:
     if run.workload.mode == "cudagraph" and run.device.kind != "cuda":
         raise ConfigError(f"workload.mode=cudagraph captures the decode step in a CUDA graph and "
                           f"device={run.device.name} is not a CUDA device; use workload.mode=eager or compile here")
+    if run.device.threads:
+        import os
+
+        cores = len(os.sched_getaffinity(0))
+        if run.device.threads > cores:
+            raise ConfigError(f"device.threads={run.device.threads} is more than the {cores} cores this process "
+                              f"may run on; use at most {cores} (null: the cores other work leaves free)")
+    limit = run.device.memory_limit_bytes()
+    if run.device.kind == "cpu" and limit and limit > physical_memory_bytes():
+        raise ConfigError(f"the memory cap ({limit / 1024**3:.1f} GB) is more than this machine's "
+                          f"{physical_memory_bytes() / 1024**3:.1f} GB: it would never bind, and the host would run "
+                          "out first; lower device.memory_gb")
     if run.device.memory_enforcement == "cgroup" and run.device.kind == "cpu":
         from charsuite.cgroups import check_available
 
@@ -64,7 +76,9 @@ def move_aside(run_dir: Path) -> Path | None:
 
 def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     """One run into one folder, holding the folder's lock throughout. SIGTERM, SIGHUP and
-    SIGINT end the worker at once, keep every finished point, and exit 143/129/130."""
+    SIGINT end the worker at once, keep every finished point, and exit 143/129/130.
+    What would fail at every point is refused first, before the folder exists."""
+    check_machine(run)
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -75,6 +89,11 @@ def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         raise ConfigError(str(exc)) from None
     except OSError as exc:
         raise ConfigError(f"cannot use run folder {run_dir}: {exc.strerror or exc}") from None
+    for name in (results.RESULTS, results.RUN, results.SUMMARY):
+        if (run_dir / name).exists() and not (run_dir / name).is_file():
+            held.close()
+            raise ConfigError(f"cannot use run folder {run_dir}: {name} there is not a file; remove it or pass "
+                              "hydra.run.dir=ANOTHER_FOLDER")
     previous = {sig: signal.signal(sig, raise_interrupted) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
         return _execute(run, run_dir)
@@ -106,7 +125,6 @@ def predicted_boundary(run: RunConfig, runtime_bytes: int) -> int | None:
 
 
 def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
-    check_machine(run)
     if run.resume:
         check_resumable(run_dir, run)
     else:

@@ -80,7 +80,11 @@ def validate(overrides: list[str], batch: bool = False) -> list[str]:
     for combo in combos:
         cfg = compose_dictconfig(combo)  # a combination Hydra cannot compose fails the whole batch
         try:
-            to_run_config(cfg)
+            run = to_run_config(cfg)
+            if not batch:  # a batch's jobs may run on other machines: each checks its own there
+                from charsuite.app import check_machine
+
+                check_machine(run)  # before Hydra makes the run folder
         except ConfigError as exc:
             if not batch:
                 raise

@@ -12,6 +12,7 @@ Size: one dataclass per config group, together Hydra's one schema; split, the sc
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,9 +49,27 @@ def physical_memory_bytes() -> int:
     return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
+# Ceilings on what a user can ask for, so that no value can harm the host or hang the pre-check
+# (issue 31: device.threads=1000000 started ~32,000 threads and filled the host's process table).
+MAX_THREADS = 1024            # torch's pool per worker; the run itself is held to the cores it may use
+MAX_SECONDS = 7 * 24 * 3600   # durations: a week (an int32 millisecond poll overflows at 24.8 days)
+MAX_COUNT = 100_000           # repeats, warm-ups, generated tokens, profiled steps
+MAX_BATCH = 65_536
+MAX_LADDER_POINTS = 256       # lengths one ladder may try (context.factor near 1 once planned millions)
+MIN_MEMORY_GB = 1 / 1024      # 1 MiB: below it a cap rounds to nothing (once 0 bytes, i.e. no cap at all)
+LLAMA_INT32 = 2**31 - 1       # llama.cpp's batch sizes are int32
+
+
 def _positive(value: float | int | None, key: str, allow_zero: bool = False, what: str = "integer") -> None:
     if value is not None and not (value > 0 or (allow_zero and value == 0)):
         raise ConfigError(f"{key} must be a {'non-negative' if allow_zero else 'positive'} {what}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{key} must be a finite {what}, got {value!r}")
+
+
+def _at_most(value: float | int | None, key: str, ceiling: float, why: str) -> None:
+    if value is not None and value > ceiling:
+        raise ConfigError(f"{key}={value!r} is above {ceiling:,g} ({why})")
 
 
 def _one_of(value: Any, key: str, valid: tuple[str, ...] | list[str]) -> None:
@@ -154,7 +173,18 @@ class DeviceConfig:
         _positive(self.memory_gb, "device.memory_gb", what="number of GB or null")
         if self.memory_gb is not None and self.memory_gb * 1024**3 >= 2**62:
             raise ConfigError(f"device.memory_gb={self.memory_gb:g} is more memory than a cap can express")
+        for key in ("memory_gb", "usable_memory_gb"):
+            value = getattr(self, key)
+            if value is not None and value < MIN_MEMORY_GB:
+                raise ConfigError(f"device.{key}={value:g} is below 1 MiB ({MIN_MEMORY_GB:g} GB), less than any "
+                                  "worker needs to start; give the cap in GB, e.g. device.memory_gb=2")
+        _positive(self.memory_share, "device.memory_share", what="share of physical memory (0.75 = 75%) or null")
+        _at_most(self.memory_share, "device.memory_share", 1, "a share of physical memory is at most 1")
         _positive(self.threads, "device.threads")
+        _at_most(self.threads, "device.threads", MAX_THREADS, "a run uses at most the cores it may run on")
+        _positive(self.peak_bandwidth_gbs, "device.peak_bandwidth_gbs", what="number of GB/s or null")
+        for dtype, tflops in (self.peak_tflops or {}).items():
+            _positive(tflops, f"device.peak_tflops.{dtype}", what="number of TFLOP/s or null")
 
     def memory_limit_bytes(self) -> int | None:
         """The cap enforced on the worker and predicted against, in bytes (None: no cap):
@@ -189,22 +219,27 @@ class ContextConfig:
             self.ladder = [parse_length(v, "context.ladder") for v in self.ladder]
         elif self.ladder != "geometric":
             raise ConfigError(f"unknown context.ladder {self.ladder!r}; choose: geometric, or a list of lengths")
-        if not self.factor > 1:
-            raise ConfigError(f"context.factor must be a number above 1, got {self.factor!r}")
+        if not (self.factor > 1 and math.isfinite(self.factor)):
+            raise ConfigError(f"context.factor must be a finite number above 1, got {self.factor!r}")
         if self.tolerance is not None:
             self.tolerance = parse_length(self.tolerance, "context.tolerance")
         if not self.lengths():
             raise ConfigError(f"context.ladder has no length within context.min..max ({self.min}..{self.max})")
 
     def lengths(self) -> list[int]:
-        """The ladder of context lengths (tokens), ascending, max included."""
+        """The ladder of context lengths (tokens), ascending, max included; ConfigError past
+        MAX_LADDER_POINTS (stopped while counting, so a factor near 1 never plans millions)."""
         if isinstance(self.ladder, list):
-            return sorted({n for n in self.ladder if self.min <= n <= self.max})
-        out, n = [], self.min
-        while n < self.max:
-            out.append(n)
-            n = max(n + 1, int(round(n * self.factor)))
-        out.append(self.max)
+            out = sorted({n for n in self.ladder if self.min <= n <= self.max})
+        else:
+            out, n = [], self.min
+            while n < self.max and len(out) <= MAX_LADDER_POINTS:
+                out.append(n)
+                n = max(n + 1, int(round(n * self.factor)))
+            out.append(self.max)
+        if len(out) > MAX_LADDER_POINTS:
+            raise ConfigError(f"the context ladder {self.min}..{self.max} would try more than {MAX_LADDER_POINTS} "
+                              "lengths; raise context.factor (2 doubles each step) or list fewer in context.ladder")
         return out
 
     def tolerance_at(self, length: int) -> int:
@@ -241,10 +276,14 @@ class WorkloadConfig:
             _one_of(p, "workload.phases entry", PHASES)
         for key in ("decode_tokens", "repeats", "max_repeats", "batch"):
             _positive(getattr(self, key), f"workload.{key}")
+        for key in ("decode_tokens", "repeats", "max_repeats", "warmup"):
+            _at_most(getattr(self, key), f"workload.{key}", MAX_COUNT, "a count no run needs")
+        _at_most(self.batch, "workload.batch", MAX_BATCH, "sequences per forward")
         if self.max_repeats < self.repeats:
             raise ConfigError(f"workload.max_repeats ({self.max_repeats}) is less than workload.repeats "
                               f"({self.repeats}); set it to at least that")
         _positive(self.target_rel_ci, "workload.target_rel_ci", what="share (0.05 = 5%)")
+        _at_most(self.target_rel_ci, "workload.target_rel_ci", 1, "a share of the median")
         _positive(self.repeat_time_s, "workload.repeat_time_s", what="number of seconds or null")
         _positive(self.warmup, "workload.warmup", allow_zero=True)
         _one_of(self.logits, "workload.logits", LOGITS_MODES)
@@ -252,6 +291,10 @@ class WorkloadConfig:
         _positive(self.prefill_chunk, "workload.prefill_chunk", what="number of tokens or null")
         _positive(self.timeout_s, "workload.timeout_s", what="number of seconds")
         _positive(self.budget_s, "workload.budget_s", what="number of seconds or null")
+        for key in ("repeat_time_s", "timeout_s", "budget_s"):
+            _at_most(getattr(self, key), f"workload.{key}", MAX_SECONDS, "a week; split longer work into runs")
+        for name, tol in self.guard_tolerance.items():
+            _positive(tol, f"workload.guard_tolerance.{name}", what="number")
 
 
 @dataclass
@@ -265,6 +308,7 @@ class ProfileConfig:
     def __post_init__(self) -> None:
         self.contexts = [parse_length(v, "profile.contexts") for v in self.contexts]
         _positive(self.steps, "profile.steps")
+        _at_most(self.steps, "profile.steps", MAX_COUNT, "a count no run needs")
 
 
 @dataclass
@@ -280,9 +324,11 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         _one_of(self.name, "engine", ENGINES)
-        _positive(self.n_batch, "engine.n_batch")
-        _positive(self.n_ubatch, "engine.n_ubatch")
+        for key in ("n_batch", "n_ubatch"):
+            _positive(getattr(self, key), f"engine.{key}")
+            _at_most(getattr(self, key), f"engine.{key}", LLAMA_INT32, "llama.cpp holds it in an int32")
         _positive(self.n_gpu_layers, "engine.n_gpu_layers", allow_zero=True)
+        _at_most(self.n_gpu_layers, "engine.n_gpu_layers", LLAMA_INT32, "llama.cpp holds it in an int32")
         _one_of(self.kv_type, "engine.kv_type", KV_TYPES)
 
 

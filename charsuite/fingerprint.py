@@ -47,8 +47,10 @@ def fingerprint_id(fp: dict[str, Any]) -> str:
 
 def check_resumable(run_dir: Path, run: RunConfig) -> None:
     try:
-        previous = results.read_json(run_dir / results.RUN)
-    except (OSError, ValueError):
+        previous = results.read_json(run_dir / results.RUN, dict)
+        if previous is not None and not isinstance(previous.get("fingerprint") or {}, dict):
+            raise ValueError("its fingerprint is not an object")
+    except (OSError, ValueError, RecursionError):
         raise ConfigError(f"{run_dir / results.RUN} is unreadable (truncated?), so the results there cannot be "
                           "resumed safely; pass resume=false (they move aside) or hydra.run.dir=NEW_FOLDER") from None
     if not previous or not (run_dir / results.RESULTS).exists():

@@ -15,6 +15,8 @@ still reads.
 from __future__ import annotations
 
 import dataclasses
+import math
+import re
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
@@ -39,6 +41,45 @@ class Status(str, Enum):
 def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
+
+
+_JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,),
+               "dict": (dict,), "Status": (str,), "Any": (object,)}
+
+
+def _fits(value: Any, annotation: str) -> bool:
+    """Whether a JSON value fits a field's annotation (as written: "float | None", "list[float] | None"):
+    the outer type, and a list's items or a dict's values one level down. A bool is no number, and
+    NaN or infinity is no measurement."""
+    for option in (a.strip() for a in re.split(r"\|(?![^\[]*\])", annotation)):
+        if option == "None":
+            if value is None:
+                return True
+            continue
+        outer, _, inner = option.partition("[")
+        allowed = _JSON_TYPES.get(outer, (object,))
+        if isinstance(value, bool) and bool not in allowed and object not in allowed:
+            continue
+        if not isinstance(value, allowed):
+            continue
+        if isinstance(value, float) and not math.isfinite(value):
+            return False
+        if inner and isinstance(value, (list, dict)):
+            item = inner[:-1]  # list[ITEM] or dict[str, ITEM]
+            item = item.split(",", 1)[1].strip() if outer == "dict" else item
+            items = value.values() if isinstance(value, dict) else value
+            if not all(_fits(v, item) for v in items):
+                continue
+        return True
+    return False
+
+
+def check_types(cls, data: dict[str, Any]) -> None:
+    """ValueError naming the first field whose value does not fit its type (a line from another
+    program, a hand edit): readers skip such a line rather than fail on it later."""
+    for f in fields(cls):
+        if f.name in data and not _fits(data[f.name], str(f.type)):
+            raise ValueError(f"{f.name} is {data[f.name]!r:.60}, not {f.type}")
 
 
 @dataclass(kw_only=True)
@@ -196,6 +237,9 @@ class Point(Measurement):
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Point:
         """A line as read from disk; raises ValueError for a line that is not a point."""
+        if not isinstance(data, dict):
+            raise ValueError(f"not a result line: a JSON {type(data).__name__}")
+        check_types(cls, data)
         try:
             return cls(**_known(cls, data))
         except TypeError as exc:  # a required field is missing

@@ -49,20 +49,46 @@ def append(run_dir: Path, point: Point) -> None:
                              f"this one is in {path}") from None
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a measurement")
+
+
+def parse_line(raw: bytes) -> Point:
+    """One results.jsonl line as a Point; ValueError (with why) for a line that is not one:
+    not UTF-8, not JSON, NaN or infinity, a field of the wrong type."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError("not UTF-8") from None
+    try:
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+    return Point.from_dict(data)
+
+
 def read_points(path: Path, quiet: bool = False) -> list[Point]:
-    """Every complete line of a results.jsonl; a torn or garbled line is reported and skipped."""
-    points = []
+    """Every complete line of a results.jsonl; lines that are torn, garbled or of the wrong types
+    are skipped and counted in one warning line per file."""
+    points, bad = [], []
     if not path.exists():
         return points
-    with open(path) as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
+    if not path.is_file():
+        if not quiet:
+            print(f"charsuite: ignoring {path}: not a file", file=sys.stderr)
+        return points
+    with open(path, "rb") as f:
+        for n, raw in enumerate(f, 1):
+            if not raw.strip():
                 continue
             try:
-                points.append(Point.from_dict(json.loads(line)))
-            except (json.JSONDecodeError, ValueError, TypeError, AttributeError):
-                if not quiet:
-                    print(f"charsuite: ignoring unreadable line {n} of {path}", file=sys.stderr)
+                points.append(parse_line(raw))
+            except (ValueError, TypeError, AttributeError) as exc:
+                bad.append((n, str(exc).splitlines()[0] if str(exc) else type(exc).__name__))
+    if bad and not quiet:
+        listed = ", ".join(f"line {n} ({why})" for n, why in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        print(f"charsuite: {path}: skipped {len(bad)} unreadable line{'s' if len(bad) > 1 else ''}: {listed}",
+              file=sys.stderr)
     return points
 
 
@@ -117,17 +143,42 @@ def write_json(path: Path, data: Any) -> None:
         raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
-def read_json(path: Path) -> Any:
-    return json.loads(path.read_text()) if path.exists() else None
-
-
-def read_json_or_none(path: Path) -> Any:
-    """A run folder's JSON for a reader: a truncated or garbled file is reported and read as missing."""
-    try:
-        return read_json(path)
-    except (OSError, ValueError):
-        print(f"charsuite: ignoring unreadable {path}", file=sys.stderr)
+def read_json(path: Path, shape: type | None = None) -> Any:
+    """A run folder's JSON file (None where it is absent); ValueError when it is not JSON or,
+    with `shape`, its top level is not that type (run.json a dict, summary.json a list of dicts)."""
+    if not path.exists():
         return None
+    data = json.loads(path.read_bytes().decode("utf-8"), parse_constant=_no_constant)
+    if shape is not None and not isinstance(data, shape):
+        raise ValueError(f"{path.name} holds a JSON {type(data).__name__}, not a {shape.__name__}")
+    if shape is list and not all(isinstance(row, dict) for row in data):
+        raise ValueError(f"{path.name} holds a list of other things than objects")
+    return data
+
+
+def read_json_or_none(path: Path, shape: type | None = None) -> Any:
+    """A run folder's JSON for a reader: a truncated, garbled or misshapen file is reported and read as missing."""
+    try:
+        return read_json(path, shape)
+    except (OSError, ValueError, RecursionError) as exc:
+        print(f"charsuite: ignoring unreadable {path} ({' '.join(str(exc).split())[:120]})", file=sys.stderr)
+        return None
+
+
+# What the read side takes from run.json, and the JSON type each must have.
+_RUN_FIELDS = {"fingerprint_id": str, "fingerprint": dict, "config": dict, "model_facts": dict,
+               "memory_limit_bytes": int, "params": int, "predicted_max_context": int}
+
+
+def read_run(folder: Path) -> dict[str, Any]:
+    """run.json for a reader: {} where it is missing or unreadable, and a field the read side
+    uses dropped (with one warning line) where its type is wrong."""
+    run = read_json_or_none(folder / RUN, dict) or {}
+    wrong = [k for k, t in _RUN_FIELDS.items()
+             if run.get(k) is not None and (not isinstance(run[k], t) or isinstance(run[k], bool))]
+    if wrong:
+        print(f"charsuite: ignoring {', '.join(wrong)} in {folder / RUN} (of the wrong type)", file=sys.stderr)
+    return {k: v for k, v in run.items() if k not in wrong}
 
 
 def check_folders(paths: Iterable[Path]) -> None:
@@ -173,7 +224,7 @@ def load_table(paths: Iterable[Path]):
 
     rows = []
     for d in run_dirs(paths):
-        run_id = (read_json_or_none(d / RUN) or {}).get("fingerprint_id")
+        run_id = read_run(d).get("fingerprint_id")
         points = read_points(d / RESULTS)
         mine = latest(points, run_id)
         if len(mine) < len({p.key for p in points}):
@@ -189,8 +240,8 @@ def load_summaries(paths: Iterable[Path]):
 
     rows = []
     for d in run_dirs(paths):
-        run = read_json_or_none(d / RUN) or {}
-        for s in read_json_or_none(d / SUMMARY) or []:
+        run = read_run(d)
+        for s in read_json_or_none(d / SUMMARY, list) or []:
             rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
                          "config": run.get("config"), "model_facts": run.get("model_facts")})
     return pd.DataFrame(rows)

@@ -158,8 +158,11 @@ def _md(columns: list[str], rows: list[list[str]]) -> list[str]:
 def markdown(paths: list[Path], include_noisy: bool = False) -> str:
     points = results.load_table(paths)
     summaries = results.load_summaries(paths)
-    if points.empty or summaries.empty:
+    if points.empty:
         raise UsageError(f"no results under {', '.join(map(str, paths))}")
+    if summaries.empty:
+        raise UsageError(f"no readable summary.json under {', '.join(map(str, paths))} (a run writes it when it "
+                         "ends: re-run its command to finish it)")
     basis = ("noisy points included (analysis.include_noisy=true)" if include_noisy else
              "noisy points left out (analysis.include_noisy=true puts them back)")
     crossings = crossover_rows(points, include_noisy)

@@ -31,6 +31,11 @@ def human_bytes(n: float | None) -> str:
     return str(n)
 
 
+# The longest context charsuite takes (64M tokens): longer than any model's window, and the
+# largest for which an L x L attention score of up to 128 heads still has a byte size in int64
+# (2e18 tokens once ran into a dry-run's RuntimeError).
+MAX_TOKENS = 2**26
+
 _SUFFIX = re.compile(r"^\s*(\d+)\s*([kKmM]?)\s*$")
 
 
@@ -49,6 +54,7 @@ def parse_length(value: Any, key: str) -> int:
         raise ConfigError(f"{key} must be a positive integer number of tokens (e.g. 4096 or 8K), got {value!r}")
     if n <= 0:
         raise ConfigError(f"{key} must be a positive integer number of tokens, got {value!r}")
-    if n >= 2**62:
-        raise ConfigError(f"{key} {value!r} is more tokens than a tensor length can hold")
+    if n > MAX_TOKENS:
+        raise ConfigError(f"{key} {value!r} is more tokens than a tensor length can hold here "
+                          f"(at most {MAX_TOKENS:,} = 64M)")
     return n

@@ -22,7 +22,7 @@ def test_torn_last_line_is_ignored(tmp_path, capsys):
     points = results.read_points(tmp_path / results.RESULTS, quiet=True)
     assert [p.context for p in points] == [256, 512]
     results.read_points(tmp_path / results.RESULTS)
-    assert "ignoring unreadable line 3" in capsys.readouterr().err
+    assert "skipped 1 unreadable line: line 3 (" in capsys.readouterr().err
 
 
 def test_latest_line_wins_and_skipped_points_are_not_finished(tmp_path):
@@ -56,7 +56,8 @@ def test_lines_with_unknown_or_missing_fields(tmp_path, capsys):
     points = results.read_points(tmp_path / results.RESULTS)
     assert [p.context for p in points] == [256]
     err = capsys.readouterr().err
-    assert all(f"unreadable line {n}" in err for n in (2, 3, 4))
+    assert "skipped 3 unreadable lines" in err and all(f"line {n} (" in err for n in (2, 3, 4))
+    assert len(err.strip().splitlines()) == 1  # one warning line per file, however many lines it skips
 
 
 def test_statuses_and_replies():
