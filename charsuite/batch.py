@@ -10,6 +10,7 @@ Re-running it skips finished jobs and points (the folders are stable).
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -77,11 +78,14 @@ class BatchReport(Callback):
 
 def experiment_commands(name: str, extra: list[str]) -> tuple[Path, list[list[str]]]:
     """The multirun command lines of a named experiment, one per model family (and per device
-    where it names several under `devices`, each in a sub-folder of its own)."""
+    where it names several under `devices`, each in a sub-folder of its own). A
+    `hydra.sweep.dir=` among the extra overrides replaces the experiment's folder (and the report reads it)."""
     if name not in choices("experiment"):
         raise ConfigError(f"unknown experiment {name!r}; choose one of: {', '.join(choices('experiment'))}")
     exp = OmegaConf.to_container(OmegaConf.load(CONF_DIR / "experiment" / f"{name}.yaml"), resolve=True)
-    sweep_dir = Path(exp.get("sweep_dir") or f"runs/{name}")
+    given = [a.split("=", 1)[1] for a in extra if a.lstrip("+").startswith("hydra.sweep.dir=")]
+    extra = [a for a in extra if not a.lstrip("+").startswith("hydra.sweep.dir=")]
+    sweep_dir = Path(given[-1] if given else exp.get("sweep_dir") or f"runs/{name}")
     devices = experiment_devices(exp)
     cmds = []
     for device in devices:
@@ -99,21 +103,50 @@ def experiment_devices(exp: dict) -> list[str]:
 
 
 def _main(argv: list[str] | None = None) -> int:
+    from charsuite.cli import preflight
+
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-"):
         print(f"usage: python -m charsuite.batch EXPERIMENT [override ...]; experiments: "
               f"{', '.join(choices('experiment'))}", file=sys.stderr)
         return 2
     sweep_dir, cmds = experiment_commands(argv[0], argv[1:])
+    for cmd in cmds:  # every family's command line checked before any family starts
+        for warning in preflight(cmd[3:]):
+            print(f"charsuite: {warning}", file=sys.stderr)
     parallel = any(a.startswith("hydra/launcher=") and "slurm" in a for a in argv[1:])
-    procs = []
-    for cmd in cmds:
-        print("+ " + " ".join(cmd[2:]), file=sys.stderr)
-        if parallel:  # each family's Slurm array queues at once
+    procs: list[subprocess.Popen] = []
+    codes: list[int] = []
+    stopped: list[int] = []
+
+    def stop(signum, _frame) -> None:  # a signal to the batch reaches the families running now
+        for p in procs:
+            if p.poll() is None:
+                p.send_signal(signum)
+        stopped.append(signum)
+        raise KeyboardInterrupt  # out of the wait (never wait inside a handler: Popen.wait's lock is held)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        for cmd in cmds:
+            print("+ " + " ".join(cmd[2:]), file=sys.stderr)
             procs.append(subprocess.Popen(cmd))
-        else:
-            procs.append(subprocess.run(cmd))
-    codes = [p.wait() if isinstance(p, subprocess.Popen) else p.returncode for p in procs]
+            if not parallel:  # each family's Slurm array queues at once; locally one family at a time
+                codes.append(procs[-1].wait())
+        if parallel:
+            codes = [p.wait() for p in procs]
+    except KeyboardInterrupt:
+        for p in procs:  # Ctrl-C reached the families too (one process group); a signal was forwarded
+            p.wait()
+        report(sweep_dir)
+        raise SystemExit(128 + (stopped[0] if stopped else signal.SIGINT)) from None
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        for p in procs:  # an error here leaves no family running
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
     ok, failed = report(sweep_dir)
     bad_launch = sum(1 for c in codes if c != 0)
     if bad_launch:

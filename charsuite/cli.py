@@ -12,7 +12,7 @@ import sys
 
 from hydra.core.override_parser.overrides_parser import OverridesParser
 
-from charsuite.compose import compose_dictconfig, to_run_config
+from charsuite.compose import check_hydra, compose_dictconfig, to_run_config
 from charsuite.config import ConfigError, choices
 
 _FLAGS_WITH_VALUE = {"--cfg", "-c", "--package", "-p", "--config-path", "-cp", "--config-name", "-cn",
@@ -155,9 +155,36 @@ def check_argv(argv: list[str]) -> None:
         print("charsuite: --cfg shows one job's config; drop -m/--multirun to use it", file=sys.stderr)
         raise SystemExit(2)
     try:
-        check_run_dir(flags)
-        for warning in validate(overrides, batch=is_batch(flags)):
+        for warning in preflight(argv):
             print(f"charsuite: {warning}", file=sys.stderr)
     except ConfigError as exc:
         print(f"charsuite: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def preflight(argv: list[str]) -> list[str]:
+    """Everything the command line says, checked as Hydra and the job will use it: ConfigError for
+    the first bad value; the warnings of a batch's jobs that will fail on their own."""
+    flags, overrides = split_argv(argv)
+    misplaced = [f for f in flags if f in ("-m", "--multirun")]
+    if misplaced and argv.index(misplaced[0]) > 0 and any("=" in a for a in argv[:argv.index(misplaced[0])]):
+        raise ConfigError(f"{misplaced[0]} goes before the overrides: python -m charsuite {misplaced[0]} "
+                          + " ".join(a for a in argv if a != misplaced[0]))
+    if not is_batch(flags):
+        try:
+            swept = [o.input_line for o in OverridesParser.create().parse_overrides(overrides) if o.is_sweep_override()]
+        except Exception:  # noqa: BLE001 - validate() says what cannot be parsed
+            swept = []
+        if swept:
+            raise ConfigError(f"{swept[0]} sweeps several values: add -m first for one job per value "
+                              f"(python -m charsuite -m {' '.join(argv)}), or quote a list: key=[a,b]")
+    check_run_dir(flags)
+    warnings = validate(overrides, batch=is_batch(flags))
+    hydra_overrides = [f for f in flags if "=" in f and f.lstrip("+~").startswith(("hydra.", "hydra/"))]
+    if hydra_overrides:
+        try:
+            OverridesParser.create().parse_overrides(hydra_overrides)
+        except Exception as exc:
+            raise ConfigError(f"cannot parse overrides: {' '.join(str(exc).split())[:200]}") from None
+        check_hydra(expand_sweeps(overrides)[0], hydra_overrides, is_batch(flags))
+    return warnings

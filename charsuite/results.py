@@ -96,25 +96,45 @@ class RunFolderBusy(RuntimeError):
     """Another driver holds the run folder."""
 
 
-def lock(run_dir: Path):
-    """Hold the run folder for this process: an exclusive flock on run_dir/.lock, released
-    by the kernel when the process ends however it ends. Raises RunFolderBusy naming the
-    holder's pid. Returns the open lock file (keep it referenced)."""
+class _Held:
+    """A held run folder: the flock on the folder itself, and the .lock file naming the holder."""
+
+    def __init__(self, fd: int, note):
+        self.fd, self.note = fd, note
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            os.close(self.fd)  # releases the flock
+            self.fd = -1
+        self.note.close()
+
+
+def lock(run_dir: Path) -> _Held:
+    """Hold the run folder for this process: an exclusive flock on the folder itself (so that
+    removing a file cannot step around it: deleting .lock once let a second driver in), released
+    by the kernel when the process ends however it ends. .lock names the holder's pid for the
+    message. Raises RunFolderBusy naming it. Returns the hold (keep it referenced; close() frees it)."""
     import fcntl
 
-    f = open(run_dir / ".lock", "a+")
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        f.seek(0)
-        holder = f.read().strip() or "unknown"
-        f.close()
+        os.close(fd)
+        try:
+            holder = (run_dir / ".lock").read_text().strip() or "unknown"
+        except OSError:
+            holder = "unknown"
         raise RunFolderBusy(f"run folder {run_dir} is in use by another charsuite driver (pid {holder}); "
                             "wait for it or pass hydra.run.dir=ANOTHER_FOLDER") from None
-    f.truncate(0)
-    f.write(str(os.getpid()))
-    f.flush()
-    return f
+    try:
+        note = open(run_dir / ".lock", "w")
+    except OSError:
+        os.close(fd)
+        raise
+    note.write(str(os.getpid()))
+    note.flush()
+    return _Held(fd, note)
 
 
 def latest(points: Iterable[Point], run_id: str | None = None) -> dict[tuple, Point]:

@@ -95,6 +95,9 @@ def test_one_driver_per_run_folder(tmp_path):
     code = f"from charsuite import results; results.lock(__import__('pathlib').Path({str(tmp_path)!r}))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode != 0 and f"pid {os.getpid()}" in r.stderr
+    (tmp_path / ".lock").unlink()  # issue 31: removing the file once let a second driver in
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode != 0 and "RunFolderBusy" in r.stderr
     held.close()  # released: another process may take it
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
 
