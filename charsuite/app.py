@@ -15,51 +15,17 @@ from charsuite.analysis.architectures import mixers
 from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
 from charsuite.compose import to_run_config
-from charsuite.config import ConfigError, RunConfig, physical_memory_bytes
+from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.errors import one_line
-from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id
+from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id, finished_job, plan
 from charsuite.interrupts import Interrupted, RunInterrupted, kept_points, raise_interrupted, time_limit_reached
+from charsuite.preflight import check_machine
 from charsuite.progress import Progress, print_table
 from charsuite.recorder import Recorder
 from charsuite.records import Status
 from charsuite.results import JOB_STATUS
 from charsuite.sweep import Sweep
-
-
-def check_machine(run: RunConfig) -> None:
-    """What would fail at every point, said before any point runs."""
-    from charsuite.engines import kernel_paths
-
-    kernel_paths.resolve(run.model.impl, run.device.kind)
-    if run.workload.mode == "cudagraph" and run.device.kind != "cuda":
-        raise ConfigError(f"workload.mode=cudagraph captures the decode step in a CUDA graph and "
-                          f"device={run.device.name} is not a CUDA device; use workload.mode=eager or compile here")
-    if run.device.threads:
-        import os
-
-        cores = len(os.sched_getaffinity(0))
-        if run.device.threads > cores:
-            raise ConfigError(f"device.threads={run.device.threads} is more than the {cores} cores this process "
-                              f"may run on; use at most {cores} (null: the cores other work leaves free)")
-    limit = run.device.memory_limit_bytes()
-    if run.device.kind == "cpu" and limit and limit > physical_memory_bytes():
-        raise ConfigError(f"the memory cap ({limit / 1024**3:.1f} GB) is more than this machine's "
-                          f"{physical_memory_bytes() / 1024**3:.1f} GB: it would never bind, and the host would run "
-                          "out first; lower device.memory_gb")
-    if run.device.memory_enforcement == "cgroup" and run.device.kind == "cpu":
-        from charsuite.cgroups import check_available
-
-        check_available()
-    if run.model.quant and run.engine.name == "transformers":
-        raise ConfigError(f"model.quant={run.model.quant} is a llama.cpp weight type; add engine=llamacpp "
-                          "(transformers runs the weights in model.dtype)")
-    if run.device.kind == "cuda":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(f"device={run.device.name} is a CUDA profile and this machine has no CUDA GPU; use "
-                              "device=cpu here (charsuite.predict answers for GPUs without one)")
 
 
 def move_aside(run_dir: Path) -> Path | None:
@@ -131,6 +97,8 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         moved = move_aside(run_dir)
         if moved:
             print(f"charsuite: resume=false: the earlier results of {run_dir} moved to {moved}", file=sys.stderr)
+    if run.profile.enabled:  # said now, not after every point has run
+        results.check_writable(run_dir / "profiles")
     facts = model_facts(run.model)
     fp = fingerprint(run)
     w = run.workload
@@ -198,9 +166,17 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     overrides = list(hc.overrides.task)
     exit_code = 0
     try:
-        summary = execute(to_run_config(cfg), run_dir)
+        run = to_run_config(cfg)
+        done = finished_job(run, run_dir)
+        if done is not None:  # a re-submitted job that finished: nothing built, nothing measured
+            print(f"charsuite: {run_dir} holds this run, finished; nothing to measure (resume=false measures it "
+                  "again)", file=sys.stderr)
+            print_table(list(results.latest(results.read_points(run_dir / results.RESULTS, quiet=True)).values()),
+                        done.get("summary") or [])
+            return done
+        summary = execute(run, run_dir)
         failed = failed_points(run_dir)
-        status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary}
+        status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary, "plan": plan(run)}
         if failed:
             status.update(status="failed", error=f"{failed} point(s) failed (error, crashed or timeout); see "
                                                  f"{run_dir / results.RESULTS}")

@@ -77,6 +77,37 @@ def resolve(requested: str, device_kind: str) -> tuple[str, str]:
     return "cgroup", "auto: a writable memory cgroup caps the worker's resident memory"
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def sweep_stale(parent: Path) -> list[Path]:
+    """Remove worker groups a killed driver left (kill -9 runs no clean-up): charsuite-PID-N
+    folders whose driver PID is gone and that hold no process. Returns what it removed."""
+    removed = []
+    for d in parent.glob("charsuite-*-*"):
+        try:
+            pid = int(d.name.split("-")[1])
+        except (IndexError, ValueError):
+            continue
+        if _alive(pid):
+            continue
+        try:
+            if (d / "cgroup.procs").read_text().strip():
+                continue
+            d.rmdir()
+            removed.append(d)
+        except OSError:
+            pass
+    return removed
+
+
 class MemoryCgroup:
     """One child memory cgroup with a hard limit; `procs_file` is written by the worker's
     pre-exec hook so everything the worker ever allocates is charged to it."""
@@ -86,6 +117,7 @@ class MemoryCgroup:
         if found is None:
             check_available()
         parent, self.version = found
+        sweep_stale(parent)
         self.path = parent / f"charsuite-{os.getpid()}-{next(_serial)}"
         self.path.mkdir()
         if self.version == 1:
@@ -117,6 +149,26 @@ class MemoryCgroup:
         except OSError:
             pass
         return 0
+
+    @property
+    def peak_file(self) -> Path:
+        return self.path / ("memory.max_usage_in_bytes" if self.version == 1 else "memory.peak")
+
+    def reset_peak(self) -> bool:
+        """Start the group's peak anew (v1: any write; v2: kernels from 6.12). False where it cannot."""
+        try:
+            self.peak_file.write_text("0")
+            return True
+        except OSError:
+            return False
+
+    def peak_bytes(self) -> int | None:
+        """The most memory the kernel charged to the group since the last reset: what the cap is
+        held against (a worker's VmHWM also counts pages charged to other groups, shared libraries)."""
+        try:
+            return int(self.peak_file.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def remove(self) -> None:
         try:

@@ -80,11 +80,7 @@ def validate(overrides: list[str], batch: bool = False) -> list[str]:
     for combo in combos:
         cfg = compose_dictconfig(combo)  # a combination Hydra cannot compose fails the whole batch
         try:
-            run = to_run_config(cfg)
-            if not batch:  # a batch's jobs may run on other machines: each checks its own there
-                from charsuite.app import check_machine
-
-                check_machine(run)  # before Hydra makes the run folder
+            to_run_config(cfg)
         except ConfigError as exc:
             if not batch:
                 raise
@@ -180,6 +176,13 @@ def preflight(argv: list[str]) -> list[str]:
                               f"(python -m charsuite -m {' '.join(argv)}), or quote a list: key=[a,b]")
     check_run_dir(flags)
     warnings = validate(overrides, batch=is_batch(flags))
+    if not is_batch(flags) and not any(f in ("--cfg", "-c") for f in flags):
+        # a run here: what this machine cannot do, before Hydra makes the run folder (a batch's jobs
+        # may run on other machines, and check there)
+        from charsuite.compose import compose
+        from charsuite.preflight import check_machine
+
+        check_machine(compose(overrides))
     hydra_overrides = [f for f in flags if "=" in f and f.lstrip("+~").startswith(("hydra.", "hydra/"))]
     if hydra_overrides:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from charsuite import results
 from charsuite.config import ConfigError, RunConfig
+from charsuite.results import JOB_STATUS
 
 # Settings that change what a point measures: a run folder holds one combination.
 FINGERPRINT_KEYS = ("model", "device", "workload")
@@ -62,3 +63,28 @@ def check_resumable(run_dir: Path, run: RunConfig) -> None:
         k = changed[0]
         raise ConfigError(f"run folder {run_dir} holds results measured with other settings ({k}: "
                           f"{old.get(k)!r} -> {new.get(k)!r}); pass hydra.run.dir=NEW_FOLDER or remove it")
+
+
+def plan(run: RunConfig) -> dict[str, Any]:
+    """What a finished run measured: its fingerprint (the settings of every point) and the points
+    asked for (lengths, phases, profiles), which the fingerprint leaves out."""
+    raw = run.raw
+    return {"fingerprint_id": fingerprint_id(fingerprint(run)), "context": raw["context"],
+            "phases": raw["workload"]["phases"], "profile": raw["profile"]}
+
+
+def finished_job(run: RunConfig, run_dir: Path) -> dict[str, Any] | None:
+    """The job status of an earlier run of exactly this plan that ended ok with every point kept, or None."""
+    if not run.resume:
+        return None
+    status = results.read_json_or_none(run_dir / JOB_STATUS, dict) if (run_dir / JOB_STATUS).is_file() else None
+    if not status or status.get("status") != "ok" or status.get("plan") != json_safe(plan(run)):
+        return None
+    points = results.latest(results.read_points(run_dir / results.RESULTS, quiet=True),
+                            status["plan"]["fingerprint_id"])
+    return status if points and all(p.kept for p in points.values()) else None
+
+
+def json_safe(data: Any) -> Any:
+    """As it reads back from JSON (tuples as lists), for comparing with what was written."""
+    return json.loads(json.dumps(data, default=str))

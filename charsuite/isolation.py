@@ -102,6 +102,7 @@ class Worker:
         assert self.proc is not None and self.proc.stdin is not None
         t0 = time.perf_counter()
         self._pending = True
+        group_peak = self.cgroup is not None and msg.get("cmd") == "measure" and self.cgroup.reset_peak()
         try:
             self.proc.stdin.write(json.dumps(msg) + "\n")
             self.proc.stdin.flush()
@@ -118,6 +119,10 @@ class Worker:
         self._pending = False
         reply = Reply.from_dict(json.loads(line))
         reply.wall_s = time.perf_counter() - t0
+        if group_peak and reply.peak_mem_bytes is not None and self.cgroup.peak_bytes():
+            # the cap is the group's: its own accounting is the peak held against it
+            reply.peak_rss_bytes, reply.peak_mem_bytes = reply.peak_mem_bytes, self.cgroup.peak_bytes()
+            reply.peak_mem_source = f"memory cgroup ({self.cgroup.peak_file.name})"
         return reply
 
     def _died(self, t0: float) -> Reply:

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from charsuite.records import Point, Status
-from charsuite.units import human_bytes, human_tokens
+from charsuite.units import confidence, human_bytes, human_tokens
 
 
 def remaining_s(walls: dict[str, list[tuple[int, float]]], todo: list[tuple[str, int]]) -> float | None:
@@ -114,13 +114,14 @@ def print_table(points: list[Point], summary: list[dict[str, Any]], console: Con
     if not console.is_terminal:  # a log file: wide enough for every column unabbreviated
         console.width = max(console.width, 110)
     table = Table(title="charsuite results", show_lines=False)
-    for col in ("phase", "context", "status", "latency", "95% interval", "n", "tokens/s", "peak memory", "noisy"):
+    for col in ("phase", "context", "status", "latency", "interval (confidence)", "n", "tokens/s", "peak memory",
+                "noisy"):
         table.add_column(col, justify="right" if col not in ("phase", "status", "noisy") else "left")
     for p in sorted(points, key=lambda r: (r.phase != "prefill", r.phase, r.context)):
         lat, tps, mem = p.latency_s, p.tokens_per_s, p.peak_mem_bytes
         table.add_row(p.phase, human_tokens(p.context), p.status.value,
                       f"{lat * 1e3:.1f} ms" if lat is not None else "-",
-                      f"+-{p.median_rel_ci:.1%}" if p.median_rel_ci is not None else "-",
+                      f"+-{p.median_rel_ci:.1%} ({confidence(p.ci_coverage)})" if p.median_rel_ci is not None else "-",
                       str(len(p.latency_samples_s)) if p.latency_samples_s else "-",
                       f"{tps:,.0f}" if tps is not None else "-",
                       human_bytes(mem) if mem else "-",

@@ -15,11 +15,11 @@ still reads.
 from __future__ import annotations
 
 import dataclasses
-import math
-import re
 from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
+
+from charsuite.json_fit import check_types
 
 SCHEMA = 1
 
@@ -41,45 +41,6 @@ class Status(str, Enum):
 def _known(cls, data: dict[str, Any]) -> dict[str, Any]:
     names = {f.name for f in fields(cls)}
     return {k: v for k, v in data.items() if k in names}
-
-
-_JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (bool,), "list": (list,),
-               "dict": (dict,), "Status": (str,), "Any": (object,)}
-
-
-def _fits(value: Any, annotation: str) -> bool:
-    """Whether a JSON value fits a field's annotation (as written: "float | None", "list[float] | None"):
-    the outer type, and a list's items or a dict's values one level down. A bool is no number, and
-    NaN or infinity is no measurement."""
-    for option in (a.strip() for a in re.split(r"\|(?![^\[]*\])", annotation)):
-        if option == "None":
-            if value is None:
-                return True
-            continue
-        outer, _, inner = option.partition("[")
-        allowed = _JSON_TYPES.get(outer, (object,))
-        if isinstance(value, bool) and bool not in allowed and object not in allowed:
-            continue
-        if not isinstance(value, allowed):
-            continue
-        if isinstance(value, float) and not math.isfinite(value):
-            return False
-        if inner and isinstance(value, (list, dict)):
-            item = inner[:-1]  # list[ITEM] or dict[str, ITEM]
-            item = item.split(",", 1)[1].strip() if outer == "dict" else item
-            items = value.values() if isinstance(value, dict) else value
-            if not all(_fits(v, item) for v in items):
-                continue
-        return True
-    return False
-
-
-def check_types(cls, data: dict[str, Any]) -> None:
-    """ValueError naming the first field whose value does not fit its type (a line from another
-    program, a hand edit): readers skip such a line rather than fail on it later."""
-    for f in fields(cls):
-        if f.name in data and not _fits(data[f.name], str(f.type)):
-            raise ValueError(f"{f.name} is {data[f.name]!r:.60}, not {f.type}")
 
 
 @dataclass(kw_only=True)
@@ -159,6 +120,8 @@ class Measurement(Energy, Noise):
     latency_samples_s: list[float] | None = None
     tokens_per_s: float | None = None
     peak_mem_bytes: int | None = None
+    peak_mem_source: str | None = None   # what peak_mem_bytes is, where not the default (a memory cgroup's own count)
+    peak_rss_bytes: int | None = None    # the worker's VmHWM, kept where peak_mem_bytes is the cgroup's count
     mem: dict[str, int] | None = None
     compile_s: float | None = None   # compile/graph capture: the first call's seconds beyond a timed call
     engine_latency_s: float | None = None  # the engine's own clock over the same timed calls (llama.cpp's counters)

@@ -34,8 +34,9 @@ def _fmt_ctx(v) -> str:
 MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill", "max context decode", "predicted max",
                  "prefill exponent", "decode exponent", "noisy points", "prefill TFLOP/s (share of peak) at max",
                  "decode GB/s (share of peak) at max", "setup", "weights (MiB)"]
-CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% interval", "setup"]
-PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% interval", "contexts"]
+CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% bootstrap interval",
+                     "setup"]
+PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% bootstrap interval", "contexts"]
 # Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over
 # reference, another engine over transformers (and, within llama.cpp, a quantized weight type over f32).
 BASELINES = dict(zip(PAIR_SETTINGS, (("eager",), ("one-shot",), ("reference",), ("transformers", "llamacpp f32"))))

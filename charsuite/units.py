@@ -58,3 +58,18 @@ def parse_length(value: Any, key: str) -> int:
         raise ConfigError(f"{key} {value!r} is more tokens than a tensor length can hold here "
                           f"(at most {MAX_TOKENS:,} = 64M)")
     return n
+
+
+def confidence(coverage: float | None) -> str:
+    """An interval's confidence as printed beside it: "95%" from six samples on, "75%" from three."""
+    return "-" if coverage is None else f"{coverage:.0%}"
+
+
+def confidence_range(coverages) -> str:
+    """The confidence a set of intervals really has, for a caption or a header: "97%" when all
+    share it, "75-97%" when sample counts differ (a median's interval is 95% only from six samples)."""
+    vals = sorted({round(float(c), 2) for c in coverages if c is not None and c == c})
+    if not vals:
+        return "unknown-confidence"
+    lo, hi = confidence(vals[0]), confidence(vals[-1])
+    return lo if lo == hi else f"{lo.rstrip('%')}-{hi}"

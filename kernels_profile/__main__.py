@@ -21,7 +21,7 @@ from kernels_profile.attribute import (
     share_spread,
 )
 
-READ_ERRORS = (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError)
+READ_ERRORS = (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError, RecursionError)
 
 
 def _not_a_trace(path: Path, exc: Exception) -> UsageError:

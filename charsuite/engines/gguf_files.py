@@ -59,11 +59,16 @@ def ensure(spec: ModelConfig) -> Path:
     path = file_for(spec, quant)
     if path.exists():
         return path
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot make the GGUF cache {path.parent} ({exc.strerror or exc}); point "
+                          "CHARSUITE_CACHE at a writable folder") from None
+    sweep_stale(path.parent)
     tmp = path.with_suffix(f".tmp{os.getpid()}")
     print(f"charsuite: writing {spec.name} {spec.size} as a GGUF ({quant}) for llama.cpp -> {path}", file=sys.stderr)
     r = subprocess.run([sys.executable, "-m", "charsuite.engines.gguf_files", json.dumps(asdict(spec)), str(tmp),
-                        quant], capture_output=True, text=True)
+                        quant], capture_output=True, text=True, preexec_fn=die_with_parent)
     if r.returncode != 0:
         tmp.unlink(missing_ok=True)
         last = (r.stderr.strip().splitlines() or ["no output"])[-1]
@@ -72,6 +77,35 @@ def ensure(spec: ModelConfig) -> Path:
         raise RuntimeError(f"writing the GGUF failed: {last}")
     os.replace(tmp, path)
     return path
+
+
+def die_with_parent() -> None:
+    """The writer's preexec_fn: the kernel kills it when the driver dies, kill -9 included
+    (PR_SET_PDEATHSIG; Linux), so no writer runs on alone."""
+    import ctypes
+    import signal
+
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG = 1
+    except (OSError, AttributeError):
+        pass
+
+
+def sweep_stale(folder: Path) -> list[Path]:
+    """Remove half-written files a killed driver left (NAME.tmpPID whose PID is gone). Returns them."""
+    removed = []
+    for f in folder.glob("*.tmp*"):
+        pid = f.suffix.removeprefix(".tmp")
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            f.unlink(missing_ok=True)
+            removed.append(f)
+        except PermissionError:
+            pass
+    return removed
 
 
 def _write(spec: ModelConfig, out: Path, quant: str) -> None:
@@ -85,7 +119,7 @@ def _write(spec: ModelConfig, out: Path, quant: str) -> None:
     if quant in ("f32", "f16"):
         gguf_model.write(model, out, quant)
         return
-    f32 = out.with_suffix(".f32")
+    f32 = out.with_name(out.name.replace(".tmp", ".f32.tmp"))  # NAME.f32.tmpPID: swept like its output
     try:
         gguf_model.write(model, f32, "f32")
         del model

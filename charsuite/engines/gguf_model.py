@@ -44,7 +44,7 @@ def check_supported(model_type: str, family: str) -> str:
     return ARCHS[model_type]
 
 
-def _head_dim(config: Any) -> int:
+def head_dim(config: Any) -> int:
     return getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
 
 
@@ -62,9 +62,9 @@ def _llama3_rope_factors(config: Any) -> torch.Tensor | None:
     if rope.get("rope_type") != "llama3":
         return None
     scaled, _ = ROPE_INIT_FUNCTIONS["llama3"](config, "cpu")
-    head_dim = _head_dim(config)
+    dim = head_dim(config)
     base = rope["rope_theta"]
-    plain = 1.0 / (base ** (torch.arange(0, head_dim, 2, dtype=torch.float32) / head_dim))
+    plain = 1.0 / (base ** (torch.arange(0, dim, 2, dtype=torch.float32) / dim))
     return (plain / scaled.float()).float()
 
 
@@ -87,11 +87,11 @@ def _metadata(writer, arch: str, config: Any, model: torch.nn.Module, vocab: int
         writer.add_ssm_time_step_rank(c.num_heads)
         writer.add_ssm_group_count(c.n_groups)
         return
-    head_dim = _head_dim(c)
+    dim = head_dim(c)
     writer.add_head_count(c.num_attention_heads)
-    writer.add_key_length(head_dim)
-    writer.add_value_length(head_dim)
-    writer.add_rope_dimension_count(head_dim)
+    writer.add_key_length(dim)
+    writer.add_value_length(dim)
+    writer.add_rope_dimension_count(dim)
     writer.add_rope_freq_base(float((getattr(c, "rope_parameters", None) or {}).get("rope_theta", 10000.0)))
     if arch == "lfm2":
         writer.add_head_count_kv([c.num_key_value_heads if t == "full_attention" else 0 for t in c.layer_types])

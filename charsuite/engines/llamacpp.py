@@ -21,7 +21,7 @@ import torch
 from charsuite.config import ConfigError, EngineConfig, ModelConfig
 from charsuite.engines.base import Engine
 from charsuite.engines.gguf_files import weight_type
-from charsuite.engines.llamacpp_context import BUFFER_LINES, KV_ROUNDING, Context, Log
+from charsuite.engines.llamacpp_context import BUFFER_LINES, KV_BLOCK, KV_ROUNDING, Context, Log, failure
 
 INSTALL = 'pip install -e ".[llamacpp]"'
 
@@ -50,6 +50,22 @@ def refused(run: Any) -> list[str]:
     return [what for bad, what in asked if bad]
 
 
+def check_kv_blocks(run: Any) -> None:
+    """llama.cpp stores a quantized KV cache in blocks (q8_0: 32 values) and refuses a context whose
+    attention head size the block does not divide: said before any point, in one line."""
+    block = KV_BLOCK.get(run.engine.kv_type)
+    if not block:
+        return
+    from charsuite.engines.gguf_model import head_dim
+    from charsuite.engines.transformers import hf_config
+
+    config = hf_config(run.model)
+    if getattr(config, "num_attention_heads", None) and head_dim(config) % block:
+        raise ConfigError(f"engine.kv_type={run.engine.kv_type} stores the cache in blocks of {block} values and "
+                          f"{run.model.name} {run.model.size}'s attention head size {head_dim(config)} is not a "
+                          "multiple of it (llama.cpp refuses the context); use engine.kv_type=f16 or f32")
+
+
 class LlamaCppEngine(Engine):
     name = "llamacpp"
     torch_tensors = False
@@ -75,6 +91,7 @@ class LlamaCppEngine(Engine):
 
         model_type = getattr(transformers, run.model.config_class).model_type
         gguf_model.check_supported(model_type, run.model.name)
+        check_kv_blocks(run)
         return {"gguf": str(gguf_files.ensure(run.model))}
 
     def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager",
@@ -92,9 +109,10 @@ class LlamaCppEngine(Engine):
         params.use_extra_bufts = self.settings.repack
         path = (files or {}).get("gguf") or spec.gguf
         self.path = path
+        since = len(self.log.lines)
         self.model = lib.llama_model_load_from_file(str(path).encode(), params)
         if not self.model:
-            raise MemoryError(f"llama.cpp could not load {path} ({' '.join(self.log.lines[-2:]).strip()[:200]})")
+            raise failure(self.log.lines[since:], f"the model {path}")
         desc = ctypes.create_string_buffer(256)
         lib.llama_model_desc(self.model, desc, len(desc))
         self.desc = desc.value.decode(errors="replace")  # "qwen2 ?B Q8_0"

@@ -2,7 +2,8 @@
 
 llama.cpp reports its buffers - KV cache, recurrent state, compute buffer - in its log when it
 makes a context; the log is kept (not printed) and read for them. A context it cannot allocate
-is a MemoryError: the point is `oom`.
+is a MemoryError (the point is `oom`) where llama.cpp says an allocation failed; anything else it
+declines is LlamaRefused, with its own words (an error, never an out-of-memory).
 """
 
 from __future__ import annotations
@@ -13,10 +14,30 @@ from typing import Any
 
 # The relative rounding of a KV cache element (f16: 10 mantissa bits; q8_0: 8-bit values per block of 32)
 KV_ROUNDING = {"f32": 0.0, "f16": 2.0**-10, "q8_0": 2.0**-7}
+KV_BLOCK = {"q8_0": 32}  # values per block of a quantized cache type (ggml's QK8_0)
 # What llama.cpp logs when it makes a context: its buffers, by what they hold
 BUFFER_LINES = {"kv_cache": re.compile(r"KV buffer size\s*=\s*([\d.]+) MiB"),
                 "ssm_state": re.compile(r"RS buffer size\s*=\s*([\d.]+) MiB"),
                 "compute_buffer": re.compile(r"compute buffer size\s*=\s*([\d.]+) MiB")}
+
+
+# What llama.cpp logs when an allocation fails (ggml's allocators, its context and model loaders)
+OUT_OF_MEMORY = re.compile(r"failed to allocate|unable to allocate|cannot allocate|out of memory|"
+                           r"alloc\w* failed|failed to reserve", re.IGNORECASE)
+
+
+class LlamaRefused(RuntimeError):
+    """llama.cpp declined for a reason of its own (a setting it does not take, a file it cannot
+    read): an error with its line, never an out-of-memory."""
+
+
+def failure(lines: list[str], what: str) -> Exception:
+    """Why llama.cpp returned nothing for `what`, from what it logged meanwhile: a MemoryError
+    where an allocation failed (the point is `oom`), else LlamaRefused with its own last line."""
+    said = " ".join(" ".join(lines[-3:]).split())[-300:] or "it logged nothing"
+    if any(OUT_OF_MEMORY.search(line) for line in lines):
+        return MemoryError(f"llama.cpp could not allocate {what} ({said})")
+    return LlamaRefused(f"llama.cpp refused {what}: {said}")
 
 
 class Log:
@@ -57,8 +78,7 @@ class Context:
         since = len(engine.log.lines)
         self.ctx = lib.llama_init_from_model(engine.model, params)
         if not self.ctx:
-            raise MemoryError(f"llama.cpp could not allocate a context of {n_ctx} tokens "
-                              f"({' '.join(engine.log.lines[-2:]).strip()[:200]})")
+            raise failure(engine.log.lines[since:], f"a context of {n_ctx} tokens")
         self.n_ctx, self.n_batch = n_ctx, params.n_batch
         self.buffers = engine.log.buffers_bytes(since)
         self.memory = lib.llama_get_memory(self.ctx)

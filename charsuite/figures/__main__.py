@@ -15,7 +15,7 @@ from pathlib import Path
 
 from charsuite import results
 from charsuite.analysis.trust import include_noisy_arg
-from charsuite.errors import UsageError, run_command
+from charsuite.errors import UsageError, one_line, run_command
 from charsuite.figures import report
 from charsuite.figures.plots import Data, Skip
 from charsuite.figures.registry import FIGURES
@@ -83,14 +83,21 @@ def _main(argv: list[str] | None = None) -> int:
     figures, notes, data = build(args.dirs, include_noisy, args.group_by)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
-    written = []
+    report.write(args.out / "report.html", figures, data, notes, [str(d) for d in args.dirs])  # first: no
+    written = []                                                                               # browser needed
     if formats and figures:
-        if find_browser():
-            written = export(figures, args.out, formats)
-        else:
+        browser = find_browser()
+        if browser is None:
             print("note: no Chrome/Chromium found, so no PDF/SVG/PNG; install one (Debian: apt-get install "
                   "chromium) or set BROWSER_PATH; report.html needs none", file=sys.stderr)
-    report.write(args.out / "report.html", figures, data, notes, [str(d) for d in args.dirs])
+        else:
+            try:
+                written = export(figures, args.out, formats)
+            except Exception as exc:  # noqa: BLE001 - a browser that does not start: report.html is written
+                print(f"charsuite.figures: no PDF/SVG/PNG: the browser {browser} failed ({one_line(exc)[:200]}); "
+                      f"report.html is in {args.out}; set BROWSER_PATH to a working Chrome/Chromium",
+                      file=sys.stderr)
+                return 1
     print(f"{len(figures)} figures ({len(written)} files) and report.html in {args.out}")
     return 0
 

@@ -21,7 +21,7 @@ from charsuite.analysis.setups import label as setup_label
 from charsuite.analysis.trust import is_noisy
 from charsuite.figures import theme
 from charsuite.noise import spread
-from charsuite.units import human_bytes, human_tokens
+from charsuite.units import confidence_range, human_bytes, human_tokens
 
 # The memory panels' bands, bottom up: what the tensors hold (activations: the live-tensor
 # peak less the caches and logits), then what the allocator holds beyond them.
@@ -118,6 +118,15 @@ def _line(fig, data: Data, label, family, model, frame, y, row=None, col=None, d
     fig.add_trace(trace, row=row, col=col) if row else fig.add_trace(trace)
 
 
+def interval_level(data: Data, phase: str) -> str:
+    """The bars' true confidence, from the plotted points' ci_coverage (a median's interval is 95% only
+    from six samples; three give 75%)."""
+    p = data.points
+    cov = p[(p["status"] == "ok") & (p["phase"] == phase)]["ci_coverage"] if "ci_coverage" in p else pd.Series([])
+    short = bool((cov.dropna() < 0.95).any())
+    return f"{confidence_range(cov)} interval" + (" (95% needs six samples)" if short else "")
+
+
 def hollow_note(data: Data) -> str:
     """The caption's word on noisy points, when there are any."""
     n = int(is_noisy(data.points[data.points["status"] == "ok"]).sum()) if not data.points.empty else 0
@@ -172,8 +181,8 @@ def latency(data: Data, phase: str) -> go.Figure:
     ylab = "time to first token (ms)" if phase == "prefill" else "decode latency per token (ms)"
     fig.update_yaxes(title_text=ylab, type="log")
     title = "Prefill latency vs context" if phase == "prefill" else "Decode latency per token vs context"
-    return theme.style(fig, title, caption=f"Median of the timed repeats, bars: its 95% interval; x: out of memory"
-                                           f"{hollow_note(data)}.")
+    return theme.style(fig, title, caption=f"Median of the timed repeats, bars: its {interval_level(data, phase)}; "
+                                           f"x: out of memory{hollow_note(data)}.")
 
 
 def ratio_ticks(lo: float, hi: float, most: int = 9) -> dict:

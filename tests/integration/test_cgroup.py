@@ -27,6 +27,10 @@ def test_kernel_oom_kill_is_recorded_oom_and_bisected(cli, tmp_path):
     assert by[2048]["status"] == "ok" and by[4096]["status"] == "oom", r.stdout + r.stderr
     assert "OOM killer" in by[4096]["error"] and not any(d["status"] == "crashed" for d in lines)
     assert 3072 in by  # bisected between the last fit and the kill
+    # issue 31: an ok point's peak is the group's own count, the one the cap holds (VmHWM kept beside it)
+    ok = [d for d in lines if d["status"] == "ok"]
+    assert all(d["peak_mem_bytes"] <= 0.9 * 1024**3 and "memory cgroup" in d["peak_mem_source"] for d in ok), ok
+    assert all(d["peak_rss_bytes"] > 0 for d in ok)
     assert r.returncode == 0, r.stderr
 
 

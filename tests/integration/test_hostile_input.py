@@ -151,3 +151,92 @@ def test_sigterm_to_a_batch_ends_the_family_it_runs_and_reports_its_own_folder(t
             except ProcessLookupError:
                 pass
         proc.wait()
+
+
+def test_a_finished_run_resubmitted_builds_nothing_and_a_longer_ladder_still_measures(tmp_path):
+    run_dir = tmp_path / "run"
+    base = ("+model=qwen2_5", "model.size=tiny", "context.min=64", "workload.phases=[prefill]",
+            f"hydra.run.dir={run_dir}")
+    assert run_cli(*base, "context.max=128", timeout=600).returncode == 0
+    before = {f: (run_dir / f).stat().st_mtime_ns for f in ("results.jsonl", "run.json")}
+    again = run_cli(*base, "context.max=128", timeout=600)
+    assert again.returncode == 0 and "holds this run, finished" in again.stderr, again.stderr[-2000:]
+    assert {f: (run_dir / f).stat().st_mtime_ns for f in before} == before  # no worker, no model, no write
+    longer = run_cli(*base, "context.max=256", timeout=600)
+    assert longer.returncode == 0 and "holds this run" not in longer.stderr
+    from charsuite import results
+
+    assert sorted(p.context for p in results.read_points(run_dir / "results.jsonl")) == [64, 128, 256]
+
+
+def _folders(root: Path) -> dict[str, Path]:
+    """Model folders whose config.json a user might hand over broken."""
+    out = {}
+    for name, content in (("not-utf8", b"\xff\xfe{}"), ("a-list", b"[1, 2]"),
+                          ("unknown-type", b'{"model_type": "frobnicator"}'),
+                          ("nested", b'{"model_type": "qwen2", "text_config": {"hidden_size": 64}}')):
+        (root / name).mkdir(parents=True)
+        (root / name / "config.json").write_bytes(content)
+        out[name] = root / name
+    return out
+
+
+RAW_BEFORE = [  # each once raised a raw exception (exit 1); now one line, exit 2
+    (("model.config_class=Nope",), "model.config_class='Nope' is not a transformers config class"),
+    (("model.config_class=__class__",), "is not a transformers config class"),
+    (("model.gguf=/etc/hostname",), "add engine=llamacpp"),
+    (("model.path={not-utf8}",), "its config.json is unreadable"),
+    (("model.path={a-list}",), "holds a JSON list"),
+    (("model.path={unknown-type}",), "transformers cannot read its config.json"),
+    (("model.path={nested}",), "transformers cannot read its config.json"),
+]
+
+
+@pytest.mark.parametrize("extra,why", RAW_BEFORE, ids=[" ".join(e) for e, _ in RAW_BEFORE])
+def test_what_once_raised_raw_is_one_line(tmp_path, extra, why):
+    folders = _folders(tmp_path / "models")
+    extra = [e.format(**folders) for e in extra]
+    assert why in one_line(run_cli(*TINY, *extra, f"hydra.run.dir={tmp_path / 'run'}", timeout=600))
+
+
+def test_run_folder_files_that_are_folders_and_unwritable_profiles_are_said_before_any_point(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / "results.jsonl").mkdir(parents=True)
+    assert "results.jsonl there is not a file" in one_line(run_cli(*TINY, f"hydra.run.dir={run_dir}", timeout=600))
+    prof = tmp_path / "prof"
+    (prof / "profiles").parent.mkdir()
+    (prof / "profiles").write_text("a file where the folder goes")
+    r = run_cli(*TINY, "profile.enabled=true", "profile.contexts=[64]", f"hydra.run.dir={prof}", timeout=600)
+    assert "profiles" in one_line(r) and not (prof / "results.jsonl").exists()
+
+
+def test_a_cache_that_is_a_file_and_lengths_past_the_bound_in_predict_are_one_line(tmp_path):
+    pytest.importorskip("llama_cpp")
+    cache = tmp_path / "cache"
+    cache.write_text("a file")
+    r = run_cli(*TINY, "engine=llamacpp", f"hydra.run.dir={tmp_path / 'run'}", env={"CHARSUITE_CACHE": str(cache)},
+                timeout=600)
+    assert "CHARSUITE_CACHE" in one_line(r)
+
+
+def test_predict_past_the_longest_length_is_one_line():
+    r = run_cli("+model=mamba2", "model.size=tiny", "context.max=2000000000000000000", module="charsuite.predict",
+                timeout=600)
+    assert "more tokens than a tensor length" in one_line(r)
+
+
+def test_a_deeply_nested_trace_is_one_line(tmp_path):
+    trace = tmp_path / "deep.json"
+    trace.write_text("[" * 200_000 + "]" * 200_000)
+    r = run_cli(str(trace), module="kernels_profile", timeout=600)
+    assert "deep.json" in one_line(r)
+
+
+def test_a_broken_browser_keeps_report_html(tmp_path):
+    from synthetic import ssm_vs_transformer
+
+    runs = ssm_vs_transformer(tmp_path / "runs")
+    r = run_cli(str(runs), "--out", str(tmp_path / "figs"), "--formats", "svg", module="charsuite.figures",
+                env={"BROWSER_PATH": "/nonexistent/chromium"}, timeout=600)
+    assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert "report.html" in r.stderr and (tmp_path / "figs" / "report.html").stat().st_size > 10_000

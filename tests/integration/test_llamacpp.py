@@ -142,3 +142,18 @@ def test_a_real_gguf_file_runs_as_pretrained_weights(tmp_path):
     r = run_cli("+model=qwen2_5", "model.size=tiny", "engine=llamacpp", "model.weights=pretrained",
                 f"hydra.run.dir={tmp_path / 'none'}", timeout=120)
     assert r.returncode == 2 and "model.gguf=PATH" in r.stderr, r.stderr[-2000:]
+
+
+def test_what_llamacpp_refuses_is_said_as_such_never_as_oom(tmp_path):
+    # issue 31: a quantized KV cache whose block does not divide the head size once ended exit 0, "oom at 64"
+    kv = run_cli("+model=qwen2_5", "model.size=tiny", "engine=llamacpp", "engine.kv_type=q8_0", "context.min=64",
+                 "context.max=64", f"hydra.run.dir={tmp_path / 'kv'}", timeout=600)
+    lines = [ln for ln in kv.stderr.splitlines() if ln.strip()]
+    assert kv.returncode == 2 and len(lines) == 1 and "head size 16 is not a multiple" in lines[0], kv.stderr[-2000:]
+    bad = tmp_path / "corrupt.gguf"
+    bad.write_bytes(b"GGUF" + bytes(range(256)) * 8)  # a header llama.cpp cannot read
+    r = run_cli("+model=qwen2_5", "model.size=tiny", "engine=llamacpp", "model.weights=pretrained",
+                f"model.gguf={bad}", "context.min=64", "context.max=64", f"hydra.run.dir={tmp_path / 'bad'}",
+                timeout=600)
+    assert r.returncode in (1, 2) and "llama.cpp refused the model" in r.stderr, r.stderr[-2000:]
+    assert "memory" not in r.stderr.lower() and "Traceback" not in r.stderr
