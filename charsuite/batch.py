@@ -10,6 +10,7 @@ Re-running it skips finished jobs and points (the folders are stable).
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from charsuite.config import CONF_DIR, ConfigError, choices
 from charsuite.results import JOB_STATUS, SLURM_JOBS  # noqa: F401 - re-exported: callers import them from here
 from charsuite.scheduler import describe
 
+REPORTED_BY_PARENT = "CHARSUITE_BATCH_REPORTS"  # set for the families charsuite.batch runs
 # Jobs that failed in the last batch this process reported (the CLI's exit code reads it).
 LAST_FAILED: list[int] = []
 
@@ -72,7 +74,11 @@ class BatchReport(Callback):
     """Prints the batch report when a multirun ends, whatever the launcher."""
 
     def on_multirun_end(self, config, **kwargs) -> None:
-        _, failed = report(Path(config.hydra.sweep.dir))
+        import io
+
+        # under charsuite.batch, one report at the end covers every family (not one more per family)
+        quiet = os.environ.get(REPORTED_BY_PARENT) == "1"
+        _, failed = report(Path(config.hydra.sweep.dir), file=io.StringIO() if quiet else sys.stderr)
         LAST_FAILED.append(failed)
 
 
@@ -130,7 +136,7 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         for cmd in cmds:
             print("+ " + " ".join(cmd[2:]), file=sys.stderr)
-            procs.append(subprocess.Popen(cmd))
+            procs.append(subprocess.Popen(cmd, env={**os.environ, REPORTED_BY_PARENT: "1"}))
             if not parallel:  # each family's Slurm array queues at once; locally one family at a time
                 codes.append(procs[-1].wait())
         if parallel:

@@ -320,7 +320,7 @@ class EngineConfig:
     n_ubatch: int = 512
     n_gpu_layers: int = 0
     kv_type: str = "f16"
-    repack: bool = True
+    repack: Any = "auto"  # llama.cpp's repacked CPU buffers: true, false, or auto (probed: llamacpp_repack.py)
 
     def __post_init__(self) -> None:
         _one_of(self.name, "engine", ENGINES)
@@ -330,6 +330,8 @@ class EngineConfig:
         _positive(self.n_gpu_layers, "engine.n_gpu_layers", allow_zero=True)
         _at_most(self.n_gpu_layers, "engine.n_gpu_layers", LLAMA_INT32, "llama.cpp holds it in an int32")
         _one_of(self.kv_type, "engine.kv_type", KV_TYPES)
+        if self.repack not in (True, False, "auto"):
+            raise ConfigError(f"unknown engine.repack {self.repack!r}; choose one of: true, false, auto")
 
 
 @dataclass

@@ -77,6 +77,11 @@ class WorkerDriver:
         if failed:
             return failed
         reply = self.worker.request({"cmd": cmd, **args}, self.run.workload.timeout_s)
+        if reply.status is Status.crashed and "signal" in (reply.error or ""):
+            from charsuite.engines import engine_class
+
+            hint = engine_class(self.run.engine.name).crash_hint(self.engine_files)
+            reply.error = f"{reply.error}: {hint}" if hint else reply.error
         self.served += cmd in ("measure", "profile")
         # A CUDA out-of-memory is caught in the worker, which frees its cache and carries on:
         # no restart (and no model rebuild) per OOM probe. Anything else gets a fresh worker.

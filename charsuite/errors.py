@@ -30,6 +30,11 @@ def one_line(exc: BaseException) -> str:
     return text if own else f"{type(exc).__name__}: {text}"
 
 
+def description(doc: str | None) -> str:
+    """A module docstring's first paragraph as one line: a command's --help description, whole."""
+    return " ".join((doc or "").strip().split("\n\n")[0].split())
+
+
 def run_command(prog: str, main: Callable[..., int | None], *args) -> int:
     """Run a command's main; turn whatever escapes it into an exit code and one line."""
     try:

@@ -80,6 +80,12 @@ def finished_job(run: RunConfig, run_dir: Path) -> dict[str, Any] | None:
     status = results.read_json_or_none(run_dir / JOB_STATUS, dict) if (run_dir / JOB_STATUS).is_file() else None
     if not status or status.get("status") != "ok" or status.get("plan") != json_safe(plan(run)):
         return None
+    try:  # and the folder's run.json is this run's (a damaged one is check_resumable's to report)
+        recorded = (results.read_json(run_dir / results.RUN, dict) or {}).get("fingerprint_id")
+        if recorded != status["plan"]["fingerprint_id"]:
+            return None
+    except (OSError, ValueError, RecursionError):
+        return None
     points = results.latest(results.read_points(run_dir / results.RESULTS, quiet=True),
                             status["plan"]["fingerprint_id"])
     return status if points and all(p.kept for p in points.values()) else None

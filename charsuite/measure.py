@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from charsuite import allocator
+from charsuite import allocator, compiles
 from charsuite.engines.base import Engine
 from charsuite.noise import StopRule
 from charsuite.trackers import memory
@@ -127,6 +127,9 @@ class PhaseResult:
     per_call: int                # tokens-per-latency divisor (see PhaseStep)
     readings: list[Any]          # the power trackers' readings
     compile_s: float | None = None  # compile/capture: the first call's seconds less a timed call's
+    compiles: int = 0               # frames torch.compile compiled for the point (first call, warmups, timed)
+    compiles_s: float = 0.0         # dynamo's own seconds for them
+    timed_recompiles: int = 0       # of them, during the timed calls: their samples hold compilation
 
     @property
     def latency_s(self) -> float:
@@ -160,6 +163,7 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
     compiled = engine.mode != "eager"
     warmup = max(warmup, 1) if compiled else warmup
     calls = warmup + rule.max_repeats + 1
+    at_start = compiles.count()
     if compiled:
         first = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc, chunk, calls)
         first_s, _ = timed(first.run, device)
@@ -173,13 +177,16 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
         tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)
     with memory.MemoryTracker(device).track() as mem_reading:
         step = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc, chunk, calls)
-        samples, _, readings = repeat(step.run, device, warmup, rule, trackers)
+        each_call = compiles.PerCall()
+        samples, _, readings = repeat(step.run, device, warmup, rule, trackers, on_step=each_call)
     mem = _mem(engine, step.state, mem_reading.peak_bytes, mem_reading.before_bytes)
     if tensor_peak is not None:
         mem["tensor_peak"] = tensor_peak
     compile_s = max(0.0, first_s - statistics.median(samples)) if first_s is not None else None
+    total = compiles.count() - at_start
     return PhaseResult([s / step.per_call for s in samples], mem_reading.peak_bytes, mem, step.tokens,
-                       step.per_call, readings, compile_s)
+                       step.per_call, readings, compile_s, total.frames, total.seconds,
+                       sum(each_call.frames[warmup:]))
 
 
 def decode_matches_forward(engine: Engine, device: torch.device, length: int = 48) -> float:

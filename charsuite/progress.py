@@ -8,11 +8,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from charsuite.records import Point, Status
-from charsuite.units import confidence, human_bytes, human_tokens
+from charsuite.units import confidence, human_bytes, human_seconds, human_tokens
 
 
 def remaining_s(walls: dict[str, list[tuple[int, float]]], todo: list[tuple[str, int]]) -> float | None:
@@ -53,11 +54,14 @@ class Progress:
         self.walls: dict[str, list[tuple[int, float]]] = {}       # phase -> (context, seconds) measured here
         self.todo: list[tuple[str, int]] = []                     # ladder points not yet done
 
-    def start(self, total_estimate: int, plan: list[tuple[str, int]] | None = None) -> None:
-        self.total = total_estimate
+    def start(self, total_estimate: int, plan: list[tuple[str, int]] | None = None,
+              profiled: list[tuple[str, int]] | None = None) -> None:
+        """`plan`: the ladder's (phase, length) points; `profiled`: the profile points run after them."""
+        self.total = total_estimate + len(profiled or [])
         self.todo = list(plan or [])
-        self.console.print(f"[bold]{self.title}[/bold]  ({total_estimate} ladder points; bisection adds a few)",
-                           soft_wrap=True)
+        extra = f" and {len(profiled)} profiled" if profiled else ""
+        self.console.print(f"[bold]{self.title}[/bold]  ({total_estimate} ladder points{extra}; bisection adds a "
+                           "few)", soft_wrap=True)
         if self.console.is_terminal:
             self.status = self.console.status(self, refresh_per_second=2)  # re-rendered: the clocks tick
             self.status.start()
@@ -94,7 +98,7 @@ class Progress:
             took = f"  took {seconds:.1f} s, {self.left()}"
         self.current = None
         lat = point.latency_s
-        detail = f"{lat * 1e3:9.1f} ms" if lat is not None else f"{(point.error or '')[:70]}"
+        detail = f"{human_seconds(lat):>9s}" if lat is not None else f"{(point.error or '')[:70]}"
         mem = point.peak_mem_bytes
         mark = " (recorded earlier)" if resumed else ""
         spread = f" +-{point.median_rel_ci:.0%}" if point.median_rel_ci is not None else ""
@@ -109,23 +113,28 @@ class Progress:
             self.status = None
 
 
+TABLE_COLUMNS = ("phase", "context", "status", "latency", "interval (conf.)", "n", "tokens/s", "peak mem", "noisy")
+
+
 def print_table(points: list[Point], summary: list[dict[str, Any]], console: Console | None = None) -> None:
     console = console or Console(highlight=False)
     if not console.is_terminal:  # a log file: wide enough for every column unabbreviated
         console.width = max(console.width, 110)
-    table = Table(title="charsuite results", show_lines=False)
-    for col in ("phase", "context", "status", "latency", "interval (confidence)", "n", "tokens/s", "peak memory",
-                "noisy"):
-        table.add_column(col, justify="right" if col not in ("phase", "status", "noisy") else "left")
-    for p in sorted(points, key=lambda r: (r.phase != "prefill", r.phase, r.context)):
-        lat, tps, mem = p.latency_s, p.tokens_per_s, p.peak_mem_bytes
-        table.add_row(p.phase, human_tokens(p.context), p.status.value,
-                      f"{lat * 1e3:.1f} ms" if lat is not None else "-",
-                      f"+-{p.median_rel_ci:.1%} ({confidence(p.ci_coverage)})" if p.median_rel_ci is not None else "-",
-                      str(len(p.latency_samples_s)) if p.latency_samples_s else "-",
-                      f"{tps:,.0f}" if tps is not None else "-",
-                      human_bytes(mem) if mem else "-",
-                      "[yellow]noisy[/yellow]" if p.noisy else "")
+    rows = [[f"profile ({p.profiled_phase})" if p.phase == "profile" and p.profiled_phase else p.phase,
+             human_tokens(p.context), p.status.value, human_seconds(p.latency_s),
+             f"+-{p.median_rel_ci:.1%} ({confidence(p.ci_coverage)})" if p.median_rel_ci is not None else "-",
+             str(len(p.latency_samples_s)) if p.latency_samples_s else "-",
+             f"{p.tokens_per_s:,.0f}" if p.tokens_per_s is not None else "-",
+             human_bytes(p.peak_mem_bytes) if p.peak_mem_bytes else "-", "noisy" if p.noisy else ""]
+            for p in sorted(points, key=lambda r: (r.phase != "prefill", r.phase, r.context))]
+    table = Table(title="charsuite results", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+    for i, col in enumerate(TABLE_COLUMNS):
+        # no column narrower than its longest word: a narrow terminal wraps cells at spaces, never cuts a number
+        width = max(len(word) for cell in [col, *(r[i] for r in rows)] for word in cell.split() or [""])
+        table.add_column(col, justify="left" if col in ("phase", "status", "noisy") else "right", min_width=width,
+                         overflow="fold")
+    for r in rows:
+        table.add_row(*r[:-1], f"[yellow]{r[-1]}[/yellow]" if r[-1] else "")
     console.print(table)
     noisy = [p for p in points if p.noisy]
     if noisy:

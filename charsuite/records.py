@@ -124,6 +124,9 @@ class Measurement(Energy, Noise):
     peak_rss_bytes: int | None = None    # the worker's VmHWM, kept where peak_mem_bytes is the cgroup's count
     mem: dict[str, int] | None = None
     compile_s: float | None = None   # compile/graph capture: the first call's seconds beyond a timed call
+    compiles: int | None = None      # compiled modes: frames torch.compile compiled for the point, recompiles too
+    compiles_s: float | None = None  # ... and dynamo's own seconds for them
+    timed_recompiles: int | None = None  # ... of them during the timed calls (the point is then noisy)
     engine_latency_s: float | None = None  # the engine's own clock over the same timed calls (llama.cpp's counters)
     stderr_tail: list[str] | None = None
 

@@ -23,7 +23,7 @@ from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
 from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, differing, label, like_for_like, setup
 from charsuite.analysis.trust import include_noisy_arg, is_noisy, usable
-from charsuite.errors import UsageError, run_command
+from charsuite.errors import UsageError, description, run_command
 from charsuite.units import human_tokens
 
 
@@ -180,7 +180,7 @@ def markdown(paths: list[Path], include_noisy: bool = False) -> str:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m charsuite.summary", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m charsuite.summary", description=description(__doc__))
     ap.add_argument("dirs", nargs="+", type=Path)
     argv, include_noisy = include_noisy_arg(list(argv if argv is not None else sys.argv[1:]))
     args = ap.parse_args(argv)

@@ -96,7 +96,9 @@ class Sweep:
             if self.run.context.start == "predicted" and self.predict_boundary is not None:
                 self.predicted = self.predict_boundary(int(self.driver.info.get("resident_bytes") or 0))
             if self.progress:
-                self.progress.start(len(lengths) * len(phases), [(p, n) for p in phases for n in lengths])
+                profiled = ([(f"profile:{p}", n) for n in self.run.profile.contexts for p in phases]
+                            if self.run.profile.enabled else [])
+                self.progress.start(len(lengths) * len(phases), [(p, n) for p in phases for n in lengths], profiled)
             for phase in phases:
                 if out_of_budget:
                     b = Boundary(stop_reason=Status.skipped.value)

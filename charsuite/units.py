@@ -36,6 +36,17 @@ def human_bytes(n: float | None) -> str:
 # (2e18 tokens once ran into a dry-run's RuntimeError).
 MAX_TOKENS = 2**26
 
+def human_seconds(s: float | None) -> str:
+    """A latency in the unit a reader takes in at a glance: 412 us, 18.4 ms, 2.31 s, 165 s."""
+    if s is None:
+        return "-"
+    if s < 1e-3:
+        return f"{s * 1e6:.0f} us"
+    if s < 1:
+        return f"{s * 1e3:.1f} ms"
+    return f"{s:.2f} s" if s < 100 else f"{s:.0f} s"
+
+
 _SUFFIX = re.compile(r"^\s*(\d+)\s*([kKmM]?)\s*$")
 
 

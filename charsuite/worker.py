@@ -146,11 +146,18 @@ class Session:
         from charsuite.measure import engine_clock
 
         own = engine_clock(self.engine.take_perf(), phase, len(r.samples_s), r.per_call)
+        noise = assess(r.samples_s, r.readings[1], energy.throttled, w.target_rel_ci,
+                       threads=torch.get_num_threads() if self.device.type == "cpu" else 1)
+        compiled = {}
+        if self.engine.mode == "compile":
+            compiled = dict(compiles=r.compiles, compiles_s=r.compiles_s, timed_recompiles=r.timed_recompiles)
+            if r.timed_recompiles:  # its samples hold compilation, not the model
+                noise.noisy = True
+                noise.noise_reason = "; ".join(filter(None, [f"recompiled {r.timed_recompiles}x during its timed "
+                                                             "calls", noise.noise_reason]))
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
                      peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, compile_s=r.compile_s, engine_latency_s=own,
-                     **vars(energy),
-                     **vars(assess(r.samples_s, r.readings[1], energy.throttled, w.target_rel_ci,
-                                   threads=torch.get_num_threads() if self.device.type == "cpu" else 1)))
+                     **compiled, **vars(energy), **vars(noise))
 
     def profile(self, phase: str, context: int, trace_path: str, steps: int = 1, eager: bool = False) -> Reply:
         """The phase's own timed step, run again under the profiler (one traced warmup step,

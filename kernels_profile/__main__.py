@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from charsuite.errors import UsageError, run_command
+from charsuite.errors import UsageError, description, run_command
 from kernels_profile.attribute import (
     attribute,
     learned_categories,
@@ -30,7 +30,7 @@ def _not_a_trace(path: Path, exc: Exception) -> UsageError:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m kernels_profile", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m kernels_profile", description=description(__doc__))
     ap.add_argument("trace", type=Path)
     ap.add_argument("--json", action="store_true", help="print {basis, categories, coverage} as JSON")
     ap.add_argument("--grouping", choices=("charsuite", "study"), default="charsuite",

@@ -26,6 +26,12 @@ class Engine(ABC):
         and make the files its workers load. Returns {name: path} for the worker's setup."""
         return {}
 
+    @classmethod
+    def crash_hint(cls, files: dict[str, str]) -> str | None:
+        """What to try when a worker running this engine died of a signal (a crash of the engine's own
+        code, with the setting known to avoid it), or None."""
+        return None
+
     def guard_tolerance(self, tol: float) -> float:
         """The |dlogit| the correctness guard allows this engine: the run's tolerance, widened
         only where the engine's own cache stores values in fewer bits than the model computes."""

@@ -50,6 +50,15 @@ def refused(run: Any) -> list[str]:
     return [what for bad, what in asked if bad]
 
 
+def with_repack(run: Any, gguf: str) -> dict[str, str]:
+    """The files a worker runs, and whether llama.cpp's repacked CPU buffers are used with them (and why)."""
+    from charsuite.engines import gguf_files, llamacpp_repack
+
+    quant = run.model.quant or (weight_type(run.model) if not run.model.gguf else "")
+    use, why = llamacpp_repack.decide(run.engine.repack, quant, gguf, gguf_files.cache_dir())
+    return {"gguf": gguf, "repack": "1" if use else "0", "repack_why": why}
+
+
 def check_kv_blocks(run: Any) -> None:
     """llama.cpp stores a quantized KV cache in blocks (q8_0: 32 values) and refuses a context whose
     attention head size the block does not divide: said before any point, in one line."""
@@ -84,7 +93,7 @@ class LlamaCppEngine(Engine):
         if run.model.weights == "pretrained":
             if not run.model.gguf:
                 raise ConfigError("engine=llamacpp model.weights=pretrained needs model.gguf=PATH (a GGUF file)")
-            return {"gguf": run.model.gguf}
+            return with_repack(run, run.model.gguf)
         import transformers
 
         from charsuite.engines import gguf_files, gguf_model
@@ -92,7 +101,7 @@ class LlamaCppEngine(Engine):
         model_type = getattr(transformers, run.model.config_class).model_type
         gguf_model.check_supported(model_type, run.model.name)
         check_kv_blocks(run)
-        return {"gguf": str(gguf_files.ensure(run.model))}
+        return with_repack(run, str(gguf_files.ensure(run.model)))
 
     def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager",
                  settings: dict[str, Any] | None = None, files: dict[str, str] | None = None,
@@ -106,8 +115,11 @@ class LlamaCppEngine(Engine):
         params = lib.llama_model_default_params()
         params.n_gpu_layers = self.settings.n_gpu_layers if device.type == "cuda" else 0
         params.load_mode = lib.LLAMA_LOAD_MODE_NONE  # read into memory: resident, counted under the cap
-        params.use_extra_bufts = self.settings.repack
-        path = (files or {}).get("gguf") or spec.gguf
+        files = files or {}
+        self.repack = files.get("repack", "1" if self.settings.repack is not False else "0") == "1"
+        self.repack_why = files.get("repack_why") or f"engine.repack={self.settings.repack}"
+        params.use_extra_bufts = self.repack
+        path = files.get("gguf") or spec.gguf
         self.path = path
         since = len(self.log.lines)
         self.model = lib.llama_model_load_from_file(str(path).encode(), params)
@@ -217,6 +229,17 @@ class LlamaCppEngine(Engine):
 
     def weight_bytes(self) -> int:
         return int(self.lib.llama_model_size(self.model))
+
+    @classmethod
+    def crash_hint(cls, files: dict[str, str]) -> str | None:
+        if files.get("repack") == "1":
+            return ("a crash inside llama.cpp with its repacked CPU buffers (quantized weights crash them on some "
+                    "CPUs, AMX-INT8 among them): engine.repack=false avoids it")
+        return None
+
+    def observe(self) -> dict[str, Any]:
+        """On every line: whether the weights run from llama.cpp's repacked CPU buffers, and why."""
+        return {"cpu_buffers": "repacked" if self.repack else "plain", "cpu_buffers_why": self.repack_why}
 
     def implementations(self) -> dict[str, str | None]:
         s = self.settings

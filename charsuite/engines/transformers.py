@@ -83,9 +83,16 @@ def meta_sizes(spec: ModelConfig) -> tuple[int, int]:
     """(parameter count, bytes of buffers in spec.dtype) from one build on the meta device,
     so any size is counted without allocating it. Buffers matter: GPT-Neo's causal mask
     alone is max_positions^2 bytes per layer."""
-    with torch.device("meta"):
-        model = transformers.AutoModelForCausalLM.from_config(hf_config(spec), dtype=TORCH_DTYPES[spec.dtype],
-                                                              trust_remote_code=spec.trust_remote_code)
+    config = hf_config(spec)
+    try:
+        with torch.device("meta"):
+            model = transformers.AutoModelForCausalLM.from_config(config, dtype=TORCH_DTYPES[spec.dtype],
+                                                                  trust_remote_code=spec.trust_remote_code)
+    except Exception as exc:  # noqa: BLE001 - a folder's config transformers reads but cannot build (a nested one)
+        if spec.path is None:
+            raise
+        raise ConfigError(f"model.path={spec.path}: transformers cannot build a model from its config.json "
+                          f"({one_line(exc)[:160]})") from None
     seen: set[int] = set()
     buffers = 0
     for b in model.buffers():

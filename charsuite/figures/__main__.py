@@ -15,7 +15,7 @@ from pathlib import Path
 
 from charsuite import results
 from charsuite.analysis.trust import include_noisy_arg
-from charsuite.errors import UsageError, one_line, run_command
+from charsuite.errors import UsageError, description, one_line, run_command
 from charsuite.figures import report
 from charsuite.figures.plots import Data, Skip
 from charsuite.figures.registry import FIGURES
@@ -65,7 +65,7 @@ def export(figures: dict, out: Path, formats=FORMATS) -> list[Path]:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m charsuite.figures", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(prog="python -m charsuite.figures", description=description(__doc__))
     ap.add_argument("dirs", nargs="+", type=Path, help="run folders and batch folders")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: pdf,svg,png (empty: html only)")

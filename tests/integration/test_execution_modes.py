@@ -75,5 +75,10 @@ def test_compile_mode_runs_passes_the_guard_and_times_compilation_apart(cli, tmp
         assert p["status"] == "ok" and p["mode"] == "compile" and p["compile_s"] is not None
     # the run's first compilation is the prefill point's first call: timed apart, longer than any sample
     assert points["prefill"]["compile_s"] > max(points["prefill"]["latency_samples_s"])
+    # issue 33: every compilation a point triggers is counted, with dynamo's own time, apart from latency;
+    # a point whose timed calls recompiled says so and is noisy
+    for p in points.values():
+        assert p["compiles"] >= 1 and p["compiles_s"] > 0 and p["timed_recompiles"] is not None
+        assert (p["timed_recompiles"] > 0) <= bool(p["noisy"] and "recompiled" in p["noise_reason"])
     run = json.loads((run_dir / results.RUN).read_text())
     assert run["correctness_guard"]["passed"] and run["correctness_guard"]["mode"] == "compile"

@@ -188,7 +188,7 @@ RAW_BEFORE = [  # each once raised a raw exception (exit 1); now one line, exit 
     (("model.path={not-utf8}",), "its config.json is unreadable"),
     (("model.path={a-list}",), "holds a JSON list"),
     (("model.path={unknown-type}",), "transformers cannot read its config.json"),
-    (("model.path={nested}",), "transformers cannot read its config.json"),
+    (("model.path={nested}",), "transformers cannot build a model from its config.json"),
 ]
 
 
@@ -240,3 +240,12 @@ def test_a_broken_browser_keeps_report_html(tmp_path):
                 env={"BROWSER_PATH": "/nonexistent/chromium"}, timeout=600)
     assert r.returncode == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
     assert "report.html" in r.stderr and (tmp_path / "figs" / "report.html").stat().st_size > 10_000
+
+
+def test_a_named_batch_reports_once_for_all_its_families(tmp_path):
+    sweep = tmp_path / "quick"
+    r = run_cli("cpu_quick", "context.min=64", "context.max=64", "workload.phases=[prefill]", "workload.repeats=1",
+                "workload.max_repeats=1", "workload.warmup=0", f"hydra.sweep.dir={sweep}", module="charsuite.batch",
+                timeout=900)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stderr.count("charsuite batch ") == 1 and "3 job(s) succeeded, 0 failed" in r.stderr, r.stderr[-3000:]

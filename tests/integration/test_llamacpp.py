@@ -157,3 +157,19 @@ def test_what_llamacpp_refuses_is_said_as_such_never_as_oom(tmp_path):
                 timeout=600)
     assert r.returncode in (1, 2) and "llama.cpp refused the model" in r.stderr, r.stderr[-2000:]
     assert "memory" not in r.stderr.lower() and "Traceback" not in r.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family,quant", [(f, q) for f in ("qwen2_5", "mamba2", "llama3_2") for q in ("q8_0", "q4_0")])
+def test_quantized_sweeps_run_by_default_with_the_buffer_choice_on_every_line(tmp_path, family, quant):
+    # issue 33: on an AMX-INT8 VM every quantized run once died of SIGSEGV in llama.cpp's repacked buffers;
+    # engine.repack=auto probes them once and runs without them where they crash
+    run_dir = tmp_path / "run"
+    r = run_cli(f"+model={family}", "model.size=tiny", "engine=llamacpp", f"model.quant={quant}", "context.min=64",
+                "context.max=128", "workload.repeats=2", "workload.max_repeats=3", "workload.decode_tokens=4",
+                f"hydra.run.dir={run_dir}")
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = _lines(run_dir)
+    assert len(lines) == 4 and all(d["status"] == "ok" and d["quant"] == quant for d in lines), lines
+    assert all(d["impl"]["cpu_buffers"] in ("repacked", "plain") and d["impl"]["cpu_buffers_why"].startswith("auto: ")
+               for d in lines)

@@ -22,7 +22,7 @@ def test_the_table_prints_each_intervals_own_confidence(tmp_path):
     out = io.StringIO()
     print_table(points, [], console=Console(file=out, width=200))
     text = out.getvalue()
-    assert "95% interval" not in text and "interval (confidence)" in text
+    assert "95% interval" not in text and "interval (conf.)" in text
     assert "+-1.0% (75%)" in text and f"+-1.0% ({eight.coverage:.0%})" in text
 
 
@@ -35,3 +35,22 @@ def test_latency_captions_say_the_plotted_intervals_confidence(tmp_path):
     caption = " ".join(a.text for a in figures["prefill_latency"].layout.annotations if a.name == "caption")
     caption = caption.replace("<br>", " ")  # the theme wraps long captions
     assert "75% interval (95% needs six samples)" in caption and "95% interval" not in caption
+
+
+def test_a_narrow_terminal_wraps_cells_and_never_cuts_a_number(tmp_path):
+    from charsuite.records import Point, Status
+
+    base = dict(model="m", size="s", family="ssm", device="cpu", dtype="float32", batch=1)
+    points = [Point(**base, phase="prefill", context=131072, status=Status.ok, latency_s=165.125, tokens_per_s=793.8,
+                    median_rel_ci=0.123, ci_coverage=0.75, latency_samples_s=[165.0, 165.1, 165.2],
+                    peak_mem_bytes=1_294_467_072, noisy=True),
+              Point(**base, phase="profile", profiled_phase="decode", context=131072, status=Status.timeout)]
+    out = io.StringIO()
+    print_table(points, [], console=Console(file=out, width=80, force_terminal=True, color_system=None))
+    text = out.getvalue()
+    table = text.split("of 2 points are noisy")[0].splitlines()[:-1]  # the notes below soft-wrap on their own
+    assert table and max(len(line) for line in table) <= 80
+    words = " ".join(table).split()
+    for whole in ("165", "+-12.3%", "(75%)", "794", "1.2", "GiB", "timeout", "noisy", "(decode)"):
+        assert whole in words, (whole, text)  # a number is whole or not there: never "16512..." or "timeo..."
+    assert "…" not in text and "..." not in text

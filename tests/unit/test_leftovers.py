@@ -85,3 +85,23 @@ def test_llamacpp_failures_are_classified_by_what_it_logged():
     assert isinstance(oom, MemoryError) and "could not allocate a context of 8192" in str(oom)
     assert isinstance(refused, LlamaRefused) and "does not divide" in str(refused)
     assert isinstance(silent, LlamaRefused)  # nothing said is no out-of-memory either
+
+
+def test_repacked_buffers_are_probed_once_and_the_choice_says_why(tmp_path, monkeypatch):
+    from charsuite.engines import llamacpp_repack
+
+    monkeypatch.setattr(llamacpp_repack, "probe_key", lambda gguf: "k-" + gguf)
+    calls = []
+
+    def crashed(gguf):
+        calls.append(gguf)
+        return False, "a probe with them died on this CPU (signal SIGSEGV)"
+
+    monkeypatch.setattr(llamacpp_repack, "probe", crashed)
+    assert llamacpp_repack.decide(True, "q8_0", "m.gguf", tmp_path) == (True, "engine.repack=true")
+    assert llamacpp_repack.decide(False, "q8_0", "m.gguf", tmp_path)[0] is False
+    assert llamacpp_repack.decide("auto", "f32", "m.gguf", tmp_path)[0] is True and not calls  # never repacked
+    first = llamacpp_repack.decide("auto", "q8_0", "m.gguf", tmp_path)
+    again = llamacpp_repack.decide("auto", "q8_0", "m.gguf", tmp_path)
+    assert first == again and first[0] is False and "SIGSEGV" in first[1] and "engine.repack=false" in first[1]
+    assert calls == ["m.gguf"]  # probed once, then read from the cache

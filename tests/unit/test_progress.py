@@ -55,3 +55,17 @@ def test_a_failed_point_does_not_bend_the_estimate(monkeypatch):
                   resumed=False)
     # the out-of-memory point took 100 s of worker restarts; 2048 is still 8 s x 4^2 from the ok points
     assert "took 100.0 s, ~2:08 left" in out.getvalue()
+
+
+def test_profile_points_are_announced_and_counted_in_the_total():
+    out = io.StringIO()
+    prog = Progress("run", Console(file=out, width=200))
+    prog.start(2, [("prefill", 256), ("prefill", 512)], [("profile:prefill", 256)])
+    base = dict(model="m", size="s", family="ssm", device="cpu", dtype="float32", batch=1, status=Status.ok,
+                latency_s=0.5)
+    prog.done("prefill", 256, Point(**base, phase="prefill", context=256), resumed=False)
+    prog.done("prefill", 512, Point(**base, phase="prefill", context=512), resumed=False)
+    prog.done("profile:prefill", 256, Point(**base, phase="profile", profiled_phase="prefill", context=256), False)
+    text = out.getvalue()
+    assert "(2 ladder points and 1 profiled;" in text  # issue 33: once announced 10, then counted 11/11 ... 14/14
+    assert "[1/3 " in text and "[3/3 " in text
