@@ -8,6 +8,7 @@ decode at 256 tokens once recorded compile_s 1.83 s and took 63 s).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -41,3 +42,13 @@ class PerCall:
         now = count()
         self.frames.append(now.frames - self.last.frames)
         self.last = now
+
+
+def fields(result: Any, noise: Any) -> dict[str, Any]:
+    """A compiled point's counts for its line (measure.PhaseResult's); a point whose timed calls
+    recompiled is noisy, and its noise reason says so first."""
+    if result.timed_recompiles:  # its samples hold compilation, not the model
+        noise.noisy = True
+        noise.noise_reason = "; ".join(filter(None, [f"recompiled {result.timed_recompiles}x during its timed calls",
+                                                     noise.noise_reason]))
+    return dict(compiles=result.compiles, compiles_s=result.compiles_s, timed_recompiles=result.timed_recompiles)

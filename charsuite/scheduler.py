@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from charsuite import results
+from charsuite.job_watch import JobWatch
 from charsuite.results import JOB_STATUS, SLURM_JOBS
 
 # Job states after which a job does no more work (sacct's words, first word only: "CANCELLED by 0").
@@ -178,12 +179,13 @@ def _state(job) -> str:
 
 
 @contextmanager
-def _tolerant_map_array(executor_cls, overrides: list[list[str]], submitted: list[Any]):
+def _tolerant_map_array(executor_cls, overrides: list[list[str]], submitted: list[Any], watches: list[JobWatch]):
     original = executor_cls.map_array
 
     def map_array(self, fn, *iterables):
         jobs = original(self, fn, *iterables)
         submitted.extend(jobs)
+        watches.append(JobWatch(jobs, overrides).start())
         return [_Tolerant(j, o, _state) for j, o in zip(jobs, overrides)]
 
     executor_cls.map_array = map_array
@@ -213,8 +215,13 @@ def install() -> None:
 
         overrides = [list(o) for o in job_overrides]
         submitted: list[Any] = []
-        with _tolerant_map_array(submitit.AutoExecutor, overrides, submitted):
-            returns = original(self, job_overrides, initial_job_idx)
+        watches: list[JobWatch] = []
+        try:
+            with _tolerant_map_array(submitit.AutoExecutor, overrides, submitted, watches):
+                returns = original(self, job_overrides, initial_job_idx)
+        finally:
+            for w in watches:
+                w.stop()
         if self._EXECUTOR == "slurm" and submitted:
             ids = [j.job_id for j in submitted]
             record(Path(str(self.config.hydra.sweep.dir)), list(zip(ids, overrides)), settled_accounting(ids))

@@ -130,6 +130,7 @@ class Session:
     def measure(self, phase: str, context: int) -> Reply:
         import torch
 
+        from charsuite import compiles
         from charsuite.measure import measure_phase
         from charsuite.noise import StopRule, assess
         from charsuite.trackers.power import phase_energy
@@ -148,13 +149,7 @@ class Session:
         own = engine_clock(self.engine.take_perf(), phase, len(r.samples_s), r.per_call)
         noise = assess(r.samples_s, r.readings[1], energy.throttled, w.target_rel_ci,
                        threads=torch.get_num_threads() if self.device.type == "cpu" else 1)
-        compiled = {}
-        if self.engine.mode == "compile":
-            compiled = dict(compiles=r.compiles, compiles_s=r.compiles_s, timed_recompiles=r.timed_recompiles)
-            if r.timed_recompiles:  # its samples hold compilation, not the model
-                noise.noisy = True
-                noise.noise_reason = "; ".join(filter(None, [f"recompiled {r.timed_recompiles}x during its timed "
-                                                             "calls", noise.noise_reason]))
+        compiled = compiles.fields(r, noise) if self.engine.mode == "compile" else {}
         return Reply(latency_s=r.latency_s, latency_samples_s=r.samples_s, tokens_per_s=r.tokens_per_s,
                      peak_mem_bytes=r.peak_mem_bytes, mem=r.mem, compile_s=r.compile_s, engine_latency_s=own,
                      **compiled, **vars(energy), **vars(noise))

@@ -137,3 +137,30 @@ def test_a_job_without_a_result_becomes_a_failed_entry():
     [ret] = scheduler._Tolerant(Job(), ["+model=mamba2"], scheduler._state).results()
     assert ret.return_value["status"] == "failed"
     assert ret.return_value["error"].startswith("Slurm ended it without a result (state CANCELLED)")
+
+
+def test_a_line_as_each_job_ends_whatever_order_they_end_in():
+    import io
+
+    from charsuite.job_watch import JobWatch
+
+    class Job:
+        def __init__(self, job_id):
+            self.job_id, self.ended, self.state = job_id, False, "RUNNING"
+
+        def done(self):
+            return self.ended
+
+    jobs = [Job("6_0"), Job("6_1"), Job("6_2")]
+    out = io.StringIO()
+    watch = JobWatch(jobs, [["+model=a"], ["+model=b"], ["+model=c"]], every_s=3600, file=out)
+    assert watch.poll_once() == []
+    jobs[2].ended, jobs[2].state = True, "COMPLETED"  # the last submitted ends first
+    (line,) = watch.poll_once()
+    assert "job 6_2 (+model=c) ended COMPLETED [1/3 ended" in line
+    jobs[0].ended, jobs[0].state = True, "CANCELLED by 0"
+    jobs[1].ended, jobs[1].state = True, "TIMEOUT"
+    watch.stop()  # the last poll reports what ended meanwhile, each once
+    text = out.getvalue()
+    assert "6_0 (+model=a) ended CANCELLED [2/3" in text and "6_1 (+model=b) ended TIMEOUT [3/3" in text
+    assert text.count("6_2") == 1
