@@ -140,6 +140,13 @@ def check_run_dir(flags: list[str]) -> None:
         parent = next((p for p in [path, *path.parents] if p.exists()), None)
         if parent is not None and not os.access(parent, os.W_OK | os.X_OK):
             raise ConfigError(f"cannot create run folder {path}: {parent} is not writable")
+        if parent is not None:  # root passes access(); a folder made and removed is the real test (/proc, ro mounts)
+            import tempfile
+
+            try:
+                os.rmdir(tempfile.mkdtemp(prefix=".charsuite-probe-", dir=parent))
+            except OSError as exc:
+                raise ConfigError(f"cannot create run folder {path}: {parent}: {exc.strerror or exc}") from None
 
 
 def check_argv(argv: list[str]) -> None:

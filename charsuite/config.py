@@ -274,6 +274,10 @@ class WorkloadConfig:
             raise ConfigError(f"workload.phases is empty; name one or more of: {', '.join(PHASES)}")
         for p in self.phases:
             _one_of(p, "workload.phases entry", PHASES)
+        if len(set(self.phases)) < len(self.phases):
+            raise ConfigError(f"workload.phases lists a phase twice ({self.phases}); name each once")
+        if not 0 <= self.seed < 2**63:
+            raise ConfigError(f"workload.seed must be an integer from 0 to 2**63-1, got {self.seed}")
         for key in ("decode_tokens", "repeats", "max_repeats", "batch"):
             _positive(getattr(self, key), f"workload.{key}")
         for key in ("decode_tokens", "repeats", "max_repeats", "warmup"):

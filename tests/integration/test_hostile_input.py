@@ -72,6 +72,7 @@ HYDRA_BAD = [
     (("hydra.job.chdir=maybe",), "hydra.job.chdir"),
     (("+model=mamba2,qwen2_5",), "add -m first"),
     (("workload.repeats=2", "-m"), "-m goes before the overrides"),
+    (("hydra.run.dir=/proc/charsuite-run",), "cannot create run folder /proc/charsuite-run"),  # root passes access()
 ]
 
 

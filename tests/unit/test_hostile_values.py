@@ -40,6 +40,10 @@ BAD = [
     (("context.max=2000000000000000000",), "more tokens than a tensor length"),
     (("context.ladder=[" + ",".join(str(n) for n in range(1, 400)) + "]", "context.min=1", "context.max=400"),
      "more than 256 lengths"),
+    # found by a second adversarial round
+    (("workload.phases=[prefill,prefill]",), "lists a phase twice"),
+    (("workload.seed=-1",), "workload.seed must be an integer from 0"),
+    (("workload.seed=100000000000000000000000",), "workload.seed"),
     # engine settings llama.cpp holds in int32
     (("engine=llamacpp", "engine.n_batch=9999999999"), "engine.n_batch"),
     (("engine=llamacpp", "engine.n_ubatch=9999999999"), "engine.n_ubatch"),
