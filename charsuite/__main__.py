@@ -18,6 +18,11 @@ def _hydra_main(cfg) -> None:
 
 
 def main() -> None:
+    if "--version" in sys.argv[1:]:  # charsuite's own, not Hydra's
+        from charsuite import __version__
+
+        print(f"charsuite {__version__}")
+        return
     check_argv(sys.argv[1:])
     sys.argv[1:] = hydra_argv(sys.argv[1:])
     from charsuite import scheduler

@@ -112,6 +112,10 @@ def _main(argv: list[str] | None = None) -> int:
     from charsuite.cli import preflight
 
     argv = list(sys.argv[1:] if argv is None else argv)
+    from charsuite.errors import help_or_version
+
+    if (done := help_or_version("charsuite.batch", argv, __doc__)) is not None:
+        return done
     if not argv or argv[0].startswith("-"):
         print(f"usage: python -m charsuite.batch EXPERIMENT [override ...]; experiments: "
               f"{', '.join(choices('experiment'))}", file=sys.stderr)

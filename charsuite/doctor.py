@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 
-from charsuite.errors import ConfigError, run_command
+from charsuite.errors import ConfigError, help_or_version, run_command
 
 
 def _version(dist: str) -> str | None:
@@ -92,6 +92,34 @@ def chromium() -> tuple[bool, str]:
     return (path is not None), (path or "not found: figures fall back to report.html only")
 
 
+def compiler() -> tuple[bool, str]:
+    """workload.mode=compile on a CPU: Inductor's C++ backend builds with the system's C++ compiler."""
+    import shutil
+    import subprocess
+
+    path = shutil.which("g++") or shutil.which("c++")
+    if path is None:
+        return False, "no g++: workload.mode=compile cannot build on the CPU (Debian: apt-get install g++)"
+    first = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30).stdout.splitlines()
+    return True, f"{first[0] if first else path}: workload.mode=compile can build on the CPU"
+
+
+def slurm() -> tuple[bool, str]:
+    """hydra/launcher=slurm: sbatch to submit, sacct for each job's state, time and memory."""
+    import shutil
+    import subprocess
+
+    if shutil.which("sbatch") is None:
+        return False, "no sbatch: hydra/launcher=slurm unavailable here (scripts/slurm_local.sh up makes a local one)"
+    r = subprocess.run(["sinfo", "-h", "-o", "%P %a %D"], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0:
+        return False, "sbatch is installed but no Slurm controller answers (sinfo failed; set SLURM_CONF?)"
+    acct = subprocess.run(["sacct", "-n", "-X", "-S", "now"], capture_output=True, text=True, timeout=30)
+    parts = ", ".join(r.stdout.split("\n")[0].split()) or "no partition"
+    return True, (f"controller answers ({parts}); accounting "
+                  + ("on (sacct)" if acct.returncode == 0 else "off: the batch report has no state, time or RSS"))
+
+
 def memory() -> tuple[bool, str]:
     fields = {}
     with open("/proc/meminfo") as f:
@@ -103,7 +131,8 @@ def memory() -> tuple[bool, str]:
 
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
     "CUDA": cuda, "SSM kernels": kernels, "NVML": nvml, "RAPL": rapl, "Jetson rails": jetson,
-    "memory cgroup": cgroup, "llama.cpp": llamacpp, "Chromium": chromium, "memory": memory,
+    "memory cgroup": cgroup, "llama.cpp": llamacpp, "Chromium": chromium, "C++ compiler": compiler, "Slurm": slurm,
+    "memory": memory,
 }
 
 
@@ -120,6 +149,8 @@ def report() -> list[dict]:
 
 def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if (done := help_or_version("charsuite.doctor", argv, __doc__)) is not None:
+        return done
     fmt = "table"
     for a in argv:
         if a in ("format=json", "format=table"):

@@ -35,6 +35,20 @@ def description(doc: str | None) -> str:
     return " ".join((doc or "").strip().split("\n\n")[0].split())
 
 
+def help_or_version(prog: str, argv: list[str], doc: str | None) -> int | None:
+    """--help / -h (the command's docstring: usage first) and --version, the same on every command: 0 once
+    printed, None when neither was asked."""
+    if any(a in ("--help", "-h") for a in argv):
+        print(f"usage: {(doc or prog).strip()}")
+        return 0
+    if "--version" in argv:
+        from charsuite import __version__
+
+        print(f"{prog} (charsuite) {__version__}")
+        return 0
+    return None
+
+
 def run_command(prog: str, main: Callable[..., int | None], *args) -> int:
     """Run a command's main; turn whatever escapes it into an exit code and one line."""
     try:

@@ -11,7 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
-from charsuite import results
+from charsuite import __version__, results
 from charsuite.errors import UsageError, run_command
 
 
@@ -55,6 +55,7 @@ def parquet_table(table, nested: list[str]):
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m charsuite.export", description="Export charsuite results as CSV "
                                  "and Parquet")
+    ap.add_argument("--version", action="version", version=f"charsuite.export (charsuite) {__version__}")
     ap.add_argument("dirs", nargs="+", type=Path)
     ap.add_argument("--out", type=Path, required=True)
     args = ap.parse_args(argv)

@@ -17,7 +17,7 @@ from charsuite.cli import split_argv
 from charsuite.compose import compose
 from charsuite.config import ConfigError, choices
 from charsuite.engines import kernel_paths
-from charsuite.errors import run_command
+from charsuite.errors import help_or_version, run_command
 from charsuite.units import human_bytes, human_tokens
 
 METHODS = ("dryrun", "analytic")
@@ -123,6 +123,8 @@ def print_table(out: dict) -> None:
 
 def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if (done := help_or_version("charsuite.predict", argv, __doc__)) is not None:
+        return done
     opts = {"format": "table", "method": "dryrun"}
     rest = []
     for a in argv:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from charsuite import results
+from charsuite import __version__, results
 from charsuite.analysis.crossover import bootstrap_crossings
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
@@ -181,6 +181,7 @@ def markdown(paths: list[Path], include_noisy: bool = False) -> str:
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m charsuite.summary", description=description(__doc__))
+    ap.add_argument("--version", action="version", version=f"charsuite.summary (charsuite) {__version__}")
     ap.add_argument("dirs", nargs="+", type=Path)
     argv, include_noisy = include_noisy_arg(list(argv if argv is not None else sys.argv[1:]))
     args = ap.parse_args(argv)

@@ -11,6 +11,7 @@ import argparse
 import json
 from pathlib import Path
 
+from charsuite import __version__
 from charsuite.errors import UsageError, description, run_command
 from kernels_profile.attribute import (
     attribute,
@@ -31,6 +32,7 @@ def _not_a_trace(path: Path, exc: Exception) -> UsageError:
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m kernels_profile", description=description(__doc__))
+    ap.add_argument("--version", action="version", version=f"kernels_profile (charsuite) {__version__}")
     ap.add_argument("trace", type=Path)
     ap.add_argument("--json", action="store_true", help="print {basis, categories, coverage} as JSON")
     ap.add_argument("--grouping", choices=("charsuite", "study"), default="charsuite",

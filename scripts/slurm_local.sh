@@ -3,7 +3,7 @@
 #   scripts/slurm_local.sh up       install (apt: slurm-wlm, slurmdbd, munge, mariadb-server) if missing,
 #                                   start munged, the cluster's own MariaDB, slurmdbd, slurmctld, slurmd
 #   scripts/slurm_local.sh status   what runs, and the node as Slurm sees it
-#   scripts/slurm_local.sh down     stop all five; nothing of it keeps running
+#   scripts/slurm_local.sh down     stop all five that `up` started, by their pids (never a host's own)
 # The node is this host: all its cores and 90% of its memory, CPU only. Its configs are
 # scripts/slurm/slurm.conf.in and slurmdbd.conf.in, filled in under $CHARSUITE_SLURM_DIR (default
 # /tmp/charsuite-slurm); point SLURM_CONF there to use it (`up` prints the line). Accounting (sacct)
@@ -40,6 +40,8 @@ start_munge() {
     chown -R munge:munge /etc/munge /run/munge /var/log/munge /var/lib/munge 2>/dev/null || true
     su -s /bin/sh munge -c /usr/sbin/munged 2>/dev/null || /usr/sbin/munged --force
     munge -n | unmunge >/dev/null || die "munge does not round-trip a credential"
+    mkdir -p "$STATE"
+    cp /run/munge/munged.pid "$STATE/munged.pid" 2>/dev/null || pgrep -n -x munged > "$STATE/munged.pid"  # ours
 }
 
 write_conf() {
@@ -108,21 +110,35 @@ up() {
 
 database_running() { [ -s "$DB_PID" ] && kill -0 "$(cat "$DB_PID")" 2>/dev/null; }
 
+# The pid `up` started a daemon with (its pid file under $STATE), while that process still is that daemon:
+# `down` stops these and nothing else, so a site's own slurmctld or munged on a real node is never touched.
+our_pid() {
+    local pid
+    pid="$(cat "$STATE/$1.pid" 2>/dev/null)" || return 1
+    [ -n "$pid" ] && [ "$(ps -p "$pid" -o comm= 2>/dev/null)" = "$1" ] && ps -p "$pid" -o stat= | grep -qv '^Z' &&
+        echo "$pid"
+}
+
 down() {
+    local daemon pid
     for daemon in slurmd slurmctld slurmdbd munged; do
-        pkill -x "$daemon" 2>/dev/null || true
+        pid="$(our_pid "$daemon")" && kill "$pid" 2>/dev/null || true
     done
     database_running && kill "$(cat "$DB_PID")"  # ours, by its pid file: never a host's database
     for i in $(seq 1 40); do
-        running slurmd || running slurmctld || running slurmdbd || running munged || database_running ||
-            { echo "slurm_local: down"; return; }
+        local left=""
+        for daemon in slurmd slurmctld slurmdbd munged; do our_pid "$daemon" >/dev/null && left="$left $daemon"; done
+        database_running && left="$left mariadbd"
+        [ -z "$left" ] && { echo "slurm_local: down"; return; }
         if [ "$i" = 20 ]; then
-            for daemon in slurmd slurmctld slurmdbd munged; do pkill -KILL -x "$daemon" 2>/dev/null || true; done
+            for daemon in slurmd slurmctld slurmdbd munged; do
+                pid="$(our_pid "$daemon")" && kill -KILL "$pid" 2>/dev/null || true
+            done
             database_running && kill -KILL "$(cat "$DB_PID")"
         fi
         sleep 0.5
     done
-    die "a daemon would not stop: $(pgrep -a 'slurm|munge|mariadbd' | tr '\n' ' ')"
+    die "a daemon of ours would not stop:$left"
 }
 
 status() {

@@ -13,7 +13,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from charsuite import results
+from charsuite import __version__, results
 from charsuite.analysis.trust import include_noisy_arg
 from charsuite.errors import UsageError, description, one_line, run_command
 from charsuite.figures import report
@@ -66,6 +66,7 @@ def export(figures: dict, out: Path, formats=FORMATS) -> list[Path]:
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m charsuite.figures", description=description(__doc__))
+    ap.add_argument("--version", action="version", version=f"charsuite.figures (charsuite) {__version__}")
     ap.add_argument("dirs", nargs="+", type=Path, help="run folders and batch folders")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--formats", default=",".join(FORMATS), help="comma-separated: pdf,svg,png (empty: html only)")

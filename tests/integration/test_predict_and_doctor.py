@@ -39,4 +39,9 @@ def test_doctor_reports_every_check(cli):
     rows = {row["check"]: row for row in json.loads(r.stdout)}
     assert set(rows) >= {"CUDA", "SSM kernels", "NVML", "RAPL", "Jetson rails", "memory cgroup", "Chromium"}
     assert rows["memory"]["ok"] and "GiB total" in rows["memory"]["detail"]
+    # issue 32: the compiler workload.mode=compile needs on a CPU, and Slurm (as the machine has them)
+    import shutil
+
+    assert rows["C++ compiler"]["ok"] == bool(shutil.which("g++") or shutil.which("c++"))
+    assert rows["Slurm"]["ok"] <= bool(shutil.which("sbatch")) and rows["Slurm"]["detail"]
     assert cli("--bogus", module="charsuite.doctor").returncode == 2

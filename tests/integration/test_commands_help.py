@@ -1,0 +1,19 @@
+"""Every command answers --help (usage, exit 0) and --version (charsuite's version, exit 0) the same way,
+fast: once predict's --help exited 2 after 15 s, batch's was one line, doctor's "unknown argument" and
+charsuite's --version printed Hydra's (issue 32)."""
+
+import pytest
+
+from charsuite import __version__
+from helpers import run_cli
+
+COMMANDS = ["charsuite", "charsuite.predict", "charsuite.batch", "charsuite.doctor", "charsuite.export",
+            "charsuite.summary", "charsuite.figures", "kernels_profile"]
+
+
+@pytest.mark.parametrize("module", COMMANDS)
+def test_help_and_version(module):
+    helped = run_cli("--help", module=module, timeout=300)
+    assert helped.returncode == 0 and "usage" in helped.stdout.lower() and "Traceback" not in helped.stderr
+    version = run_cli("--version", module=module, timeout=300)
+    assert version.returncode == 0 and __version__ in version.stdout and "Hydra" not in version.stdout
