@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 
-from charsuite.analysis.facts import model_facts
-from charsuite.analysis.memory_model import max_context, predict
 from charsuite.cli import split_argv
 from charsuite.compose import compose
 from charsuite.config import ConfigError, choices
-from charsuite.engines import kernel_paths
 from charsuite.errors import help_or_version, run_command
 from charsuite.units import human_bytes, human_tokens
 
@@ -27,6 +25,8 @@ FORMATS = ("table", "json")
 def target_impl(run) -> str:
     """The SSM path on the simulated device: on a CUDA profile `auto` means the kernels
     (a GPU user installs the CUDA extra), whether or not they import here."""
+    from charsuite.engines import kernel_paths
+
     return kernel_paths.resolve(run.model.impl, run.device.kind, importable=run.device.kind == "cuda")
 
 
@@ -57,7 +57,15 @@ def assumptions(run, impl: str, method: str) -> list[str]:
     return out
 
 
+def say(line: str) -> None:
+    """A progress line on stderr (the answer itself goes to stdout): dry-runs take seconds each."""
+    print(f"charsuite.predict: {line}", file=sys.stderr, flush=True)
+
+
 def report(run, method: str = "dryrun") -> dict:
+    from charsuite.analysis.facts import model_facts
+    from charsuite.analysis.memory_model import max_context, predict
+
     spec, w, d = run.model, run.workload, run.device
     impl = target_impl(run)
     limit = d.memory_limit_bytes()
@@ -80,17 +88,23 @@ def report(run, method: str = "dryrun") -> dict:
 
     kw = options(run, impl)
     rows = []
-    for n in lengths:
+    for i, n in enumerate(lengths, 1):
+        t0 = time.perf_counter()
         try:
             rows.append(dry_run(spec, n, **kw).as_dict())
         except ValueError as exc:  # past the model's learned positions
             rows.append({"context": n, "error": str(exc)})
+        say(f"dry-run {i}/{len(lengths)} of the ladder: {human_tokens(n)} tokens ({time.perf_counter() - t0:.1f} s)")
     out["params"] = model_facts(spec).params
     out["ladder"] = rows
     if limit:
         # chunked, the state may never fill the cap: the search stops at context.max, not 4M tokens
         upper = {"upper": run.context.max} if w.prefill_chunk else {}
-        b = search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **upper, **kw)
+        probes = iter(range(1, 1000))
+        say(f"searching the largest context within {human_bytes(limit)} (doubling, then bisecting)")
+        b = search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **upper, **kw,
+                   on_probe=lambda n, ok, s: say(f"boundary dry-run {next(probes)}: {human_tokens(n)} tokens "
+                                                  f"{'fits' if ok else 'does not fit'} ({s:.1f} s)"))
         out["predicted_max_context"] = b.largest
         out["search"] = {"probes": len(b.probes), "seconds": round(b.seconds, 1),
                          "smallest_failing": b.smallest_failing}

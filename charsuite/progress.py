@@ -70,8 +70,18 @@ class Progress:
         return clock(time.monotonic() - self.t0)
 
     def left(self) -> str:
+        """What is left: each phase's fitted growth, and within the point running now its own clock - the
+        point's share counts down, and once it runs longer than its estimate, the points after it are
+        scaled up by the same factor (the growth was steeper than fitted), so the estimate never freezes."""
         eta = remaining_s(self.walls, self.todo)
-        return f"~{clock(eta)} left (ladder, from the points so far)" if eta is not None else "estimating time left"
+        if eta is None:
+            return "estimating time left"
+        if self.current is not None and tuple(self.current[:2]) in self.todo:
+            this = remaining_s(self.walls, [tuple(self.current[:2])]) or 0.0
+            spent = time.monotonic() - self.current[3]
+            rest = eta - this
+            eta = rest * (spent / this) if this and spent > this else rest + (this - spent)
+        return f"~{clock(eta)} left (ladder, from the points so far)"
 
     def __rich__(self) -> str:
         """The live line: the point running, for how long, what is done, and what is left."""

@@ -5,6 +5,7 @@ usable memory (what runs out first); on the CPU, the live-tensor peak."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -39,16 +40,22 @@ def needed_bytes(d: DryRun) -> int:
 def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str = "last", impl: str = "reference",
            device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
            lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
-           runtime_bytes: int = 0, chunk: int | None = None) -> Boundary:
+           runtime_bytes: int = 0, chunk: int | None = None,
+           on_probe: Callable[[int, bool, float], None] | None = None) -> Boundary:
+    """`on_probe(length, fits, seconds)` after each dry-run (predict's progress lines)."""
     out = Boundary(None, None)
 
     def fits(n: int) -> bool:
+        t0 = time.perf_counter()
         try:
             d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments, chunk)
         except ValueError:  # past the model's learned positions: no length beyond fits either
             return False
         out.probes.append(d)
-        return needed_bytes(d) + runtime_bytes <= limit_bytes
+        ok = needed_bytes(d) + runtime_bytes <= limit_bytes
+        if on_probe:
+            on_probe(n, ok, time.perf_counter() - t0)
+        return ok
 
     lo, hi = None, None
     n = max(lowest, min(start, upper))

@@ -19,6 +19,9 @@ def test_predict_prints_its_assumptions_and_both_methods_agree_in_kind(cli):
     assert dry["predicted_max_context"] > 8192 and out["analytic"]["predicted_max_context"] > 8192
     table = cli("+model=qwen2_5", "model.size=tiny", "context.max=1K", module="charsuite.predict", timeout=300)
     assert table.returncode == 0 and "assumptions:" in table.stdout and "SSM path reference" in table.stdout
+    # issue 32: the dry-runs say how far they are (stderr; the answer alone on stdout)
+    assert "dry-run 1/3 of the ladder: 256 tokens" in table.stderr and "boundary dry-run 1:" in table.stderr
+    assert "of the ladder" not in table.stdout and "boundary dry-run" not in table.stdout
 
 
 def test_predict_refuses_in_one_line(cli):

@@ -69,3 +69,23 @@ def test_profile_points_are_announced_and_counted_in_the_total():
     text = out.getvalue()
     assert "(2 ladder points and 1 profiled;" in text  # issue 33: once announced 10, then counted 11/11 ... 14/14
     assert "[1/3 " in text and "[3/3 " in text
+
+
+def test_the_estimate_moves_during_a_long_point(monkeypatch):
+    # issue 32: the estimate once froze at "~1:09:58 left" for 28 minutes of one point
+    now = [0.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: now[0])
+    prog = Progress("run", Console(file=io.StringIO(), width=200))
+    prog.start(4, [("prefill", 256), ("prefill", 512), ("prefill", 1024), ("prefill", 2048)])
+    base = dict(model="m", size="s", family="ssm", device="cpu", dtype="float32", batch=1, phase="prefill",
+                status=Status.ok, latency_s=0.5)
+    for n, t in ((256, 2.0), (512, 10.0)):  # 2 s, then 8 s: quadratic
+        prog.point("prefill", n, "ladder")
+        now[0] = t
+        prog.done("prefill", n, Point(**base, context=n), resumed=False)
+    prog.point("prefill", 1024, "ladder")  # 32 s expected, then 128 s for 2048
+    assert "~2:40 left" in prog.__rich__()
+    now[0] = 10.0 + 16
+    assert "~2:24 left" in prog.__rich__()   # counts down within the point
+    now[0] = 10.0 + 64
+    assert "~4:16 left" in prog.__rich__()   # twice its estimate: the 2048 point is scaled up too
