@@ -22,7 +22,8 @@ from charsuite.analysis.memory_model import predicted_max_for_run, runtime_basel
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
 from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, differing, label, like_for_like, setup
-from charsuite.analysis.trust import include_noisy_arg, is_noisy, usable
+from charsuite.analysis.stops import max_context_cell
+from charsuite.analysis.trust import include_noisy_arg, incomparable, is_noisy, usable
 from charsuite.errors import UsageError, description, run_command
 from charsuite.units import human_tokens
 
@@ -31,7 +32,8 @@ def _fmt_ctx(v) -> str:
     return "-" if v is None or (isinstance(v, float) and pd.isna(v)) else human_tokens(int(v))
 
 
-MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill", "max context decode", "predicted max",
+MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill (how it ended)",
+                 "max context decode (how it ended)", "predicted max",
                  "prefill exponent", "decode exponent", "noisy points", "prefill TFLOP/s (share of peak) at max",
                  "decode GB/s (share of peak) at max", "setup", "weights (MiB)"]
 CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% bootstrap interval",
@@ -79,8 +81,8 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
                 share = f" ({r['bandwidth_share']:.1%})" if r["bandwidth_share"] is not None else ""
                 roof[phase] = f"{r['achieved_bandwidth_gbs']:.3g}{share}"
         held = [m["weights"] for m in ok["mem"] if isinstance(m, dict) and m.get("weights")] if "mem" in ok else []
-        rows.append([model, size, fam, device, _fmt_ctx(by_phase.get("prefill", {}).get("max_context_ok")),
-                     _fmt_ctx(by_phase.get("decode", {}).get("max_context_ok")), _fmt_ctx(pred), exps["prefill"],
+        rows.append([model, size, fam, device, max_context_cell(by_phase.get("prefill"), points),
+                     max_context_cell(by_phase.get("decode"), points), _fmt_ctx(pred), exps["prefill"],
                      exps["decode"], noisy, roof["prefill"], roof["decode"], _setup_text(how),
                      f"{held[0] / 2**20:,.0f}" if held else "-"])  # as the engine holds them (llama.cpp: per quant)
     return rows
@@ -111,12 +113,27 @@ def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
                 found = True
                 pair = [f"{m1} {s1}", f"{m2} {s2}", d1, phase]
                 how = _setup_text({**setup(g1), "impl": "-"})
+                apart = incomparable(g1, g2)
                 for res in bootstrap_crossings(a, b, n=500) or [{"estimate": None, "ci95": None}]:
                     est, ci = res["estimate"], res["ci95"]
                     rows.append([*pair, human_tokens(int(round(est))) if est else "no crossover in range",
+                                 f"- (not comparable: {apart})" if apart and est else
                                  f"{human_tokens(int(ci[0]))} - {human_tokens(int(ci[1]))}" if ci and est else "-",
                                  how])
     return rows if found else None
+
+
+def no_crossings(points: pd.DataFrame, include_noisy: bool) -> str:
+    """Why the Crossovers section is empty, truly: no such pair measured, or one whose points are noisy."""
+    ok = points[(points["status"] == "ok") & points["phase"].isin(["prefill", "decode"])]
+    for device, g in ok.groupby("device"):
+        if {"ssm", "hybrid"} & set(g["family"]) and "transformer" in set(g["family"]):
+            if not include_noisy and crossover_rows(points, include_noisy=True) is not None:
+                return (f"none from trusted points: an SSM/hybrid and a Transformer ran on {device}, but too few of "
+                        "their points are left once noisy ones are (analysis.include_noisy=true puts them back)")
+            return (f"none: an SSM/hybrid and a Transformer ran on {device}, but not in like-for-like setups over "
+                    "two or more shared lengths")
+    return "no SSM/hybrid and Transformer measured on the same device"
 
 
 def execution_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[list[str]] | None:
@@ -144,8 +161,10 @@ def execution_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
                 if r is None:
                     continue
                 ctx = r["contexts"]
+                apart = incomparable(ga, gb)
                 rows.append([ga.iloc[0]["model"], str(ga.iloc[0]["size"]), ga.iloc[0]["device"], phase,
                              f"{sa[k]} vs {sb[k]}", f"{r['speedup']:.2f}x",
+                             f"- (not comparable: {apart})" if apart else
                              f"{r['ci95'][0]:.2f}-{r['ci95'][1]:.2f}x" if r["ci95"] else "- (one sample)",
                              f"{human_tokens(ctx[0])}-{human_tokens(ctx[-1])} ({len(ctx)})"])
     return rows or None
@@ -170,12 +189,14 @@ def markdown(paths: list[Path], include_noisy: bool = False) -> str:
     paths_ = execution_rows(points, include_noisy)
     out = ["## Models", "", f"Exponents and crossovers: {basis}.", "",
            *_md(MODEL_COLUMNS, model_rows(points, summaries, include_noisy)), "", "## Crossovers", "",
-           *(_md(CROSSOVER_COLUMNS, crossings) if crossings is not None else
-             ["no SSM/hybrid and Transformer measured on the same device"])]
+           *(_md(CROSSOVER_COLUMNS, crossings) if crossings is not None else [no_crossings(points, include_noisy)])]
     if paths_ is not None:
         out += ["", "## Execution paths", "",
                 "Speedup: geometric mean over the contexts both runs measured of (baseline latency / tried "
                 "latency); above 1x the first-named path is faster.", "", *_md(PATH_COLUMNS, paths_)]
+    elif not include_noisy and execution_rows(points, include_noisy=True) is not None:
+        out += ["", "## Execution paths", "", "none from trusted points: the runs that differ in one setting were "
+                "flagged noisy where they overlap (analysis.include_noisy=true compares them anyway)"]
     return "\n".join(out) + "\n"
 
 

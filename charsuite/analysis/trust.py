@@ -37,3 +37,29 @@ def include_noisy_arg(argv: list[str]) -> tuple[list[str], bool]:
         else:
             rest.append(arg)
     return rest, include
+
+
+# Two runs compared in one ratio must have run under one machine state: the bootstrap's interval covers
+# the spread inside each run, not a change of load or threads between them (once "4.43x [4.11-4.94]"
+# from runs measured at loads 3 and 30).
+LOAD_PER_CORE_GAP = 0.5
+
+
+def machine_state(points: pd.DataFrame) -> dict:
+    """A run's state while its points ran: threads, and the median load per core."""
+    ok = points[points["status"] == "ok"] if "status" in points else points
+    threads = sorted({int(t) for t in ok.get("threads", pd.Series(dtype=float)).dropna()})
+    load = ok.get("load_avg", pd.Series(dtype=float)).dropna()
+    cores = max(threads) if threads else 1
+    return {"threads": threads, "load_per_core": float(load.median()) / cores if len(load) else None}
+
+
+def incomparable(a: pd.DataFrame, b: pd.DataFrame) -> str | None:
+    """Why two runs' latencies cannot share one interval (threads or load differ), or None."""
+    sa, sb = machine_state(a), machine_state(b)
+    if sa["threads"] and sb["threads"] and sa["threads"] != sb["threads"]:
+        return f"threads differ ({sa['threads']} vs {sb['threads']})"
+    la, lb = sa["load_per_core"], sb["load_per_core"]
+    if la is not None and lb is not None and abs(la - lb) > LOAD_PER_CORE_GAP:
+        return f"measured at different loads ({la:.1f} vs {lb:.1f} per core)"
+    return None

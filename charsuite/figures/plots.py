@@ -18,6 +18,7 @@ from charsuite.analysis.crossover import bootstrap_crossings, speedup_curve
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.setups import differing, like_for_like, setup
 from charsuite.analysis.setups import label as setup_label
+from charsuite.analysis.stops import max_context_cell
 from charsuite.analysis.trust import is_noisy
 from charsuite.figures import theme
 from charsuite.noise import spread
@@ -465,9 +466,7 @@ def max_context(data: Data) -> go.Figure:
         colors = [theme.model_color(r["family"], r["model"]) for _, r in g.iterrows()]
         text = []
         for _, r in g.iterrows():
-            bound = "" if pd.isna(r["min_context_oom"]) else " (OOM above)"
-            ok = r["max_context_ok"]
-            text.append(f"{human_tokens(int(ok))}{bound}" if not pd.isna(ok) else "none")
+            text.append(max_context_cell(r.to_dict()).replace(" (", "<br>(").replace(": ", ":<br>", 1)[:120])
         fig.add_trace(go.Bar(x=g["label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
                              marker_color=colors, text=text, textposition="outside", cliponaxis=False))
     top = float(s["max_context_ok"].max() or 1)
@@ -496,8 +495,9 @@ def max_context(data: Data) -> go.Figure:
                      ticktext=[human_tokens(v) if v else "0" for v in ticks])
     fig.update_layout(showlegend=True, barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
                                                                    yanchor="bottom"))
-    caption = ("Measured: the largest prefill that ran (bisected to context.tolerance); a bar without "
-               "'OOM above' stopped at context.max. Predicted: weights + KV cache / SSM state + activations + "
+    caption = ("Measured: the largest prefill that ran, and how its sweep ended under the bar's label (OOM at "
+               "the first length that did not fit, bisected to context.tolerance; a timeout, error or crash at a "
+               "length; or context.max reached). Predicted: weights + KV cache / SSM state + activations + "
                "logits (analysis/memory_model.py) against " + ("; ".join(assumptions) if assumptions else "the cap")
                + ".")
     return theme.style(fig, "Largest context per model", width=theme.TWO_COLUMN_PX * 3 // 4, caption=caption)

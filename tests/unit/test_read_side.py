@@ -31,7 +31,8 @@ def test_summary_finds_the_known_exponents_and_crossovers(batch):
     ssm, tfm = _row(md, "| mamba2 | x"), _row(md, "| qwen2_5 | x")
     assert (float(ssm[7]), float(ssm[8])) == (1.0, 0.0)    # prefill linear, decode flat
     assert (float(tfm[7]), float(tfm[8])) == (2.0, 1.0)    # prefill quadratic, decode linear
-    assert tfm[4] == "16K" and ssm[4] == "16K"
+    # how each sweep ended stands beside its largest context (issue 32): the OOM bracket, or context.max
+    assert tfm[4] == "16K (OOM at 32K)" and ssm[4] == "16K (reached context.max)"
     prefill = _row(md, "| mamba2 x | qwen2_5 x | cpu | prefill")
     decode = _row(md, "| mamba2 x | qwen2_5 x | cpu | decode")
     assert abs(_k(prefill[4]) - 4000) <= 1 and abs(_k(decode[4]) - 2000) <= 1, (prefill, decode)
