@@ -7,6 +7,7 @@ spinning: on a 2-core machine a busy parent steals a core from the measurement.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -25,6 +26,9 @@ from charsuite.records import Reply, Status
 STDERR_TAIL_LINES = 8
 # Lines a worker's stderr carries that never say why it failed (torch.profiler's USDT probes, Kineto).
 STDERR_NOISE = re.compile(r"USDT|profiler_(start|stop)|STAGE:|Kineto|ActivityProfilerController")
+
+
+START_TRIES = 5  # starts of a worker process before a refused fork counts as an error (backing off 2-16 s)
 
 
 class Worker:
@@ -69,12 +73,22 @@ class Worker:
             from charsuite.cgroups import MemoryCgroup
 
             self.cgroup = MemoryCgroup(limit)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "charsuite.worker"],
-            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
-            pass_fds=(write_fd,), env=env, text=True, start_new_session=True,
-            preexec_fn=self.cgroup.join if self.cgroup is not None else None,
-        )
+        for attempt in range(START_TRIES):  # a fork the machine refuses for now (EAGAIN, ENOMEM) is tried again
+            try:
+                self.proc = subprocess.Popen(
+                    [sys.executable, "-m", "charsuite.worker"],
+                    stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                    pass_fds=(write_fd,), env=env, text=True, start_new_session=True,
+                    preexec_fn=self.cgroup.join if self.cgroup is not None else None,
+                )
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.ENOMEM) or attempt == START_TRIES - 1:
+                    os.close(read_fd)
+                    os.close(write_fd)
+                    return Reply.failed(Status.error, f"could not start a worker ({exc.strerror or exc}; tried "
+                                                      f"{attempt + 1} times)")
+                time.sleep(2.0 * 2**attempt)  # back off: other work is holding the machine's processes
         os.close(write_fd)
         self._reply = os.fdopen(read_fd, "r")
         run = self.run

@@ -9,6 +9,7 @@ again, so a killed sweep resumes to the same set of points. The sweep never touc
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -49,6 +50,7 @@ class Sweep:
         if self.progress:
             self.progress.point(phase, context, how)
         fresh = self.driver.fresh
+        load_before = os.getloadavg()[0]
         reply = self.measure(phase, context)
         if reply.status is Status.oom and not fresh and self.run.device.kind == "cpu":
             # A warm worker's heap (glibc keeps what earlier points freed) can fail an allocation a
@@ -58,7 +60,11 @@ class Sweep:
                 self.progress.point(phase, context, f"{how}, out of memory: confirming in a fresh worker")
             self.driver.retire()
             reply = self.measure(phase, context)
-        if reply.status in (Status.crashed, Status.timeout):  # once more, in a fresh worker
+        quieter = os.getloadavg()[0] < load_before / 2  # a timeout is tried again only on a quieter machine
+        if reply.status is Status.timeout and not quieter:
+            reply.error = (f"{reply.error} (not retried: the machine's load is as it was, {os.getloadavg()[0]:.1f}; "
+                           "raise workload.timeout_s or re-run when it is quieter)")
+        elif reply.status in (Status.crashed, Status.timeout):  # once more, in a fresh worker
             if self.progress:
                 self.progress.point(phase, context, f"{how}, retry after {reply.status.value}")
             first = reply

@@ -105,3 +105,37 @@ def test_repacked_buffers_are_probed_once_and_the_choice_says_why(tmp_path, monk
     again = llamacpp_repack.decide("auto", "q8_0", "m.gguf", tmp_path)
     assert first == again and first[0] is False and "SIGSEGV" in first[1] and "engine.repack=false" in first[1]
     assert calls == ["m.gguf"]  # probed once, then read from the cache
+
+
+def test_a_refused_fork_is_tried_again_before_it_counts(monkeypatch):
+    # issue 32: a failed fork once ended a phase as an error, and every length above it was skipped
+    import errno
+    import subprocess
+
+    from charsuite import isolation
+    from helpers import compose
+
+    real, calls, naps = subprocess.Popen, [], []
+
+    def refuse_once(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real(*a, **k)
+
+    monkeypatch.setattr(isolation.subprocess, "Popen", refuse_once)
+    monkeypatch.setattr(isolation.time, "sleep", naps.append)
+    run = compose("+model=qwen2_5", "model.size=tiny", "device.memory_enforcement=rlimit")
+    worker = isolation.Worker(run, setup_timeout_s=600, threads=1, enforcement="rlimit")
+    try:
+        reply = worker.start()
+        assert reply.ok and len(calls) == 2 and len(naps) == 1, reply.error
+    finally:
+        worker.close()
+
+    def refuse(*a, **k):
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(isolation.subprocess, "Popen", refuse)
+    reply = isolation.Worker(run, setup_timeout_s=600, threads=1, enforcement="rlimit").start()
+    assert reply.status.value == "error" and f"tried {isolation.START_TRIES} times" in reply.error

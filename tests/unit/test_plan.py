@@ -125,3 +125,41 @@ def test_one_boundary_whatever_the_path_because_an_oom_counts_only_from_a_fresh_
     assert row["min_context_oom"] - row["max_context_ok"] <= (1024 if ladder else 256)
     warm_ooms = [i for i, (n, fresh) in enumerate(driver.log) if n > 7_000 and not fresh]
     assert warm_ooms and all(driver.log[i + 1] == (driver.log[i][0], True) for i in warm_ooms)  # retried fresh
+
+
+class TimingOutDriver(WarmHeapDriver):
+    """Every point at or past `slow` times out."""
+
+    def __init__(self, slow: int):
+        super().__init__(limit=10**9, penalty=0)
+        self.slow = slow
+
+    def request(self, cmd, phase, context):
+        from charsuite.records import Reply
+
+        self.log.append((context, self.served == 0))
+        self.served += 1
+        if context >= self.slow:
+            return Reply.failed(Status.timeout, "no answer within 900 s; worker killed")
+        return Reply(latency_s=1e-3, latency_samples_s=[1e-3])
+
+
+@pytest.mark.parametrize("loads,tries", [((4.0, 4.0), 1), ((4.0, 1.0), 2)])
+def test_a_timeout_is_tried_again_only_on_a_quieter_machine(tmp_path, monkeypatch, loads, tries):
+    # issue 32: a 4K prefill timed out, was retried under the same load, and timed out again: 30 minutes
+    from charsuite import sweep as sweep_mod
+    from charsuite.recorder import Recorder
+    from charsuite.sweep import Sweep
+    from helpers import compose
+
+    readings = iter([loads[0], loads[1], loads[1], loads[1], loads[1]])
+    monkeypatch.setattr(sweep_mod.os, "getloadavg", lambda: (next(readings, loads[1]), 0.0, 0.0))
+    run = compose("+model=mamba2", "model.size=tiny", "workload.phases=[prefill]", "context.min=2K",
+                  "context.max=2K")
+    driver = TimingOutDriver(slow=2048)
+    (row,) = Sweep(run, driver, Recorder(tmp_path, run, params=1)).execute()
+    assert row["stop_reason"] == "timeout at 2048" and len(driver.log) == tries
+    from charsuite import results
+
+    point = results.read_points(tmp_path / results.RESULTS)[-1]
+    assert point.status.value == "timeout" and ("not retried" in point.error) == (tries == 1)
