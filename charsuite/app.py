@@ -193,6 +193,7 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     except ConfigError as exc:
         status = {"status": "failed", "error": str(exc), "overrides": overrides}
         if not batch:
+            discard_unused(run_dir)
             print(f"charsuite: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
     except Exception as exc:  # noqa: BLE001 - one line, and the batch report says why
@@ -212,6 +213,28 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     if exit_code and not batch:
         raise SystemExit(exit_code)
     return status
+
+
+def discard_unused(run_dir: Path) -> None:
+    """A run refused before its first point leaves no folder behind: what Hydra and the refused run wrote
+    there (.hydra, its log, run.json, the lock) goes, and the folder too if nothing else is in it."""
+    import shutil
+
+    if (run_dir / results.RESULTS).exists() or not run_dir.is_dir():
+        return
+    ours = {".hydra", "__main__.log", results.RUN, ".lock"}
+    if any(p.name not in ours for p in run_dir.iterdir()):
+        return  # a folder the user keeps other things in: left as it is
+    try:
+        held = results.lock(run_dir)
+    except (results.RunFolderBusy, OSError):
+        return  # another driver's run, just started: never touched
+    try:
+        for p in run_dir.iterdir():
+            shutil.rmtree(p) if p.is_dir() else p.unlink()
+    finally:
+        held.close()
+    run_dir.rmdir()
 
 
 def failed_points(run_dir: Path) -> int:

@@ -10,8 +10,9 @@ from charsuite.config import ConfigError, RunConfig, physical_memory_bytes
 
 def check_machine(run: RunConfig) -> None:
     """What would fail at every point, said before any point runs."""
-    from charsuite.engines import kernel_paths
+    from charsuite.engines import engine_class, kernel_paths
 
+    engine_class(run.engine.name).preflight(run)
     kernel_paths.resolve(run.model.impl, run.device.kind)
     if run.workload.mode == "cudagraph" and run.device.kind != "cuda":
         raise ConfigError(f"workload.mode=cudagraph captures the decode step in a CUDA graph and "

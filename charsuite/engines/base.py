@@ -27,6 +27,11 @@ class Engine(ABC):
         return {}
 
     @classmethod
+    def preflight(cls, run: Any) -> None:
+        """What this engine refuses whatever the model (a missing library, settings it does not take):
+        ConfigError, in the CLI's pre-check, before any folder or model exists."""
+
+    @classmethod
     def crash_hint(cls, files: dict[str, str]) -> str | None:
         """What to try when a worker running this engine died of a signal (a crash of the engine's own
         code, with the setting known to avoid it), or None."""

@@ -80,12 +80,17 @@ class LlamaCppEngine(Engine):
     torch_tensors = False
 
     @classmethod
-    def prepare(cls, run: Any) -> dict[str, str]:
-        """Refuse what llama.cpp cannot run, then the GGUF: a real one (model.gguf), or the zoo
-        entry written with random weights (cached; engines/gguf_files.py)."""
+    def preflight(cls, run: Any) -> None:
         bad = refused(run)
         if bad:
             raise ConfigError(f"engine=llamacpp does not take {'; '.join(bad)}")
+        library()
+
+    @classmethod
+    def prepare(cls, run: Any) -> dict[str, str]:
+        """Refuse what llama.cpp cannot run, then the GGUF: a real one (model.gguf), or the zoo
+        entry written with random weights (cached; engines/gguf_files.py)."""
+        cls.preflight(run)
         lib = library()
         if run.engine.n_gpu_layers and not lib.llama_supports_gpu_offload():
             raise ConfigError("engine.n_gpu_layers needs a llama.cpp built with CUDA; reinstall llama-cpp-python "

@@ -250,3 +250,22 @@ def test_a_named_batch_reports_once_for_all_its_families(tmp_path):
                 timeout=900)
     assert r.returncode == 0, r.stderr[-3000:]
     assert r.stderr.count("charsuite batch ") == 1 and "3 job(s) succeeded, 0 failed" in r.stderr, r.stderr[-3000:]
+
+
+def test_a_refusal_that_needs_the_model_leaves_no_folder_and_spares_a_running_drivers(tmp_path):
+    # issue 32: 8 refusals once left 8 run folders; Mamba-1 cannot prefill in chunks (its guard says so)
+    refused = run_cli("+model=mamba", "model.size=tiny", "workload.prefill_chunk=64", "context.max=256",
+                      f"hydra.run.dir={tmp_path / 'chunked'}", timeout=600)
+    assert "cannot prefill in chunks" in one_line(refused) and not (tmp_path / "chunked").exists()
+    from charsuite import results
+
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    (busy / "run.json").write_text("{}")
+    held = results.lock(busy)  # another driver has just started there
+    try:
+        r = run_cli(*TINY, f"hydra.run.dir={busy}", timeout=600)
+        assert "in use by another charsuite driver" in one_line(r)
+        assert (busy / "run.json").exists() and (busy / ".lock").exists()
+    finally:
+        held.close()
