@@ -30,6 +30,7 @@ class Engine(ABC):
     def preflight(cls, run: Any) -> None:
         """What this engine refuses whatever the model (a missing library, settings it does not take):
         ConfigError, in the CLI's pre-check, before any folder or model exists."""
+        return None
 
     @classmethod
     def crash_hint(cls, files: dict[str, str]) -> str | None:
