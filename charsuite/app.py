@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -173,6 +174,9 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
                   "again)", file=sys.stderr)
             print_table(list(results.latest(results.read_points(run_dir / results.RESULTS, quiet=True)).values()),
                         done.get("summary") or [])
+            if batch:  # counted in this batch's report
+                done["batch_id"] = os.environ.get(results.BATCH_ID_ENV)
+                results.write_json(run_dir / JOB_STATUS, done)
             return done
         summary = execute(run, run_dir)
         failed = failed_points(run_dir)
@@ -187,6 +191,7 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
             run_dir.mkdir(parents=True, exist_ok=True)
             results.write_json(run_dir / JOB_STATUS, {
                 "status": "failed", "interrupted": True, "overrides": overrides,
+                "batch_id": os.environ.get(results.BATCH_ID_ENV),
                 "error": f"interrupted (exit {exc.code}: cancelled, preempted or requeued); {exc.kept} points kept, "
                          "re-submit the batch to resume"})
         raise
@@ -207,6 +212,8 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
             print(f"charsuite: {status['error']}", file=sys.stderr)
             raise SystemExit(1) from None
     run_dir.mkdir(parents=True, exist_ok=True)
+    if batch:
+        status["batch_id"] = os.environ.get(results.BATCH_ID_ENV)
     results.write_json(run_dir / JOB_STATUS, status)
     if batch and status["status"] != "ok":
         print(f"charsuite: job {run_dir.name} failed: {status['error']}", file=sys.stderr)

@@ -21,7 +21,7 @@ from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from charsuite.config import CONF_DIR, ConfigError, choices
-from charsuite.results import JOB_STATUS, SLURM_JOBS  # noqa: F401 - re-exported: callers import them from here
+from charsuite.results import BATCH_ID_ENV, JOB_STATUS, SLURM_JOBS  # noqa: F401 - re-exported: callers import them from here
 from charsuite.scheduler import describe
 
 REPORTED_BY_PARENT = "CHARSUITE_BATCH_REPORTS"  # set for the families charsuite.batch runs
@@ -29,14 +29,18 @@ REPORTED_BY_PARENT = "CHARSUITE_BATCH_REPORTS"  # set for the families charsuite
 LAST_FAILED: list[int] = []
 
 
-def job_statuses(sweep_dir: Path) -> list[dict[str, Any]]:
-    """One entry per job folder under a batch folder: ok, failed (with why) or missing."""
+def job_statuses(sweep_dir: Path, batch_id: str | None = None) -> list[dict[str, Any]]:
+    """One entry per job folder under a batch folder: ok, failed (with why) or missing; with
+    `batch_id`, only the jobs that batch ran (an earlier batch's jobs in the same folder are not its own)."""
     out = []
     for status_file in sorted(Path(sweep_dir).rglob(JOB_STATUS)):
         try:
             status = json.loads(status_file.read_text())
-        except (OSError, json.JSONDecodeError):
+            status = status if isinstance(status, dict) else {"status": "failed", "error": "unreadable"}
+        except (OSError, ValueError):
             status = {"status": "failed", "error": "unreadable job_status.json"}
+        if batch_id is not None and status.get("batch_id") != batch_id:
+            continue
         out.append({"job": str(status_file.parent.relative_to(sweep_dir)), **status})
     return out
 
@@ -52,8 +56,8 @@ def never_started(sweep_dir: Path) -> list[dict[str, Any]]:
              "error": f"never started (state {j.get('state') or 'unknown'})"} for j in jobs if not j.get("job_dir")]
 
 
-def report(sweep_dir: Path, file=sys.stderr) -> tuple[int, int]:
-    jobs = job_statuses(sweep_dir) + never_started(sweep_dir)
+def report(sweep_dir: Path, file=sys.stderr, batch_id: str | None = None) -> tuple[int, int]:
+    jobs = job_statuses(sweep_dir, batch_id) + never_started(sweep_dir)
     ok = [j for j in jobs if j["status"] == "ok"]
     failed = [j for j in jobs if j["status"] != "ok"]
     print(f"\ncharsuite batch {sweep_dir}: {len(ok)} job(s) succeeded, {len(failed)} failed", file=file)
@@ -71,14 +75,24 @@ def report(sweep_dir: Path, file=sys.stderr) -> tuple[int, int]:
 
 
 class BatchReport(Callback):
-    """Prints the batch report when a multirun ends, whatever the launcher."""
+    """Prints the batch report when a multirun ends, whatever the launcher: of the jobs this batch ran
+    (each job's status carries the batch's id, set here for the jobs, which inherit it, local or Slurm)."""
+
+    def on_multirun_start(self, config, **kwargs) -> None:
+        import uuid
+
+        self.own_id = BATCH_ID_ENV not in os.environ  # else charsuite.batch set it for all its families
+        os.environ.setdefault(BATCH_ID_ENV, uuid.uuid4().hex[:12])
 
     def on_multirun_end(self, config, **kwargs) -> None:
         import io
 
         # under charsuite.batch, one report at the end covers every family (not one more per family)
         quiet = os.environ.get(REPORTED_BY_PARENT) == "1"
-        _, failed = report(Path(config.hydra.sweep.dir), file=io.StringIO() if quiet else sys.stderr)
+        _, failed = report(Path(config.hydra.sweep.dir), file=io.StringIO() if quiet else sys.stderr,
+                           batch_id=os.environ.get(BATCH_ID_ENV))
+        if getattr(self, "own_id", False):
+            os.environ.pop(BATCH_ID_ENV, None)
         LAST_FAILED.append(failed)
 
 
@@ -125,6 +139,9 @@ def _main(argv: list[str] | None = None) -> int:
         for warning in preflight(cmd[3:]):
             print(f"charsuite: {warning}", file=sys.stderr)
     parallel = any(a.startswith("hydra/launcher=") and "slurm" in a for a in argv[1:])
+    import uuid
+
+    batch_id = uuid.uuid4().hex[:12]  # every family's jobs carry it: the report counts this batch's alone
     procs: list[subprocess.Popen] = []
     codes: list[int] = []
     stopped: list[int] = []
@@ -140,7 +157,7 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         for cmd in cmds:
             print("+ " + " ".join(cmd[2:]), file=sys.stderr)
-            procs.append(subprocess.Popen(cmd, env={**os.environ, REPORTED_BY_PARENT: "1"}))
+            procs.append(subprocess.Popen(cmd, env={**os.environ, REPORTED_BY_PARENT: "1", BATCH_ID_ENV: batch_id}))
             if not parallel:  # each family's Slurm array queues at once; locally one family at a time
                 codes.append(procs[-1].wait())
         if parallel:
@@ -148,7 +165,7 @@ def _main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         for p in procs:  # Ctrl-C reached the families too (one process group); a signal was forwarded
             p.wait()
-        report(sweep_dir)
+        report(sweep_dir, batch_id=batch_id)
         raise SystemExit(128 + (stopped[0] if stopped else signal.SIGINT)) from None
     finally:
         for sig, handler in previous.items():
@@ -157,7 +174,7 @@ def _main(argv: list[str] | None = None) -> int:
             if p.poll() is None:
                 p.terminate()
                 p.wait()
-    ok, failed = report(sweep_dir)
+    ok, failed = report(sweep_dir, batch_id=batch_id)
     bad_launch = sum(1 for c in codes if c != 0)
     if bad_launch:
         print(f"charsuite: {bad_launch} family launch(es) exited non-zero (see above)", file=sys.stderr)

@@ -23,6 +23,7 @@ RESULTS = "results.jsonl"
 RUN = "run.json"
 SUMMARY = "summary.json"
 JOB_STATUS = "job_status.json"  # a batch job's outcome (ok / failed and why), beside its results
+BATCH_ID_ENV = "CHARSUITE_BATCH_ID"  # set for a batch's jobs: their job_status.json says which batch ran them
 SLURM_JOBS = "slurm_jobs.json"  # in a batch folder: the scheduler's word on every job (charsuite.scheduler)
 __all__ = ["SCHEMA", "RESULTS", "RUN", "SUMMARY", "JOB_STATUS", "SLURM_JOBS", "append", "read_points", "finished",
            "write_json", "read_json",

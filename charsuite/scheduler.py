@@ -14,6 +14,7 @@ outside this project's layout; the jobs themselves unpickle the plugin's class u
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -141,7 +142,8 @@ def record(sweep_dir: Path, jobs: list[tuple[str, list[str]]], acct: dict[str, d
         if folder is None or acct is None:
             continue
         status = results.read_json(folder / JOB_STATUS) or {
-            "status": "failed", "error": ended_without_result(a.get("state")), "overrides": overrides}
+            "status": "failed", "error": ended_without_result(a.get("state")), "overrides": overrides,
+            "batch_id": os.environ.get(results.BATCH_ID_ENV)}
         if status["status"] == "ok" and a.get("state") not in (None, "COMPLETED"):
             status.update(status="failed", error=ended_without_result(a.get("state")))
         status["scheduler"] = a

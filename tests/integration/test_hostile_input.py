@@ -269,3 +269,16 @@ def test_a_refusal_that_needs_the_model_leaves_no_folder_and_spares_a_running_dr
         assert (busy / "run.json").exists() and (busy / ".lock").exists()
     finally:
         held.close()
+
+
+def test_a_batch_reports_only_the_jobs_it_ran(tmp_path):
+    # issue 32: a report once counted a job an earlier batch had left in the same folder ("3 succeeded" for 2)
+    sweep = tmp_path / "shared"
+    common = ("model.size=tiny", "context.min=64", "context.max=64", "workload.phases=[prefill]",
+              "workload.repeats=1", "workload.max_repeats=1", "workload.warmup=0", f"hydra.sweep.dir={sweep}")
+    first = run_cli("-m", "+model=qwen2_5", *common, timeout=600)
+    assert first.returncode == 0 and "1 job(s) succeeded, 0 failed" in first.stderr, first.stderr[-2000:]
+    second = run_cli("-m", "+model=mamba2,llama3_2", *common, timeout=600)
+    assert second.returncode == 0, second.stderr[-2000:]
+    report = second.stderr.split("charsuite batch")[-1]
+    assert "2 job(s) succeeded, 0 failed" in report and "qwen2_5" not in report
