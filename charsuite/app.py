@@ -170,10 +170,11 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
         run = to_run_config(cfg)
         done = finished_job(run, run_dir)
         if done is not None:  # a re-submitted job that finished: nothing built, nothing measured
+            kept = list(results.latest(results.read_points(run_dir / results.RESULTS, quiet=True)).values())
+            noisy = sum(bool(p.noisy) for p in kept)
             print(f"charsuite: {run_dir} holds this run, finished; nothing to measure (resume=false measures it "
-                  "again)", file=sys.stderr)
-            print_table(list(results.latest(results.read_points(run_dir / results.RESULTS, quiet=True)).values()),
-                        done.get("summary") or [])
+                  "again" + (f"; remeasure=noisy its {noisy} noisy points" if noisy else "") + ")", file=sys.stderr)
+            print_table(kept, done.get("summary") or [])
             if batch:  # counted in this batch's report
                 done["batch_id"] = os.environ.get(results.BATCH_ID_ENV)
                 results.write_json(run_dir / JOB_STATUS, done)

@@ -43,7 +43,7 @@ def explain(exc: BaseException, overrides: list[str]) -> str:
             return f"unknown config key {key!r}; Hydra's own keys: python -m charsuite --hydra-help"
         if section in GROUPS:
             return f"unknown config key {key!r}; valid keys under {section}: {', '.join(group_keys(section))}"
-        return f"unknown config key {key!r}; valid top-level keys: {', '.join(GROUPS)}, resume"
+        return f"unknown config key {key!r}; valid top-level keys: {', '.join(GROUPS)}, resume, remeasure"
     if cause is not None and getattr(cause, "full_key", None):
         return f"{cause.full_key}: {str(cause).strip().splitlines()[0]}"
     return first

@@ -36,6 +36,7 @@ FAMILIES = ("ssm", "hybrid", "transformer")
 ENGINES = ("transformers", "llamacpp")
 QUANTS = ("f32", "f16", "q8_0", "q4_0", "q4_k_m")  # llama.cpp's weight types charsuite writes or quantizes to
 KV_TYPES = ("f32", "f16", "q8_0")
+REMEASURE = ("none", "noisy")
 __all__ = ["ConfigError", "parse_length"]  # re-exported: callers import them from here too
 GROUPS = ("model", "device", "context", "workload", "profile", "engine")
 
@@ -350,6 +351,12 @@ class RunConfig:
     engine: EngineConfig = field(default_factory=EngineConfig)
     # When true, a run folder that already holds results continues where it stopped.
     resume: bool = True
+    # On resume, what is measured again besides failed points: none, or noisy (the points flagged noisy,
+    # once the machine is quieter; the newer line wins, and each line says which session measured it).
+    remeasure: str = "none"
+
+    def __post_init__(self) -> None:
+        _one_of(self.remeasure, "remeasure", REMEASURE)
 
     @property
     def raw(self) -> dict[str, Any]:

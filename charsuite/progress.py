@@ -150,8 +150,9 @@ def print_table(points: list[Point], summary: list[dict[str, Any]], console: Con
     if noisy:
         console.print(f"[yellow]{len(noisy)} of {len(points)} points are noisy[/yellow] (their interval stayed "
                       f"wider than workload.target_rel_ci, or other work wanted the cores); the summary leaves them "
-                      f"out of exponents and crossovers. First: {noisy[0].phase} {human_tokens(noisy[0].context)}: "
-                      f"{noisy[0].noise_reason}", soft_wrap=True)
+                      f"out of exponents and crossovers; remeasure=noisy measures them again once the machine is "
+                      f"quieter. First: {noisy[0].phase} {human_tokens(noisy[0].context)}: {noisy[0].noise_reason}",
+                      soft_wrap=True)
     for s in summary:
         ok = human_tokens(s["max_context_ok"]) if s["max_context_ok"] else "none"
         oom = human_tokens(s["min_context_oom"]) if s["min_context_oom"] else "-"

@@ -1,7 +1,7 @@
 """What a run has recorded: builds each Point with the run's identity, appends it to
 results.jsonl, and remembers finished points so a resumed run replays instead of
 measuring again: ok and oom points are kept; error, crashed, timeout and skipped points
-are measured again."""
+are measured again (and, with remeasure=noisy, ok points flagged noisy)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,10 @@ class Recorder:
         self.skipped: set[tuple] = set()
         if run.resume:
             self.done = results.finished(results.read_points(run_dir / results.RESULTS), run_id)
+            if run.remeasure == "noisy":  # measured again; the newer line wins
+                self.done = {k: p for k, p in self.done.items() if not (p.status is Status.ok and p.noisy)}
+        # which driver session measured a line (its start, UTC): a curve resumed across sessions says so
+        self.session = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
     def point(self, phase: str, context: int, **fields: Any) -> Point:
         """A new point of this run (not yet recorded)."""
@@ -30,7 +34,7 @@ class Recorder:
                     device=d.name, dtype=m.dtype, batch=w.batch, phase=phase, context=context,
                     logits=w.logits if phase == "prefill" else "last",
                     mode=w.mode, prefill_chunk=w.prefill_chunk,
-                    memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id)
+                    memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id, session=self.session)
         return Point(**{**base, **fields})
 
     def recorded(self, point: Point) -> Point | None:

@@ -191,6 +191,7 @@ class Point(Measurement):
     guard_max_abs_dlogit: float | None = None
     threads: int | None = None
     run_id: str | None = None        # the run's fingerprint_id (run.json): lines of another run never mix in
+    session: str | None = None       # when the driver that measured it started (UTC): resumed curves say whose
     finished_at: float | None = None
 
     # A point is the same point when these match; a re-run skips it.

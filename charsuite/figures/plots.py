@@ -119,6 +119,13 @@ def _line(fig, data: Data, label, family, model, frame, y, row=None, col=None, d
     fig.add_trace(trace, row=row, col=col) if row else fig.add_trace(trace)
 
 
+def measured_when(session, load) -> str:
+    """Which session measured a point and the load meanwhile (a curve resumed across sessions says whose)."""
+    parts = [f"session {session}" if isinstance(session, str) else "",
+             f"load {load:.1f}" if isinstance(load, (int, float)) and load == load else ""]
+    return ", ".join(p for p in parts if p)
+
+
 def interval_level(data: Data, phase: str) -> str:
     """The bars' true confidence, from the plotted points' ci_coverage (a median's interval is 95% only
     from six samples; three give 75%)."""
@@ -168,9 +175,12 @@ def latency(data: Data, phase: str) -> go.Figure:
     for label, fam, model, device, f in series:
         y = f["latency_s"] * 1e3
         _line(fig, data, label, fam, model, f, y, error_y=interval(f, 1e3),
-              customdata=[[human_tokens(c), r if isinstance(r, str) else ""] for c, r in
-                          zip(f["context"], f.get("noise_reason", [None] * len(f)))],
-              hovertemplate=f"{label}<br>%{{customdata[0]}} tokens: %{{y:.3g}} ms %{{customdata[1]}}<extra></extra>")
+              customdata=[[human_tokens(c), r if isinstance(r, str) else "", measured_when(s, load)]
+                          for c, r, s, load in zip(f["context"], f.get("noise_reason", [None] * len(f)),
+                                                   f.get("session", [None] * len(f)),
+                                                   f.get("load_avg", [None] * len(f)))],
+              hovertemplate=f"{label}<br>%{{customdata[0]}} tokens: %{{y:.3g}} ms %{{customdata[1]}}"
+                            "<br>%{customdata[2]}<extra></extra>")
         last_y[f.iloc[0]["run_dir"]] = (float(f["context"].max()), float(y.iloc[-1]))
 
     def y_of(r):

@@ -282,3 +282,26 @@ def test_a_batch_reports_only_the_jobs_it_ran(tmp_path):
     assert second.returncode == 0, second.stderr[-2000:]
     report = second.stderr.split("charsuite batch")[-1]
     assert "2 job(s) succeeded, 0 failed" in report and "qwen2_5" not in report
+
+
+def test_remeasure_noisy_measures_noisy_points_again_and_each_line_says_its_session(tmp_path):
+    from charsuite import results
+
+    run_dir = tmp_path / "run"
+    base = ("+model=qwen2_5", "model.size=tiny", "context.min=64", "context.max=128", "workload.phases=[prefill]",
+            f"hydra.run.dir={run_dir}")
+    assert run_cli(*base, timeout=600).returncode == 0
+    path = run_dir / results.RESULTS
+    lines = path.read_text().splitlines()
+    path.write_text("\n".join([lines[0].replace('"noisy": false', '"noisy": true'), *lines[1:]]) + "\n")
+    first = results.read_points(path)
+    noisy = sorted(p.context for p in first if p.noisy)  # the one flagged here, and any the machine flagged
+    assert first[0].noisy and first[0].session  # the first session's stamp
+    plain = run_cli(*base, timeout=600)
+    assert plain.returncode == 0 and "remeasure=noisy" in plain.stderr  # kept as it was, and said how to redo it
+    assert len(results.read_points(path)) == 2
+    again = run_cli(*base, "remeasure=noisy", timeout=600)
+    assert again.returncode == 0, again.stderr[-2000:]
+    points = results.read_points(path)
+    assert sorted(p.context for p in points[2:]) == noisy  # the noisy points alone, measured again
+    assert all(p.session for p in points) and points[-1].session >= first[0].session
