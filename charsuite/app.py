@@ -130,8 +130,10 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
 
     driver = WorkerDriver(run, engine_class(run.engine.name).prepare(run))
     recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"])
+    quicker = (f"python -m charsuite.predict +model={run.model.name} model.size={run.model.size} "
+               f"device={run.device.name} context.max={run.context.max}")
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
-                        f"-> {run_dir}")
+                        f"-> {run_dir}", quicker=quicker)
     weights = predict(facts, 1).weights
 
     def boundary(resident: int) -> int | None:  # on the CPU the cap also holds the worker's runtime

@@ -42,10 +42,15 @@ def clock(seconds: float) -> str:
     return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:d}:{s % 60:02d}"
 
 
+LONG_PLAN_S = 3600  # a plan estimated past this gets one line saying so, and where a quicker answer is
+
+
 class Progress:
-    def __init__(self, title: str, console: Console | None = None):
+    def __init__(self, title: str, console: Console | None = None, quicker: str | None = None):
         self.console = console or Console(stderr=True, highlight=False)
         self.title = title
+        self.quicker = quicker  # the command that answers the memory question at once (predict)
+        self.warned = False
         self.total = 0
         self.count = 0
         self.t0 = time.monotonic()
@@ -105,6 +110,7 @@ class Progress:
             seconds = time.monotonic() - self.current[3]
             if point.status is Status.ok:  # a failed point's wall is worker restarts, not the phase's scaling
                 self.walls.setdefault(phase, []).append((context, seconds))
+                self.warn_if_long(phase, context, seconds)
             took = f"  took {seconds:.1f} s, {self.left()}"
         self.current = None
         lat = point.latency_s
@@ -116,6 +122,20 @@ class Progress:
         self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:15s} {human_tokens(context):>6s} "
                            f"{point.status.value:8s} {detail}{spread:>6s}  {human_bytes(mem) if mem else ''}{mark}"
                            f"{took}{noisy}", soft_wrap=True)
+
+    def warn_if_long(self, phase: str, context: int, seconds: float) -> None:
+        """After the first measured point: the plan's least time, its points growing at least linearly
+        from this one (a Transformer's prefill grows faster); said once, when it passes LONG_PLAN_S."""
+        if self.warned:
+            return
+        least = sum(seconds * n / context for p, n in self.todo if p == phase and n > context)
+        least += sum(seconds * n / context for p, n in self.todo if p != phase and not p.startswith("profile"))
+        if least > LONG_PLAN_S:
+            self.warned = True
+            self.console.print(f"[yellow]this plan takes at least ~{clock(least)} here[/yellow] ({len(self.todo)} "
+                               "points left, growing at least linearly from the first)"
+                               + (f"; the memory question is answered in seconds by `{self.quicker}`"
+                                  if self.quicker else ""), soft_wrap=True)
 
     def stop(self) -> None:
         if self.status:

@@ -89,3 +89,25 @@ def test_the_estimate_moves_during_a_long_point(monkeypatch):
     assert "~2:24 left" in prog.__rich__()   # counts down within the point
     now[0] = 10.0 + 64
     assert "~4:16 left" in prog.__rich__()   # twice its estimate: the 2048 point is scaled up too
+
+
+def test_a_plan_of_hours_says_so_after_its_first_point_with_the_quicker_answer(monkeypatch):
+    # issue 32: the mission's command on a CPU planned 22 points (~84 hours) with no word that predict answers
+    now = [0.0]
+    monkeypatch.setattr(progress_mod.time, "monotonic", lambda: now[0])
+    out = io.StringIO()
+    prog = Progress("run", Console(file=out, width=300), quicker="python -m charsuite.predict +model=mamba2")
+    lengths = [256 * 2**i for i in range(10)]  # 256 .. 128K
+    prog.start(len(lengths), [("prefill", n) for n in lengths])
+    prog.point("prefill", 256, "ladder")
+    now[0] = 10.0  # 10 s at 256 tokens: 128K alone is 5,120 s even growing linearly
+    base = dict(model="m", size="s", family="ssm", device="cpu", dtype="float32", batch=1, phase="prefill",
+                status=Status.ok, latency_s=2.0)
+    prog.done("prefill", 256, Point(**base, context=256), resumed=False)
+    text = out.getvalue()
+    assert "this plan takes at least ~2:50:20 here" in text  # 10 s x (2 + 4 + ... + 512)
+    assert "python -m charsuite.predict +model=mamba2" in text
+    quick = Progress("run", Console(file=io.StringIO(), width=300), quicker="x")
+    quick.start(2, [("prefill", 256), ("prefill", 512)])
+    quick.done("prefill", 256, Point(**base, context=256), resumed=False)
+    assert not quick.warned  # a short plan says nothing more
