@@ -23,8 +23,8 @@ class Boundary:
     @property
     def reason(self) -> str:
         """Why the search stopped, as summary.json says it."""
-        if self.stop_reason in ("out of memory", "reached context.max"):
-            return self.stop_reason
+        if self.stop_reason == "out of memory" or self.stop_reason.startswith("reached "):
+            return self.stop_reason  # context.max, or the model's learned positions
         if self.stop_reason == Status.skipped.value:
             return "run budget exhausted"
         return f"{self.stop_reason} at {self.failed_at}"

@@ -106,16 +106,23 @@ class Sweep:
                             if self.run.profile.enabled else [])
                 self.progress.start(len(lengths) * len(phases), [(p, n) for p in phases for n in lengths], profiled)
             for phase in phases:
+                reach = self.reach(phase)  # a model with learned positions holds no longer sequence
+                mine = [n for n in lengths if reach is None or n <= reach]
+                if len(mine) < len(lengths):
+                    self._skip([phase], [n for n in lengths if n not in mine],
+                               f"past the model's {self.driver.info['max_positions']} learned positions")
                 if out_of_budget:
                     b = Boundary(stop_reason=Status.skipped.value)
                 else:
-                    b = search(lengths, lambda n, how, p=phase: self.probe(p, n, how), self.run.context.tolerance_at,
-                               self.predicted)
+                    b = search(mine, lambda n, how, p=phase: self.probe(p, n, how), self.run.context.tolerance_at,
+                               self.predicted) if mine else Boundary()
+                    if len(mine) < len(lengths) and b.stop_reason == "reached context.max":
+                        b.stop_reason = f"reached the model's {self.driver.info['max_positions']} learned positions"
                     if b.stop_reason == Status.skipped.value:
                         out_of_budget = True
-                        self._skip([phase], [n for n in lengths if n >= (b.failed_at or 0)], self.budget_reason())
+                        self._skip([phase], [n for n in mine if n >= (b.failed_at or 0)], self.budget_reason())
                     elif b.failed_at is not None:  # error, crashed or timeout: the lengths above are not reached
-                        self._skip([phase], [n for n in lengths if n > b.failed_at], f"not reached: {b.reason}")
+                        self._skip([phase], [n for n in mine if n > b.failed_at], f"not reached: {b.reason}")
                 if out_of_budget and b.probes == 0:
                     self._skip([phase], lengths, self.budget_reason())
                 summary.append({**self._summary_base(phase), "max_context_ok": b.max_ok, "min_context_oom": b.min_oom,
@@ -129,6 +136,14 @@ class Sweep:
         finally:
             self.driver.retire()
         return summary
+
+    def reach(self, phase: str) -> int | None:
+        """The longest context a phase can run on a model with learned positions (decode adds its tokens
+        after the context: GPT-Neo's 2,048 positions once made its 2K decode point an IndexError)."""
+        limit = self.driver.info.get("max_positions")
+        if not limit:
+            return None
+        return limit - (self.run.workload.decode_tokens + 1 if phase == "decode" else 0)
 
     def start_worker(self) -> None:
         """Build the model once before any point: a model that cannot be set up here

@@ -94,6 +94,7 @@ class Session:
             "pid": os.getpid(),
             "threads": setup.get("threads") if self.engine.name != "transformers" else torch.get_num_threads(),
             "quant": getattr(self.engine, "quant", None),
+            "max_positions": self.engine.max_positions,
             "device_name": device_name(self.device),
             "power_monitor": self.power.name,
             "idle_power_w": self.idle_power_w,
@@ -121,11 +122,10 @@ class Session:
         w = self.workload
         return random_tokens(self.engine.vocab_size, w.batch, context, w.seed, self.device)
 
-    def _too_long(self, context: int) -> Reply | None:
-        limit = self.engine.max_positions
-        if limit is not None and context > limit:
-            return Reply.failed(Status.error, f"context {context} exceeds the model's {limit} learned positions")
-        return None
+    def _too_long(self, phase: str, context: int) -> Reply | None:
+        limit, extra = self.engine.max_positions, self.workload.decode_tokens + 1 if phase == "decode" else 0
+        if limit is not None and context + extra > limit:  # the sweep stops below; a guard all the same
+            return Reply.failed(Status.error, f"context {context} (+{extra}) exceeds the model's {limit} positions")
 
     def measure(self, phase: str, context: int) -> Reply:
         import torch
@@ -136,7 +136,7 @@ class Session:
         from charsuite.trackers.power import phase_energy
 
         inject_fault(phase, context)
-        if (too_long := self._too_long(context)) is not None:
+        if (too_long := self._too_long(phase, context)) is not None:
             return too_long
         w = self.workload
         rule = StopRule(w.repeats, w.max_repeats, w.target_rel_ci, w.repeat_time_s)
@@ -161,7 +161,7 @@ class Session:
         from charsuite.measure import phase_step, repeat
         from kernels_profile.capture import profiled
 
-        if (too_long := self._too_long(context)) is not None:
+        if (too_long := self._too_long(phase, context)) is not None:
             return too_long
         w = self.workload
         step = phase_step(self.engine, phase, self._input(context), w.logits, w.decode_tokens, self.malloc,

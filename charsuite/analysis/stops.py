@@ -35,7 +35,7 @@ def ended(row: Any, error: str | None = None) -> str:
     oom, at = _n(row.get("min_context_oom")), _n(row.get("failed_at"))
     if reason == "out of memory" or (not reason and oom):
         return f"OOM at {human_tokens(oom)}" if oom else "out of memory"
-    if reason in ("reached context.max", "run budget exhausted"):
+    if reason.startswith("reached ") or reason == "run budget exhausted":
         return "budget ran out" if reason == "run budget exhausted" else reason
     word = reason.split(" at ")[0] or "stopped"
     return f"{word} at {human_tokens(at)}" + (f": {error}" if error else "") if at else word

@@ -305,3 +305,19 @@ def test_remeasure_noisy_measures_noisy_points_again_and_each_line_says_its_sess
     points = results.read_points(path)
     assert sorted(p.context for p in points[2:]) == noisy  # the noisy points alone, measured again
     assert all(p.session for p in points) and points[-1].session >= first[0].session
+
+
+def test_a_model_with_learned_positions_stops_at_them_in_each_phase(tmp_path):
+    # issue 32: GPT-Neo 125M's 2K decode point (2,048 positions, and decode's tokens after them) was an IndexError
+    from charsuite import results
+
+    run_dir = tmp_path / "run"
+    r = run_cli("+model=gpt_neo", "model.size=tiny", "model.sizes.tiny.config.max_position_embeddings=256",
+                "context.min=64", "context.max=256", "workload.decode_tokens=4", f"hydra.run.dir={run_dir}",
+                timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    by = {(p.phase, p.context): p for p in results.read_points(run_dir / results.RESULTS)}
+    assert by[("prefill", 256)].status.value == "ok" and by[("decode", 128)].status.value == "ok"
+    assert by[("decode", 256)].status.value == "skipped" and "learned positions" in by[("decode", 256)].error
+    (decode,) = [s for s in results.read_json(run_dir / results.SUMMARY) if s["phase"] == "decode"]
+    assert decode["stop_reason"] == "reached the model's 256 learned positions" and decode["max_context_ok"] == 128
