@@ -31,12 +31,6 @@ def check_machine(run: RunConfig) -> None:
         from charsuite.cgroups import check_available
 
         check_available()
-    if run.model.gguf and run.engine.name == "transformers":
-        raise ConfigError(f"model.gguf={run.model.gguf} is a llama.cpp file; add engine=llamacpp "
-                          "(transformers builds the model from its config)")
-    if run.model.quant and run.engine.name == "transformers":
-        raise ConfigError(f"model.quant={run.model.quant} is a llama.cpp weight type; add engine=llamacpp "
-                          "(transformers runs the weights in model.dtype)")
     if run.device.kind == "cuda":
         import torch
 

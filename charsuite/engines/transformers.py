@@ -108,6 +108,16 @@ def _cache_of(out: Any, passed: Any = None) -> Any:
 class TransformersEngine(Engine):
     name = "transformers"
 
+    @classmethod
+    def preflight(cls, run: Any) -> None:
+        """llama.cpp's own settings asked of transformers: one line each, before anything runs."""
+        if run.model.gguf:
+            raise ConfigError(f"model.gguf={run.model.gguf} is a llama.cpp file; add engine=llamacpp "
+                              "(transformers builds the model from its config)")
+        if run.model.quant:
+            raise ConfigError(f"model.quant={run.model.quant} is a llama.cpp weight type; add engine=llamacpp "
+                              "(transformers runs the weights in model.dtype)")
+
     def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager", **_: Any):
         from charsuite.engines import kernel_paths
 
