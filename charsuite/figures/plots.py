@@ -470,44 +470,60 @@ def max_context(data: Data) -> go.Figure:
     s = s[s["phase"] == "prefill"].copy()
     if s.empty:
         raise Skip("no prefill summaries")
+    # the axis labels wrap, one setting a line, never rotated into the caption; the caption keeps them whole
     s["label"] = [data.label(r) for _, r in s.iterrows()]
+    s["axis_label"] = [lab.replace(" (", "<br>(").replace(", ", ",<br>") for lab in s["label"]]
     fig = go.Figure()
     for device, g in s.groupby("device"):
         colors = [theme.model_color(r["family"], r["model"]) for _, r in g.iterrows()]
         text = []
         for _, r in g.iterrows():
             text.append(max_context_cell(r.to_dict()).replace(" (", "<br>(").replace(": ", ":<br>", 1)[:120])
-        fig.add_trace(go.Bar(x=g["label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
-                             marker_color=colors, text=text, textposition="outside", cliponaxis=False))
+        fig.add_trace(go.Bar(x=g["axis_label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
+                             marker_color=colors, text=text, textposition="outside", cliponaxis=False,
+                             constraintext="none", outsidetextfont=dict(size=10)))
     top = float(s["max_context_ok"].max() or 1)
+    low = float(s["max_context_ok"].dropna().min() or 1) if s["max_context_ok"].notna().any() else 1.0
     predicted, assumptions = [], []
     for _, r in s.iterrows():
         mine = data.points[data.points["run_dir"] == r["run_dir"]]
         runtime = runtime_baseline(mine["mem"]) if "mem" in mine else 0
-        one_shot = setup(mine)["chunk"] == "one-shot"  # the closed form models a one-shot prefill only
-        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime) if one_shot else None)
+        how = setup(mine)  # the closed form models a one-shot transformers prefill only (no llama.cpp, no chunks)
+        modelled = how["chunk"] == "one-shot" and how["engine"] == "transformers"
+        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime) if modelled else None)
         w = ((r.get("config") or {}).get("workload") or {}) if isinstance(r.get("config"), dict) else {}
         limit = r.get("memory_limit_bytes")
         if predicted[-1] and limit and not pd.isna(limit):
             assumptions.append(f"{r['label']}: cap {human_bytes(int(limit))} less a measured runtime of "
                                f"{human_bytes(runtime)}, batch {w.get('batch', 1)}, logits={w.get('logits', 'last')}")
     if any(predicted):
-        fig.add_trace(go.Bar(x=s["label"], y=[p or 0 for p in predicted],
+        fig.add_trace(go.Bar(x=s["axis_label"], y=[p or 0 for p in predicted],
                              name="predicted: closed-form memory model",
                              marker=dict(color="rgba(0,0,0,0)", line=dict(color="#444", width=1.5),
                                          pattern=dict(shape="/", fgcolor="#888")),
                              text=[human_tokens(p) if p else "" for p in predicted], textposition="outside",
                              cliponaxis=False))
         top = max(top, max(p or 0 for p in predicted))
-    step = 2 ** math.ceil(math.log2(max(top, 8) / 5))  # about five ticks, at round token counts
-    ticks = list(range(0, int(top * 1.15) + 1, step))
-    fig.update_yaxes(title_text="largest context (tokens)", type="linear", range=[0, top * 1.15], tickvals=ticks,
-                     ticktext=[human_tokens(v) if v else "0" for v in ticks])
+    if top / max(low, 1) > 30:  # measured hundreds beside predicted millions: a log axis shows both
+        ticks = log_ticks(max(1, low / 2), top * 2)
+        if len(ticks["tickvals"]) > 10:  # every other power of two: legible
+            ticks["tickvals"], ticks["ticktext"] = ticks["tickvals"][::2], ticks["ticktext"][::2]
+        fig.update_yaxes(title_text="largest context (tokens, log)", **ticks)
+        fig.update_yaxes(range=[math.log10(max(1, low / 2)), math.log10(top * 4)])
+    else:
+        step = 2 ** math.ceil(math.log2(max(top, 8) / 5))  # about five ticks, at round token counts
+        ticks = list(range(0, int(top * 1.15) + 1, step))
+        fig.update_yaxes(title_text="largest context (tokens)", type="linear", range=[0, top * 1.15], tickvals=ticks,
+                         ticktext=[human_tokens(v) if v else "0" for v in ticks])
+    fig.update_xaxes(tickangle=0)
     fig.update_layout(showlegend=True, barmode="group", legend=dict(orientation="h", y=1.02, x=1, xanchor="right",
                                                                    yanchor="bottom"))
-    caption = ("Measured: the largest prefill that ran, and how its sweep ended under the bar's label (OOM at "
+    caption = ("Measured: the largest prefill that ran, and above each bar how its sweep ended (OOM at "
                "the first length that did not fit, bisected to context.tolerance; a timeout, error or crash at a "
-               "length; or context.max reached). Predicted: weights + KV cache / SSM state + activations + "
+               "length; or context.max reached). Predicted (none for chunked or llama.cpp runs: the closed form "
+               "models a one-shot transformers prefill): weights + KV cache / SSM state + activations + "
                "logits (analysis/memory_model.py) against " + ("; ".join(assumptions) if assumptions else "the cap")
                + ".")
-    return theme.style(fig, "Largest context per model", width=theme.TWO_COLUMN_PX * 3 // 4, caption=caption)
+    label_lines = max(lab.count("<br>") + 1 for lab in s["axis_label"])
+    return theme.style(fig, "Largest context per model", width=theme.TWO_COLUMN_PX * 3 // 4, caption=caption,
+                       below_axis_px=22 * (label_lines - 1))

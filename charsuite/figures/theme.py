@@ -68,19 +68,20 @@ CAPTION_FONT = dict(size=11, color="#555")
 
 
 def style(fig: go.Figure, title: str, width: int = ONE_COLUMN_PX, height: int = HEIGHT_PX,
-          caption: str | None = None) -> go.Figure:
+          caption: str | None = None, below_axis_px: int = 0) -> go.Figure:
     """The paper style; `caption` (what the marks mean, the assumptions) goes under the plot,
-    wrapped to its width, and the figure grows to hold it."""
+    wrapped to its width, and the figure grows to hold it; `below_axis_px`: what axis labels of
+    several lines add under the axis (the caption moves down by as much, never under them)."""
     lines = textwrap.wrap(caption, max(40, width // 7)) if caption else []
     fig.update_layout(
         title=dict(text=title, x=0.01, xanchor="left", font=dict(size=14)),
-        width=width, height=height + 15 * len(lines), font=FONT, template="simple_white",
-        margin=dict(l=70, r=20, t=50, b=(75 if lines else 60) + 15 * len(lines)),
+        width=width, height=height + 15 * len(lines) + below_axis_px, font=FONT, template="simple_white",
+        margin=dict(l=70, r=20, t=50, b=(75 if lines else 60) + 15 * len(lines) + below_axis_px),
         legend=dict(font=dict(size=11), tracegroupgap=4, bgcolor="rgba(255,255,255,0.8)"),
     )
     if lines:
         fig.add_annotation(text="<br>".join(lines), xref="paper", yref="paper", x=0, y=0, xanchor="left",
-                           yanchor="top", yshift=-64, showarrow=False, align="left", font=CAPTION_FONT,
+                           yanchor="top", yshift=-64 - below_axis_px, showarrow=False, align="left", font=CAPTION_FONT,
                            name="caption")
     fig.update_xaxes(showgrid=True, gridcolor="#eee", ticks="outside")
     fig.update_yaxes(showgrid=True, gridcolor="#eee", ticks="outside")

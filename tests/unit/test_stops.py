@@ -66,3 +66,24 @@ def test_runs_measured_under_different_loads_get_no_shared_interval(tmp_path):
     md = markdown([tmp_path], include_noisy=True)
     rows = [ln for ln in md.splitlines() if "compile vs eager" in ln or "eager vs compile" in ln]
     assert rows and all("not comparable: measured at different loads" in r for r in rows), md
+
+
+def test_max_context_puts_measured_beside_predicted_on_a_log_axis_and_predicts_no_llamacpp_run(tmp_path):
+    # issue 32: measured bars (512-4K) were invisible beside 1.3M-5.3M predictions on a linear axis, and a
+    # llama.cpp run got the transformers memory model's prediction
+    from synthetic import SSM_LAYOUT, TFM_LAYOUT, write_run
+
+    write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
+              lengths=(256, 512), memory_limit_bytes=64 * 2**30)
+    write_run(tmp_path, "qwen2_5", "transformer", lambda n: 1e-6 * n * n, lambda n: 1e-5 * n, TFM_LAYOUT, "qwen2",
+              5 * 10**8, lengths=(256, 512), memory_limit_bytes=64 * 2**30, setup={"engine": "llamacpp"},
+              suffix="_llamacpp")
+    figures, _, _ = build([tmp_path])
+    fig = figures["max_context"]
+    predicted = [t for t in fig.data if t.name.startswith("predicted")]
+    assert fig.layout.yaxis.type == "log"
+    (bars,) = predicted
+    by_label = dict(zip(bars.x, bars.y))
+    assert max(v for k, v in by_label.items() if k.startswith("mamba2")) > 10**5  # the SSM's prediction stands
+    assert all(v == 0 for k, v in by_label.items() if "llamacpp" in k)  # none for the llama.cpp run
+    assert fig.layout.xaxis.tickangle == 0  # wrapped labels, never rotated into the caption
