@@ -288,16 +288,22 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
     n = len(series)
     cols = min(n, 3)
     rows = math.ceil(n / cols)
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s[0] for s in series], shared_yaxes="all",
-                        horizontal_spacing=0.06, vertical_spacing=0.18)
+    tops = [max([sum(memory_bands(m).values()) for m in f["mem"] if isinstance(m, dict)] or [1]) or 1
+            for *_, f in series]
+    shared = max(tops) / min(tops) <= 10  # one scale unless it would flatten a small model's panel
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s[0].replace(" (", "<br>(") for s in series],
+                        shared_yaxes="all" if shared else False, horizontal_spacing=0.06 if shared else 0.09,
+                        vertical_spacing=0.22)
     limits = {}
     if not data.summaries.empty and "memory_limit_bytes" in data.summaries:
         for _, r in data.summaries.iterrows():
             limits[r["run_dir"]] = r["memory_limit_bytes"]
-    top = max(sum(memory_bands(m).values()) for m in ok["mem"] if isinstance(m, dict)) or 1
-    unit, div = ("GiB", 2**30) if top >= 2**30 else ("MiB", 2**20)
     for i, (label, fam, model, device, f) in enumerate(series):
         r, c = i // cols + 1, i % cols + 1
+        top = max(tops) if shared else tops[i]
+        unit, div = ("GiB", 2**30) if top >= 2**30 else ("MiB", 2**20)
+        if not shared or c == 1:
+            fig.update_yaxes(title_text=unit, row=r, col=c)
         bands = [memory_bands(m if isinstance(m, dict) else {}) for m in f["mem"]]
         for part in MEM_PARTS:
             y = [b[part] / div for b in bands]
@@ -321,13 +327,13 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
             fig.add_annotation(text=f"limit {human_bytes(limit)}: off scale", xref="x domain", yref="y domain",
                                x=0.02, y=0.98, showarrow=False, font=dict(size=10, color="#555"), row=r, col=c)
         fig.update_xaxes(**log_ticks(f["context"].min(), max(f["context"].max(), oom or 0)), row=r, col=c)
-    fig.update_yaxes(title_text=unit, col=1)
     fig.update_xaxes(title_text="context (tokens)", row=rows)
+    scale = ("One y-axis for every panel" if shared else
+             "Each panel its own y-axis (the models' sizes differ more than tenfold)")
     return theme.style(fig, f"Memory at {phase} vs context", width=theme.TWO_COLUMN_PX, height=300 * rows + 80,
                        caption="Stacked, measured. activations: the live-tensor peak (torch's allocator or memory "
                                "profiler) less caches and logits; allocator slack: what the worker held beyond "
-                               "its tensors (caching allocator, heap). One y-axis for every panel; x: out of "
-                               "memory at the limit.")
+                               f"its tensors (caching allocator, heap). {scale}; x: out of memory at the limit.")
 
 
 def _oom_at(data: Data, run_dir: str, phase: str) -> int | None:

@@ -87,3 +87,16 @@ def test_max_context_puts_measured_beside_predicted_on_a_log_axis_and_predicts_n
     assert max(v for k, v in by_label.items() if k.startswith("mamba2")) > 10**5  # the SSM's prediction stands
     assert all(v == 0 for k, v in by_label.items() if "llamacpp" in k)  # none for the llama.cpp run
     assert fig.layout.xaxis.tickangle == 0  # wrapped labels, never rotated into the caption
+
+
+def test_memory_panels_get_their_own_scale_when_sizes_differ_tenfold(tmp_path):
+    # issue 32: memory_prefill's shared y-axis flattened small models into empty-looking panels
+    from synthetic import SSM_LAYOUT, write_run
+
+    for name, params in (("big", 10**9), ("small", 10**6)):
+        write_run(tmp_path, name, "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", params,
+                  lengths=(256, 512))
+    fig = build([tmp_path])[0]["memory_prefill"]
+    assert fig.layout.yaxis2.matches is None  # each panel its own scale
+    caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
+    assert "Each panel its own y-axis" in caption
