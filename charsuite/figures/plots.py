@@ -196,8 +196,18 @@ def latency(data: Data, phase: str) -> go.Figure:
                                            f"x: out of memory{hollow_note(data)}.")
 
 
+FINE_RATIOS = (0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
+
+
 def ratio_ticks(lo: float, hi: float, most: int = 9) -> dict:
-    """Log-axis ticks at powers of two labelled as ratios a reader can say: 1/64x, 1/8x, 1x, 8x."""
+    """Log-axis ticks at powers of two labelled as ratios a reader can say: 1/64x, 1/8x, 1x, 8x; within
+    a factor of four, finer ones (0.6x, 0.8x, 1x) and a range that holds 1x and the data (a single pair
+    once showed one lone '1x' tick)."""
+    if max(hi, 1.0) / min(lo, 1.0) <= 4:
+        low, high = min(lo, 1.0) / 1.1, max(hi, 1.0) * 1.1
+        vals = [v for v in FINE_RATIOS if low <= v <= high]
+        return dict(type="log", tickvals=vals, ticktext=[f"{v:g}x" for v in vals],
+                    range=[math.log10(low), math.log10(high)])
     a, b = math.floor(math.log2(min(lo, 0.5))), math.ceil(math.log2(max(hi, 2.0)))
     step = max(1, math.ceil((b - a) / (most - 1)))
     ks = [k for k in range(a - a % step, b + step, step)]
@@ -250,6 +260,7 @@ def speedup(data: Data, phase: str = "prefill") -> go.Figure:
     fig.add_hline(y=1.0, line=dict(color="#555", dash="dot", width=1))
     _context_axis(fig, data)
     fig.update_yaxes(title_text="speedup over Transformer", **ratio_ticks(min(ratios), max(ratios)))
+    fig.update_layout(showlegend=True)  # one pair too: the legend names it
     what = "prefill" if phase == "prefill" else "decode"
     basis = "noisy points included" if data.include_noisy else "crossings from points not flagged noisy"
     return theme.style(fig, f"{what.capitalize()} speedup of SSM/hybrid over Transformer",

@@ -100,3 +100,16 @@ def test_memory_panels_get_their_own_scale_when_sizes_differ_tenfold(tmp_path):
     assert fig.layout.yaxis2.matches is None  # each panel its own scale
     caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
     assert "Each panel its own y-axis" in caption
+
+
+def test_a_single_pair_within_a_narrow_range_gets_its_legend_and_readable_ticks(tmp_path):
+    # issue 32: speedup_decode with one pair showed a single "1x" tick and no legend
+    from synthetic import SSM_LAYOUT, TFM_LAYOUT, write_run
+
+    write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 0.05, SSM_LAYOUT, "mamba2", 10**8)
+    write_run(tmp_path, "gpt_neo", "transformer", lambda n: 5e-4 * n, lambda n: 0.03 + 1e-6 * n, TFM_LAYOUT,
+              "gpt_neo", 10**8)
+    fig = build([tmp_path])[0]["speedup_decode"]
+    assert fig.layout.showlegend and [t.name for t in fig.data if t.mode == "lines+markers"]
+    ticks = list(fig.layout.yaxis.ticktext)
+    assert len(ticks) >= 3 and "1x" in ticks, ticks
