@@ -172,9 +172,12 @@ def latency(data: Data, phase: str) -> go.Figure:
         raise Skip(f"no ok {phase} points")
     fig = go.Figure()
     last_y = {}
+    seen: dict[str, int] = {}  # a model's colour is the model's; its setups (engine, mode, chunk) differ by dash
     for label, fam, model, device, f in series:
         y = f["latency_s"] * 1e3
-        _line(fig, data, label, fam, model, f, y, error_y=interval(f, 1e3),
+        dash = theme.DASHES[seen.get(model, 0) % len(theme.DASHES)]
+        seen[model] = seen.get(model, 0) + 1
+        _line(fig, data, label, fam, model, f, y, dash_by=dash, error_y=interval(f, 1e3),
               customdata=[[human_tokens(c), r if isinstance(r, str) else "", measured_when(s, load)]
                           for c, r, s, load in zip(f["context"], f.get("noise_reason", [None] * len(f)),
                                                    f.get("session", [None] * len(f)),
@@ -192,8 +195,9 @@ def latency(data: Data, phase: str) -> go.Figure:
     ylab = "time to first token (ms)" if phase == "prefill" else "decode latency per token (ms)"
     fig.update_yaxes(title_text=ylab, type="log")
     title = "Prefill latency vs context" if phase == "prefill" else "Decode latency per token vs context"
+    setups = "; a colour per model, a dash per setup" if any(v > 1 for v in seen.values()) else ""
     return theme.style(fig, title, caption=f"Median of the timed repeats, bars: its {interval_level(data, phase)}; "
-                                           f"x: out of memory{hollow_note(data)}.")
+                                           f"x: out of memory{hollow_note(data)}{setups}.")
 
 
 FINE_RATIOS = (0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)

@@ -113,3 +113,17 @@ def test_a_single_pair_within_a_narrow_range_gets_its_legend_and_readable_ticks(
     assert fig.layout.showlegend and [t.name for t in fig.data if t.mode == "lines+markers"]
     ticks = list(fig.layout.yaxis.ticktext)
     assert len(ticks) >= 3 and "1x" in ticks, ticks
+
+
+def test_setups_of_one_model_differ_by_dash_in_the_latency_figures(tmp_path):
+    # issue 32: four setups of one model once shared one colour and one line style
+    from synthetic import SSM_LAYOUT, write_run
+
+    for mode in ("eager", "compile"):
+        write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
+                  setup={"mode": mode}, suffix=f"_{mode}")
+    fig = build([tmp_path])[0]["prefill_latency"]
+    lines = [t for t in fig.data if t.mode == "lines+markers"]
+    assert len(lines) == 2 and lines[0].line.color == lines[1].line.color and lines[0].line.dash != lines[1].line.dash
+    caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
+    assert "a dash per setup" in caption
