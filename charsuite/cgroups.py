@@ -16,6 +16,7 @@ import os
 from pathlib import Path
 
 from charsuite.errors import ConfigError
+from charsuite.processes import pid_alive
 
 ROOT = Path("/sys/fs/cgroup")
 _serial = itertools.count()
@@ -77,16 +78,6 @@ def resolve(requested: str, device_kind: str) -> tuple[str, str]:
     return "cgroup", "auto: a writable memory cgroup caps the worker's resident memory"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def sweep_stale(parent: Path) -> list[Path]:
     """Remove worker groups a killed driver left (kill -9 runs no clean-up): charsuite-PID-N
     folders whose driver PID is gone and that hold no process. Returns what it removed."""
@@ -96,7 +87,7 @@ def sweep_stale(parent: Path) -> list[Path]:
             pid = int(d.name.split("-")[1])
         except (IndexError, ValueError):
             continue
-        if _alive(pid):
+        if pid_alive(pid):
             continue
         try:
             if (d / "cgroup.procs").read_text().strip():

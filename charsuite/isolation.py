@@ -133,9 +133,9 @@ class Worker:
         self._pending = False
         reply = Reply.from_dict(json.loads(line))
         reply.wall_s = time.perf_counter() - t0
-        if group_peak and reply.peak_mem_bytes is not None and self.cgroup.peak_bytes():
-            # the cap is the group's: its own accounting is the peak held against it
-            reply.peak_rss_bytes, reply.peak_mem_bytes = reply.peak_mem_bytes, self.cgroup.peak_bytes()
+        charged = self.cgroup.peak_bytes() if group_peak and reply.peak_mem_bytes is not None else None
+        if charged:  # the cap is the group's: its own accounting is the peak held against it
+            reply.peak_rss_bytes, reply.peak_mem_bytes = reply.peak_mem_bytes, charged
             reply.peak_mem_source = f"memory cgroup ({self.cgroup.peak_file.name})"
         return reply
 

@@ -20,6 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from charsuite.config import ConfigError, ModelConfig
+from charsuite.processes import pid_alive
 
 QUANT_FTYPES = {"q8_0": "LLAMA_FTYPE_MOSTLY_Q8_0", "q4_0": "LLAMA_FTYPE_MOSTLY_Q4_0",
                 "q4_k_m": "LLAMA_FTYPE_MOSTLY_Q4_K_M"}
@@ -96,15 +97,9 @@ def sweep_stale(folder: Path) -> list[Path]:
     removed = []
     for f in folder.glob("*.tmp*"):
         pid = f.suffix.removeprefix(".tmp")
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-        except ProcessLookupError:
+        if pid.isdigit() and not pid_alive(int(pid)):
             f.unlink(missing_ok=True)
             removed.append(f)
-        except PermissionError:
-            pass
     return removed
 
 
