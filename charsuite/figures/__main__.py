@@ -17,7 +17,7 @@ from charsuite import __version__, results
 from charsuite.analysis.trust import include_noisy_arg
 from charsuite.errors import UsageError, description, one_line, run_command
 from charsuite.figures import report
-from charsuite.figures.plots import Data, Skip
+from charsuite.figures.common import Data, Skip
 from charsuite.figures.registry import FIGURES
 
 FORMATS = ("pdf", "svg", "png")

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from charsuite.figures import plots
+from charsuite.figures import breakdown, energy, latency, memory
 
 FIGURES = {
-    "prefill_latency": lambda d: plots.latency(d, "prefill"),
-    "decode_latency": lambda d: plots.latency(d, "decode"),
-    "speedup_prefill": lambda d: plots.speedup(d, "prefill"),
-    "speedup_decode": lambda d: plots.speedup(d, "decode"),
-    "memory_prefill": lambda d: plots.memory(d, "prefill"),
-    "operator_breakdown": plots.breakdown,
-    "operator_breakdown_devices": plots.breakdown_devices,
-    "operator_breakdown_study": plots.breakdown_study,
-    "throughput_energy": plots.throughput_energy,
-    "max_context": plots.max_context,
+    "prefill_latency": lambda d: latency.latency(d, "prefill"),
+    "decode_latency": lambda d: latency.latency(d, "decode"),
+    "speedup_prefill": lambda d: latency.speedup(d, "prefill"),
+    "speedup_decode": lambda d: latency.speedup(d, "decode"),
+    "memory_prefill": lambda d: memory.memory(d, "prefill"),
+    "operator_breakdown": breakdown.breakdown,
+    "operator_breakdown_devices": breakdown.breakdown_devices,
+    "operator_breakdown_study": breakdown.breakdown_study,
+    "throughput_energy": energy.throughput_energy,
+    "max_context": memory.max_context,
 }

@@ -12,7 +12,7 @@ import plotly.graph_objects as go
 from plotly.offline import get_plotlyjs
 
 from charsuite import summary
-from charsuite.figures.plots import Data
+from charsuite.figures.common import Data
 from charsuite.units import human_tokens
 
 PAGE = """<!doctype html>
