@@ -20,10 +20,17 @@ def _profiles(data: Data) -> pd.DataFrame:
     return prof[prof["breakdown"].map(lambda b: isinstance(b, dict))]
 
 
-def _run_profiles(prof: pd.DataFrame, model: str, size: str, device: str, phase: str) -> pd.DataFrame:
-    """One run's profile lines of one phase, by context."""
-    return prof[(prof["model"] == model) & (prof["size"] == size) & (prof["device"] == device) &
-                (prof["profiled_phase"] == phase)].sort_values("context")
+def _runs(data: Data, prof: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame]]:
+    """(run's label, profiled phase, its profile lines by context) per run and phase: two setups of one
+    model are two runs, never one merged panel."""
+    out = []
+    for _, g in prof.groupby("run_dir", sort=False):
+        label = data.label(g.iloc[0])
+        for ph in ("prefill", "decode"):
+            mine = g[g["profiled_phase"] == ph].sort_values("context")
+            if not mine.empty:
+                out.append((label, ph, mine))
+    return sorted(out, key=lambda r: (r[0], r[1] != "prefill"))
 
 
 def _shares(b: dict, colors: dict[str, str] | None = None) -> dict[str, float]:
@@ -37,49 +44,52 @@ def breakdown(data: Data) -> go.Figure:
     prof = _profiles(data)
     if prof.empty:
         raise Skip("no profile lines (run with profile.enabled=true profile.contexts=[...])")
-    runs = [k for k, _ in prof.groupby(["model", "size", "device"], sort=True)]
-    phases = [ph for ph in ("prefill", "decode") if ph in set(prof["profiled_phase"])]
-    titles = [f"{m} {s}{' @ ' + d if data.multi_device else ''} · {ph}" for m, s, d in runs for ph in phases]
-    fig = make_subplots(rows=len(runs), cols=len(phases), shared_yaxes=True, horizontal_spacing=0.06,
-                        vertical_spacing=0.5 / max(len(runs), 1), subplot_titles=titles)
-    for i, (m, s, d) in enumerate(runs):
-        for j, ph in enumerate(phases):
-            _stacked_bars(fig, _run_profiles(prof, m, s, d, ph), row=i + 1, col=j + 1)
+    runs = _runs(data, prof)
+    cols = 2 if len(runs) > 1 else 1
+    nrows = -(-len(runs) // cols)
+    fig = make_subplots(rows=nrows, cols=cols, shared_yaxes=True, horizontal_spacing=0.06,
+                        vertical_spacing=0.5 / max(nrows, 1), subplot_titles=[f"{lab} · {ph}" for lab, ph, _ in runs])
+    for i, (_, _, g) in enumerate(runs):
+        _stacked_bars(fig, g, row=i // cols + 1, col=i % cols + 1)
     fig.update_layout(barmode="stack")
     fig.update_yaxes(title_text="% of time", range=[0, 100], col=1)
     basis = prof.iloc[0]["breakdown"].get("time_basis", "host")
-    return theme.style(fig, f"Operator breakdown vs context ({basis} time)", width=theme.TWO_COLUMN_PX * 3 // 4,
-                       height=220 * len(runs) + 90)
+    return theme.style(fig, f"Operator breakdown vs context ({basis} time)", width=theme.TWO_COLUMN_PX,
+                       height=max(theme.HEIGHT_PX, 220 * nrows + 90))
 
 
 def breakdown_study(data: Data) -> go.Figure:
     """Our categories beside the reference study's groups, for the same profiled steps: how much
-    of the study's SSM_Scan is conv1d and GEMM, and what its CPU+GPU sum adds."""
+    of the study's SSM_Scan is conv1d and GEMM, and what its CPU+GPU sum adds. Each panel names its run
+    and phase; the study's bars are hatched and its legend entries grouped apart."""
     prof = _profiles(data)
     if prof.empty or "breakdown_study" not in prof or not prof["breakdown_study"].map(
             lambda b: isinstance(b, dict)).any():
         raise Skip("no profile lines with the study's grouping (profiled before it was recorded)")
     prof = prof[prof["breakdown_study"].map(lambda b: isinstance(b, dict))]
-    runs = [(k, ph) for k, g in prof.groupby(["model", "size", "device"], sort=True)
-            for ph in ("prefill", "decode") if ph in set(g["profiled_phase"])]
+    runs = _runs(data, prof)
     basis = prof.iloc[0]["breakdown"].get("time_basis", "host")
-    titles = [t for (m, s, d), ph in runs for t in (f"{m} {s}{' @ ' + d if data.multi_device else ''} · {ph} · "
-                                                    f"charsuite ({basis})", "the study's groups (CPU+GPU summed)")]
+    titles = [t for lab, ph, _ in runs for t in (f"{lab} · {ph}<br>charsuite's categories ({basis} time)",
+                                                f"{lab} · {ph}<br>the study's groups (CPU+GPU summed)")]
     fig = make_subplots(rows=len(runs), cols=2, shared_yaxes=True, horizontal_spacing=0.08,
-                        vertical_spacing=0.5 / max(len(runs), 1), subplot_titles=titles)
-    for i, ((m, s, d), ph) in enumerate(runs):
-        g = _run_profiles(prof, m, s, d, ph)
-        _stacked_bars(fig, g, row=i + 1, col=1)
-        _stacked_bars(fig, g, row=i + 1, col=2, key="breakdown_study", colors=theme.STUDY_COLORS, prefix="study · ")
-    fig.update_layout(barmode="stack")
+                        vertical_spacing=0.6 / max(len(runs), 1), subplot_titles=titles)
+    fig.update_annotations(font_size=12)
+    for i, (_, _, g) in enumerate(runs):
+        _stacked_bars(fig, g, row=i + 1, col=1, group="charsuite's categories")
+        _stacked_bars(fig, g, row=i + 1, col=2, key="breakdown_study", colors=theme.study_colors(),
+                      group="the study's groups", hatch=True)
+    fig.update_layout(barmode="stack", legend=dict(groupclick="toggleitem"))
     fig.update_yaxes(title_text="% of time", range=[0, 100], col=1)
-    return theme.style(fig, "Operator breakdown: charsuite's categories and the reference study's groups",
-                       width=theme.TWO_COLUMN_PX, height=220 * len(runs) + 90)
+    theme.style(fig, "Operator breakdown: charsuite's categories and the reference study's groups",
+                width=theme.TWO_COLUMN_PX, height=max(theme.HEIGHT_PX, 250 * len(runs) + 90),
+                caption="A group of the study has the color of our category of the same meaning (hatched); "
+                        "the study's SSM_Scan holds the fused mixer's conv1d and GEMM too.")
+    return fig.update_layout(margin_t=95)  # two-line panel titles clear the figure's title
 
 
 def _stacked_bars(fig, g: pd.DataFrame, row: int, col: int, key: str = "breakdown",
-                  colors: dict[str, str] | None = None, prefix: str = "") -> None:
-    """100% stacked bars of category shares, one bar per context."""
+                  colors: dict[str, str] | None = None, group: str = "", hatch: bool = False) -> None:
+    """100% stacked bars of category shares, one bar per context; one legend entry per (group, name)."""
     colors = colors or theme.category_colors()
     if not g.empty:
         shares = [_shares(b, colors) for b in g[key]]
@@ -87,9 +97,11 @@ def _stacked_bars(fig, g: pd.DataFrame, row: int, col: int, key: str = "breakdow
             ys = [100 * s.get(cat, 0.0) for s in shares]
             if not any(ys):
                 continue
-            name = prefix + cat
-            fig.add_trace(go.Bar(x=[human_tokens(c) for c in g["context"]], y=ys, name=name, marker_color=color,
-                                 legendgroup=name, showlegend=name not in {t.name for t in fig.data}),
+            lg = group or cat
+            fig.add_trace(go.Bar(x=[human_tokens(c) for c in g["context"]], y=ys, name=cat, marker_color=color,
+                                 marker_pattern_shape="/" if hatch else "", legendgroup=lg,
+                                 legendgrouptitle_text=group or None,
+                                 showlegend=(lg, cat) not in {(t.legendgroup, t.name) for t in fig.data}),
                           row=row, col=col)
 
 

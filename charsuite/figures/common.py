@@ -44,7 +44,11 @@ class Data:
         if len(runs) > 1 and "run_dir" in row:
             setups = {r: setup(self.points[self.points["run_dir"] == r]) for r in runs}
             keys = differing(list(setups.values()))
-            lab += f" ({setup_label(setups[row['run_dir']], keys)})" if keys else f" ({Path(row['run_dir']).name})"
+            mine = setup_label(setups[row["run_dir"]], keys) if keys else ""
+            twins = [r for r in runs if keys and setup_label(setups[r], keys) == mine]
+            if not keys or len(twins) > 1:  # the same setup measured twice: the folders tell them apart
+                mine = ", ".join(p for p in (mine, _folder_name(row["run_dir"], twins if keys else runs)) if p)
+            lab += f" ({mine})"
         return lab
 
     def ok(self, phase: str) -> pd.DataFrame:
@@ -64,6 +68,16 @@ class Data:
             out.append((self.label(row), row["family"], row["model"], row["device"], g.sort_values("context")))
         order = {f: i for i, f in enumerate(theme.FAMILY_ORDER)}
         return sorted(out, key=lambda s: (order.get(s[1], 9), s[0]))
+
+
+def _folder_name(run_dir: str, among) -> str:
+    """The shortest tail of a run's folder path that no other of `among` shares."""
+    parts = Path(run_dir).parts
+    for k in range(1, len(parts) + 1):
+        tail = "/".join(parts[-k:])
+        if not any(r != run_dir and "/".join(Path(r).parts[-k:]) == tail for r in among):
+            return tail
+    return run_dir
 
 
 def log_ticks(lo: float, hi: float) -> dict:
@@ -153,3 +167,37 @@ def mark_boundaries(fig, data: Data, phase: str, y_of):
                                              line=dict(width=2)),
                 hovertext=f"{data.label(r)}: out of memory at {human_tokens(int(oom))}; "
                           f"max {human_tokens(int(r['max_context_ok'])) if not pd.isna(r['max_context_ok']) else '-'}"))
+
+
+def decade_ticks(values) -> dict:
+    """A log axis ticked at powers of ten a reader says aloud (0.1, 1, 10, 100, 1k, 10k, 1M), never
+    plotly's minor '2' and '5' labels that read as fractions between decades."""
+    v = [float(x) for x in values if x == x and x > 0]
+    if not v:
+        return dict(type="log")
+    lo, hi = math.floor(math.log10(min(v))), math.ceil(math.log10(max(v)))
+    vals = [10.0**k for k in range(lo, max(hi, lo + 1) + 1)]
+    return dict(type="log", tickvals=vals, ticktext=[si_number(x) for x in vals])
+
+
+def si_number(x: float) -> str:
+    for div, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if x >= div:
+            return f"{x / div:g}{suffix}"
+    return f"{x:g}"
+
+
+def legend_height(fig: go.Figure, entry_px: int = 21, group_px: int = 26) -> int:
+    """Pixels a vertical legend needs for the figure's shown entries and their group titles, so the
+    figure can grow to hold it instead of clipping its last entries."""
+    shown = [t for t in fig.data if t.showlegend is not False]
+    groups = {t.legendgroup for t in shown if t.legendgroup}
+    return entry_px * len(shown) + group_px * len(groups) + 40
+
+
+def width_for_legend(fig: go.Figure, base: int, plot_px: int = 440, char_px: float = 6.6) -> int:
+    """The figure's width: `base`, or wider where its legend's longest name would squeeze the plot below
+    `plot_px` (a folder of many runs has long names that say what sets each run apart)."""
+    names = [t.name or "" for t in fig.data if t.showlegend is not False]
+    legend_px = 70 + char_px * max((len(n) for n in names), default=0)
+    return int(max(base, plot_px + 90 + legend_px))

@@ -6,28 +6,51 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from charsuite.figures import theme
-from charsuite.figures.common import Data, Skip, line, log_ticks
+from charsuite.figures.common import Data, Skip, decade_ticks, legend_height, line, log_ticks, width_for_legend
+
+PHASE_TITLES = {"prefill": "prefill (tokens in / s)", "decode": "decode (tokens out / s)"}
 
 
 def throughput_energy(data: Data) -> go.Figure:
-    series = [("prefill", s) for s in data.series("prefill")] + [("decode", s) for s in data.series("decode")]
-    if not series:
+    """A panel per phase (throughput above, energy per token below where measured): a colour per model,
+    a dash per setup of it, the same in every panel, and one legend entry per run."""
+    phases = [p for p in ("prefill", "decode") if data.series(p)]
+    if not phases:
         raise Skip("no ok points")
     has_energy = "energy_per_token_j" in data.points and data.points["energy_per_token_j"].notna().any()
-    fig = make_subplots(rows=1, cols=2 if has_energy else 1, horizontal_spacing=0.12,
-                        subplot_titles=["throughput"] + (["energy per token"] if has_energy else []))
-    for phase, (label, fam, model, device, f) in series:
-        dash = "solid" if phase == "prefill" else "dash"
-        line(fig, data, f"{label} ({phase})", fam, model, f, f["tokens_per_s"], row=1, col=1, dash_by=dash)
-        if has_energy and f["energy_per_token_j"].notna().any():
-            line(fig, data, f"{label} ({phase}) J/token", fam, model, f, f["energy_per_token_j"] * 1e3, row=1,
-                  col=2, dash_by=dash, showlegend=False)
-    for c in range(1, (2 if has_energy else 1) + 1):
-        fig.update_xaxes(title_text="context (tokens)", row=1, col=c,
-                         **log_ticks(data.points["context"].min(), data.points["context"].max()))
-    fig.update_yaxes(title_text="tokens / s", type="log", row=1, col=1)
-    if has_energy:
-        fig.update_yaxes(title_text="mJ / token", type="log", row=1, col=2)
+    rows = 2 if has_energy else 1
+    titles = [PHASE_TITLES[p] for p in phases] + ([f"{p}: energy per token" for p in phases] if has_energy else [])
+    fig = make_subplots(rows=rows, cols=len(phases), horizontal_spacing=0.1, vertical_spacing=0.16,
+                        subplot_titles=titles)
+    dashes: dict[str, str] = {}  # run -> its dash, kept across panels
+    seen: dict[str, int] = {}
+    shown: set[str] = set()
+    y_values: dict[tuple[int, int], list[float]] = {}
+    for col, phase in enumerate(phases, start=1):
+        for label, fam, model, device, f in data.series(phase):
+            run = f.iloc[0]["run_dir"]
+            if run not in dashes:
+                dashes[run] = theme.DASHES[seen.get(model, 0) % len(theme.DASHES)]
+                seen[model] = seen.get(model, 0) + 1
+            first = label not in shown
+            shown.add(label)
+            line(fig, data, label, fam, model, f, f["tokens_per_s"], row=1, col=col, dash_by=dashes[run],
+                 showlegend=first)
+            y_values.setdefault((1, col), []).extend(f["tokens_per_s"].tolist())
+            if has_energy and f["energy_per_token_j"].notna().any():
+                mj = f["energy_per_token_j"] * 1e3
+                line(fig, data, label, fam, model, f, mj, row=2, col=col, dash_by=dashes[run], showlegend=False)
+                y_values.setdefault((2, col), []).extend(mj.dropna().tolist())
+    ctx = log_ticks(data.points["context"].min(), data.points["context"].max())
+    for (row, col), ys in y_values.items():
+        fig.update_yaxes(title_text="tokens / s" if row == 1 else "mJ / token", row=row, col=col, **decade_ticks(ys))
+    for col in range(1, len(phases) + 1):
+        fig.update_xaxes(title_text="context (tokens)", row=rows, col=col, **ctx)
+        if rows == 2:
+            fig.update_xaxes(row=1, col=col, **ctx)
     note = "" if has_energy else " (no power monitor: energy not measured)"
+    setups = " A colour per model, a dash per setup of it." if any(v > 1 for v in seen.values()) else ""
+    height = max(theme.HEIGHT_PX * rows, legend_height(fig))
     return theme.style(fig, "Throughput" + (" and energy per token" if has_energy else "") + " vs context" + note,
-                       width=theme.TWO_COLUMN_PX if has_energy else theme.ONE_COLUMN_PX * 5 // 4)
+                       width=width_for_legend(fig, theme.TWO_COLUMN_PX, plot_px=800), height=height,
+                       caption=f"Median of the timed repeats; hollow: noisy.{setups}")

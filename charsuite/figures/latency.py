@@ -16,12 +16,14 @@ from charsuite.figures.common import (
     Data,
     Skip,
     context_axis,
+    decade_ticks,
     hollow_note,
     interval,
     interval_level,
     line,
     mark_boundaries,
     measured_when,
+    width_for_legend,
 )
 from charsuite.units import human_tokens
 
@@ -31,7 +33,7 @@ def latency(data: Data, phase: str) -> go.Figure:
     if not series:
         raise Skip(f"no ok {phase} points")
     fig = go.Figure()
-    last_y = {}
+    last_y, all_y = {}, []
     seen: dict[str, int] = {}  # a model's colour is the model's; its setups (engine, mode, chunk) differ by dash
     for label, fam, model, device, f in series:
         y = f["latency_s"] * 1e3
@@ -45,6 +47,7 @@ def latency(data: Data, phase: str) -> go.Figure:
               hovertemplate=f"{label}<br>%{{customdata[0]}} tokens: %{{y:.3g}} ms %{{customdata[1]}}"
                             "<br>%{customdata[2]}<extra></extra>")
         last_y[f.iloc[0]["run_dir"]] = (float(f["context"].max()), float(y.iloc[-1]))
+        all_y.extend(y.tolist())
 
     def y_of(r):
         v = last_y.get(r["run_dir"])
@@ -53,11 +56,12 @@ def latency(data: Data, phase: str) -> go.Figure:
     mark_boundaries(fig, data, phase, y_of)
     context_axis(fig, data)
     ylab = "time to first token (ms)" if phase == "prefill" else "decode latency per token (ms)"
-    fig.update_yaxes(title_text=ylab, type="log")
+    fig.update_yaxes(title_text=ylab, **decade_ticks(all_y))
     title = "Prefill latency vs context" if phase == "prefill" else "Decode latency per token vs context"
     setups = "; a colour per model, a dash per setup" if any(v > 1 for v in seen.values()) else ""
-    return theme.style(fig, title, caption=f"Median of the timed repeats, bars: its {interval_level(data, phase)}; "
-                                           f"x: out of memory{hollow_note(data)}{setups}.")
+    caption = (f"Median of the timed repeats, bars: its {interval_level(data, phase)}; "
+               f"x: out of memory{hollow_note(data)}{setups}.")
+    return theme.style(fig, title, width=width_for_legend(fig, theme.ONE_COLUMN_PX), caption=caption)
 
 
 FINE_RATIOS = (0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)
@@ -128,7 +132,7 @@ def speedup(data: Data, phase: str = "prefill") -> go.Figure:
     what = "prefill" if phase == "prefill" else "decode"
     basis = "noisy points included" if data.include_noisy else "crossings from points not flagged noisy"
     return theme.style(fig, f"{what.capitalize()} speedup of SSM/hybrid over Transformer",
-                       width=theme.TWO_COLUMN_PX * 3 // 4,
+                       width=width_for_legend(fig, theme.TWO_COLUMN_PX * 3 // 4),
                        caption=f"Above 1x the SSM/hybrid is faster. Diamonds: every crossing of 1x, bars: its 95% "
                                f"bootstrap interval over the timed repeats ({basis}){hollow_note(data)}.")
 

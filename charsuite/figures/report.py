@@ -83,8 +83,10 @@ def write(path: Path, figures: dict[str, go.Figure], data: Data, notes: list[str
     divs = []
     for name, fig in figures.items():
         page = go.Figure(fig)  # the exported figure keeps its paper width; the page's fills the column
-        page.update_layout(width=None, autosize=True, modebar=dict(orientation="v"),
-                           margin=dict(r=(fig.layout.margin.r or 20) + 40))  # room for the toolbar
+        # the toolbar lies across the top margin, above the legend (a vertical one on the right covered the
+        # legend's names); the title starts on the left, so the two never meet
+        page.update_layout(width=None, autosize=True, modebar=dict(orientation="h"),
+                           margin=dict(t=(fig.layout.margin.t or 50) + 30))
         div = page.to_html(full_html=False, include_plotlyjs=False, div_id=f"fig-{name}", default_width="100%",
                            config={"displaylogo": False, "responsive": True})
         divs.append(f"<div class='figure' data-figure='{name}'>{div}</div>")

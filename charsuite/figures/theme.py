@@ -28,23 +28,31 @@ FAMILY_PALETTES = {
 # Colors for the taxonomy's categories (kernels_profile/taxonomy.yaml), in its order;
 # a category added there takes the next color of this list, never a random one.
 CATEGORY_PALETTE = ["#1f4e9c", "#7fb2f0", "#b2182b", "#f4a582", "#4fb06b", "#fdd49e", "#969696", "#8c6bb1",
-                    "#e7298a", "#66a61e", "#d9d9d9", "#a6761d", "#1b9e77", "#e6ab02", "#666666"]
-# The reference study's groups (kernels_profile/taxonomy.yaml `study`), colored like their
-# nearest category of ours so the two panels of operator_breakdown_study read side by side.
-STUDY_COLORS = {"SSM_Scan": "#1f4e9c", "GEMM": "#f4a582", "normalization": "#4fb06b", "activation": "#fdd49e",
-                "logit_computation": "#e7298a", "arithmetic": "#8c6bb1", "embedding": "#66a61e",
-                "memory": "#969696", "other": "#d9d9d9"}
+                    "#e7298a", "#66a61e", "#a6761d", "#1b9e77", "#e6ab02", "#666666", "#80cdc1"]
+OTHER_GREY = "#d9d9d9"  # `other` only: no category shares it (linear_attention once did)
+# The reference study's groups (kernels_profile/taxonomy.yaml `study`), each colored like the category of ours
+# that means the same (so the two panels of operator_breakdown_study read side by side); a group with no
+# such category gets a color no category has: one color, one meaning per figure.
+STUDY_SAME_AS = {"SSM_Scan": "ssm_scan", "GEMM": "gemm", "normalization": "norm", "activation": "elementwise",
+                 "logit_computation": "logits", "embedding": "embedding", "memory": "memory", "other": "other"}
+STUDY_OWN_COLORS = {"arithmetic": "#fb9a99"}
 MEM_COLORS = {"weights": "#636363", "kv_cache": "#b2182b", "ssm_state": "#1f4e9c", "logits": "#e7298a",
               "activations": "#fdae6b", "allocator_slack": "#e5e5e5"}
 
 
 def category_colors() -> dict[str, str]:
-    """{category: color} for every category of the taxonomy, `other` always light grey."""
+    """{category: color} for every category of the taxonomy, each its own, `other` always light grey."""
     from kernels_profile.taxonomy import load
 
     cats = [c for c in load().categories if c != "other"]
-    colors = {c: CATEGORY_PALETTE[i % (len(CATEGORY_PALETTE) - 1)] for i, c in enumerate(cats)}
-    return {**colors, "other": "#d9d9d9"}
+    colors = {c: CATEGORY_PALETTE[i % len(CATEGORY_PALETTE)] for i, c in enumerate(cats)}
+    return {**colors, "other": OTHER_GREY}
+
+
+def study_colors() -> dict[str, str]:
+    """{study group: color}: the color of our category of the same meaning, else one of its own."""
+    ours = category_colors()
+    return {**{g: ours[c] for g, c in STUDY_SAME_AS.items() if c in ours}, **STUDY_OWN_COLORS}
 
 
 def _stable_index(name: str, n: int) -> int:
