@@ -118,6 +118,9 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
 
     driver = WorkerDriver(run, engine_class(run.engine.name).prepare(run))
     recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"])
+    if recorder.elsewhere:
+        print(f"charsuite: points in {run_dir} measured on {', '.join(sorted(recorder.elsewhere))} are measured again "
+              f"on {recorder.here} (a run replays only what was measured where it runs)", file=sys.stderr)
     quicker = (f"python -m charsuite.predict +model={run.model.name} model.size={run.model.size} "
                f"device={run.device.name} context.max={run.context.max}")
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
@@ -171,7 +174,8 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
             return done
         summary = execute(run, run_dir)
         failed = failed_points(run_dir)
-        status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary, "plan": plan(run)}
+        status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary, "plan": plan(run),
+                  "measured_on": environment.measured_on()}
         if failed:
             status.update(status="failed", error=f"{failed} point(s) failed (error, crashed or timeout); see "
                                                  f"{run_dir / results.RESULTS}")

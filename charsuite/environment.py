@@ -13,6 +13,16 @@ ALLOCATOR_VARS = ("MALLOC_", "PYTORCH_CUDA_ALLOC_CONF", "OMP_NUM_THREADS", "MKL_
                   "OPENBLAS_", "KMP_", "GOMP_")
 
 
+SLURM_JOB_ENV = "SLURM_JOB_ID"
+
+
+def measured_on() -> str:
+    """Where a point is measured: the host and how the job was launched ("node7 (slurm)", "vm (local)").
+    A resumed run replays only points measured where it runs now: a Slurm job never takes a local run's
+    points (another memory limit, another load) as its own, nor one host another's."""
+    return f"{socket.gethostname()} ({'slurm' if os.environ.get(SLURM_JOB_ENV) else 'local'})"
+
+
 def git_revision() -> str | None:
     repo = Path(__file__).resolve().parent.parent
     try:

@@ -11,6 +11,7 @@ from typing import Any
 
 from charsuite import results
 from charsuite.config import ConfigError, RunConfig
+from charsuite.environment import measured_on
 from charsuite.results import JOB_STATUS
 
 # Settings that change what a point measures: a run folder holds one combination.
@@ -79,6 +80,8 @@ def finished_job(run: RunConfig, run_dir: Path) -> dict[str, Any] | None:
         return None
     status = results.read_json_or_none(run_dir / JOB_STATUS, dict) if (run_dir / JOB_STATUS).is_file() else None
     if not status or status.get("status") != "ok" or status.get("plan") != json_safe(plan(run)):
+        return None
+    if status.get("measured_on") not in (None, measured_on()):  # measured elsewhere: never replayed here
         return None
     try:  # and the folder's run.json is this run's (a damaged one is check_resumable's to report)
         recorded = (results.read_json(run_dir / results.RUN, dict) or {}).get("fingerprint_id")

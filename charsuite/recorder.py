@@ -1,7 +1,8 @@
 """What a run has recorded: builds each Point with the run's identity, appends it to
 results.jsonl, and remembers finished points so a resumed run replays instead of
 measuring again: ok and oom points are kept; error, crashed, timeout and skipped points
-are measured again (and, with remeasure=noisy, ok points flagged noisy)."""
+are measured again (and, with remeasure=noisy, ok points flagged noisy), and so are points
+measured elsewhere (another host, or a local run's points in a Slurm job)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 
 from charsuite import results
 from charsuite.config import RunConfig
+from charsuite.environment import measured_on
 from charsuite.records import Point, Status
 
 
@@ -20,8 +22,12 @@ class Recorder:
         self.run_dir, self.run, self.params, self.run_id, self.mixers = run_dir, run, params, run_id, mixers
         self.done: dict[tuple, Point] = {}
         self.skipped: set[tuple] = set()
+        self.here = measured_on()
+        self.elsewhere: set[str] = set()  # where the points this run measures again were measured
         if run.resume:
             self.done = results.finished(results.read_points(run_dir / results.RESULTS), run_id)
+            self.elsewhere = {p.measured_on for p in self.done.values() if p.measured_on not in (None, self.here)}
+            self.done = {k: p for k, p in self.done.items() if p.measured_on in (None, self.here)}
             if run.remeasure == "noisy":  # measured again; the newer line wins
                 self.done = {k: p for k, p in self.done.items() if not (p.status is Status.ok and p.noisy)}
         # which driver session measured a line (its start, UTC): a curve resumed across sessions says so
@@ -34,7 +40,8 @@ class Recorder:
                     device=d.name, dtype=m.dtype, batch=w.batch, phase=phase, context=context,
                     logits=w.logits if phase == "prefill" else "last",
                     mode=w.mode, prefill_chunk=w.prefill_chunk,
-                    memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id, session=self.session)
+                    memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id, session=self.session,
+                    measured_on=self.here)
         return Point(**{**base, **fields})
 
     def recorded(self, point: Point) -> Point | None:

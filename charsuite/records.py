@@ -192,6 +192,7 @@ class Point(Measurement):
     threads: int | None = None
     run_id: str | None = None        # the run's fingerprint_id (run.json): lines of another run never mix in
     session: str | None = None       # when the driver that measured it started (UTC): resumed curves say whose
+    measured_on: str | None = None   # host (launcher): a resume replays only points measured where it runs
     finished_at: float | None = None
 
     # A point is the same point when these match; a re-run skips it.
