@@ -6,10 +6,13 @@ dry-run swaps the same globals for fakes (simulate/kernels.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
-import inspect
+from collections.abc import Iterator
+from unittest import mock
 
+from charsuite.engines import wrappers
 from charsuite.engines.provenance import PACKAGES as PACKAGE_NAMES
 from charsuite.errors import ConfigError
 
@@ -59,12 +62,35 @@ def use_reference(model_type: str) -> list[str]:
         return []
     module = modeling_module(model_type)
     changed = []
-    for name in KERNEL_GLOBALS[model_type]:
-        fn = getattr(module, name, None)
-        if fn is not None and inspect.unwrap(fn) is not fn:
-            setattr(module, name, inspect.unwrap(fn))
-            changed.append(name)
+    for name, fn in reference_functions(model_type).items():
+        setattr(module, name, fn)
+        changed.append(name)
     return changed
+
+
+def reference_functions(model_type: str) -> dict[str, object]:
+    """{global: transformers' PyTorch function under it} for each kernel global of a modeling module that
+    a wrapper (or kernels' Func module) stands in front of."""
+    module = modeling_module(model_type)
+    out = {}
+    for name in KERNEL_GLOBALS.get(model_type, ()):
+        fn = getattr(module, name, None)
+        if fn is not None and wrappers.reference(fn) is not fn:
+            out[name] = wrappers.reference(fn)
+    return out
+
+
+@contextlib.contextmanager
+def reference_path(model_type: str) -> Iterator[list[str]]:
+    """The reference for the block only (a dry-run's): the globals are put back as they were after it."""
+    with contextlib.ExitStack() as stack:
+        names = []
+        if model_type in KERNEL_GLOBALS:
+            module = modeling_module(model_type)
+            for name, fn in reference_functions(model_type).items():
+                stack.enter_context(mock.patch.object(module, name, fn))
+                names.append(name)
+        yield names
 
 
 def observed(model_type: str) -> str | None:
@@ -75,17 +101,7 @@ def observed(model_type: str) -> str | None:
         return None
     module = modeling_module(model_type)
     names = KERNEL_GLOBALS[model_type]
-    fn = getattr(module, names[2] if len(names) > 2 else names[0])  # the scan, or the short convolution
-    seen = 0
-    while seen < 8:  # through decorators: the wrapper keeps the choice in `implementation`
-        seen += 1
-        chosen = inspect.getclosurevars(fn).nonlocals.get("implementation") if fn.__closure__ else None
-        if chosen is not None:
-            fn = chosen
-            break
-        if getattr(fn, "__wrapped__", None) is None:
-            break
-        fn = fn.__wrapped__
+    fn = wrappers.chosen(getattr(module, names[2] if len(names) > 2 else names[0]))  # the scan, or the convolution
     where = getattr(fn, "__module__", "") or ""
     if where == module.__name__:
         return "pytorch reference"

@@ -11,12 +11,12 @@ profiler (which aten SDPA variant ran).
 from __future__ import annotations
 
 import contextlib
-import inspect
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from charsuite.engines import wrappers
 from charsuite.errors import ConfigError
 
 ATTENTION_FUNCTIONS = {"eager_attention_forward": "eager", "sdpa_attention_forward": "sdpa",
@@ -68,8 +68,9 @@ class Seen:
 def candidates(module: Any, names: tuple[str, ...]) -> dict[Any, tuple[str, str]]:
     """{code object or builtin: (kernel function name, implementation)} for every function a
     modeling module's kernel global may end up running: the global itself and, through
-    transformers' wrapper (its closure's `implementation` and `torch_function`), both the
-    package's function and the PyTorch reference."""
+    transformers' wrapper (its closure's `implementation` and `torch_function`, through kernels' Func
+    module from transformers 5.25: engines/wrappers.py), both the package's function and the PyTorch
+    reference."""
     out: dict[Any, tuple[str, str]] = {}
     for name in names:
         fn = getattr(module, name, None)
@@ -79,10 +80,9 @@ def candidates(module: Any, names: tuple[str, ...]) -> dict[Any, tuple[str, str]
             if f is None or id(f) in seen_ids:
                 continue
             seen_ids.add(id(f))
-            closure = inspect.getclosurevars(f).nonlocals if getattr(f, "__closure__", None) else {}
-            inner = [closure.get("implementation"), closure.get("torch_function"), getattr(f, "__wrapped__", None)]
-            stack += [g for g in inner if callable(g)]
-            if not any(callable(g) for g in inner):  # a leaf: the code that does the work
+            below = wrappers.wrapped_by(f)
+            stack += below
+            if not below:  # a leaf: the code that does the work
                 key = getattr(f, "__code__", f)
                 out[key] = (name, implementation_of(getattr(f, "__module__", "") or ""))
     return out

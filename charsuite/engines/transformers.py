@@ -118,13 +118,16 @@ class TransformersEngine(Engine):
             raise ConfigError(f"model.quant={run.model.quant} is a llama.cpp weight type; add engine=llamacpp "
                               "(transformers runs the weights in model.dtype)")
 
-    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager", **_: Any):
+    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager", bind_reference: bool = True,
+                 **_: Any):
+        """`bind_reference=False`: leave the modeling module's kernel globals alone (a dry-run switches
+        them for its own block and puts them back); a worker's process runs one path for its life."""
         from charsuite.engines import kernel_paths
 
         self.spec, self.device, self.mode = spec, device, mode
         self.impl = kernel_paths.resolve(spec.impl, device.type)
         self.model = build(spec, device)
-        if self.impl == "reference":
+        if self.impl == "reference" and bind_reference:
             kernel_paths.use_reference(self.model.config.model_type)
         self.params = count_params(self.model)
         self.vocab_size = self.model.get_input_embeddings().num_embeddings

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 
 from charsuite.analysis.setups import differing, setup
 from charsuite.analysis.setups import label as setup_label
+from charsuite.analysis.stops import ended
 from charsuite.analysis.trust import is_noisy
 from charsuite.figures import theme
 from charsuite.noise import spread
@@ -150,23 +151,28 @@ def context_axis(fig, data: Data, phase: str | None = None):
 
 
 def mark_boundaries(fig, data: Data, phase: str, y_of):
-    """An x at each model's first out-of-memory length and its largest length that ran."""
+    """An x at each model's first out-of-memory length; a triangle where its sweep stopped for another
+    reason (a timeout, an error or crash) at the length it stopped at; both at the height of its last point."""
     s = data.summaries
     if s.empty:
         return
     for _, r in s[s["phase"] == phase].iterrows():
-        oom = r.get("min_context_oom")
+        oom, failed = r.get("min_context_oom"), r.get("failed_at")
         if oom is not None and not pd.isna(oom):
-            fam = r["family"]
-            y = y_of(r)
-            if y is None:
-                continue
-            fig.add_trace(go.Scatter(
-                x=[oom], y=[y], mode="markers", name=f"{data.label(r)} OOM", showlegend=False,
-                legendgroup=fam, marker=dict(symbol="x", size=11, color=theme.model_color(fam, r["model"]),
-                                             line=dict(width=2)),
-                hovertext=f"{data.label(r)}: out of memory at {human_tokens(int(oom))}; "
-                          f"max {human_tokens(int(r['max_context_ok'])) if not pd.isna(r['max_context_ok']) else '-'}"))
+            at, symbol, what = oom, "x", f"out of memory at {human_tokens(int(oom))}"
+        elif failed is not None and not pd.isna(failed):
+            at, symbol, what = failed, "triangle-up-open", ended(r.to_dict())
+        else:
+            continue
+        fam, y = r["family"], y_of(r)
+        if y is None:
+            continue
+        fig.add_trace(go.Scatter(
+            x=[at], y=[y], mode="markers", name=f"{data.label(r)} stop", showlegend=False,
+            legendgroup=fam, marker=dict(symbol=symbol, size=11, color=theme.model_color(fam, r["model"]),
+                                         line=dict(width=2)),
+            hovertext=f"{data.label(r)}: {what}; "
+                      f"max {human_tokens(int(r['max_context_ok'])) if not pd.isna(r['max_context_ok']) else '-'}"))
 
 
 def decade_ticks(values) -> dict:

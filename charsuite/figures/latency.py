@@ -59,8 +59,10 @@ def latency(data: Data, phase: str) -> go.Figure:
     fig.update_yaxes(title_text=ylab, **decade_ticks(all_y))
     title = "Prefill latency vs context" if phase == "prefill" else "Decode latency per token vs context"
     setups = "; a colour per model, a dash per setup" if any(v > 1 for v in seen.values()) else ""
+    stopped = ("; triangle: stopped by a timeout, error or crash there"
+               if any(getattr(t.marker, "symbol", None) == "triangle-up-open" for t in fig.data) else "")
     caption = (f"Median of the timed repeats, bars: its {interval_level(data, phase)}; "
-               f"x: out of memory{hollow_note(data)}{setups}.")
+               f"x: out of memory{stopped}{hollow_note(data)}{setups}.")
     return theme.style(fig, title, width=width_for_legend(fig, theme.ONE_COLUMN_PX), caption=caption)
 
 

@@ -4,6 +4,7 @@ beside what the closed-form memory model predicts."""
 from __future__ import annotations
 
 import math
+import textwrap
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -99,6 +100,12 @@ def _oom_at(data: Data, run_dir: str, phase: str) -> int | None:
     return int(v) if v is not None and not pd.isna(v) else None
 
 
+def _wrapped(label: str, width: int = 18) -> str:
+    """An axis label a setting a line, and no line wider than its bar pair (a folder name breaks at its dashes)."""
+    parts = label.replace(" (", "\n(").replace(", ", ",\n").split("\n")
+    return "<br>".join(line for part in parts for line in textwrap.wrap(part, width, break_on_hyphens=True))
+
+
 def max_context(data: Data) -> go.Figure:
     s = data.summaries
     if s.empty:
@@ -108,13 +115,13 @@ def max_context(data: Data) -> go.Figure:
         raise Skip("no prefill summaries")
     # the axis labels wrap, one setting a line, never rotated into the caption; the caption keeps them whole
     s["label"] = [data.label(r) for _, r in s.iterrows()]
-    s["axis_label"] = [lab.replace(" (", "<br>(").replace(", ", ",<br>") for lab in s["label"]]
+    s["axis_label"] = [_wrapped(lab) for lab in s["label"]]
     fig = go.Figure()
     for device, g in s.groupby("device"):
         colors = [theme.model_color(r["family"], r["model"]) for _, r in g.iterrows()]
         text = []
         for _, r in g.iterrows():
-            text.append(max_context_cell(r.to_dict()).replace(" (", "<br>(").replace(": ", ":<br>", 1)[:120])
+            text.append("<br>".join(textwrap.wrap(max_context_cell(r.to_dict())[:120], 14)))
         fig.add_trace(go.Bar(x=g["axis_label"], y=g["max_context_ok"].fillna(0), name=f"measured @ {device}",
                              marker_color=colors, text=text, textposition="outside", cliponaxis=False,
                              constraintext="none", outsidetextfont=dict(size=10)))
@@ -161,5 +168,6 @@ def max_context(data: Data) -> go.Figure:
                "logits (analysis/memory_model.py) against " + ("; ".join(assumptions) if assumptions else "the cap")
                + ".")
     label_lines = max(lab.count("<br>") + 1 for lab in s["axis_label"])
-    return theme.style(fig, "Largest context per model", width=theme.TWO_COLUMN_PX * 3 // 4, caption=caption,
+    width = max(theme.TWO_COLUMN_PX * 3 // 4, 130 * len(s) + 160)  # a bar pair per run, labels side by side
+    return theme.style(fig, "Largest context per model", width=width, caption=caption,
                        below_axis_px=22 * (label_lines - 1))

@@ -21,7 +21,7 @@ import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from charsuite.config import ModelConfig
-from charsuite.engines.kernel_paths import KERNEL_GLOBALS
+from charsuite.engines.kernel_paths import KERNEL_GLOBALS, reference_path
 from charsuite.simulate import allocator
 from charsuite.simulate.folds import folded
 from charsuite.simulate.kernels import patched
@@ -82,7 +82,7 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     cpu = torch.device("cpu")
     fake = FakeTensorMode()
     with fake:
-        engine = TransformersEngine(dataclasses.replace(spec, impl="reference"), cpu)
+        engine = TransformersEngine(dataclasses.replace(spec, impl="reference"), cpu, bind_reference=False)
     if engine.max_positions is not None and context > engine.max_positions:
         raise ValueError(f"context {context} exceeds the model's {engine.max_positions} learned positions")
     model_type = engine.model.config.model_type
@@ -91,6 +91,8 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
         # an op fake tensors cannot run raises below; torch would also log it at ERROR level
         stack.enter_context(_quiet("torch._subclasses.fake_tensor"))
         stack.enter_context(fake)
+        if impl == "reference":  # for this block only: the process keeps the path it had (issue 28)
+            stack.enter_context(reference_path(model_type))
         swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
         if impl == "reference" or model_type not in KERNEL_GLOBALS:  # no kernel replaces this loop: fold it
             swapped = swapped + stack.enter_context(folded(model_type))

@@ -81,7 +81,18 @@ def _fake_kernel_module(monkeypatch):
     return modeling
 
 
+def _inputs_on_a_supported_device(monkeypatch):
+    """transformers >= 5.25 sends inputs on a device the package does not run on (our CPU tensors) to the
+    reference; on a GPU box they are CUDA tensors. Let the fake package take CPU inputs as the real one takes
+    CUDA ones."""
+    from transformers.integrations import hub_kernels
+
+    if hasattr(hub_kernels, "_PACKAGE_SUPPORTED_DEVICES"):
+        monkeypatch.setitem(hub_kernels._PACKAGE_SUPPORTED_DEVICES, "mamba_ssm", ("cuda", "cpu"))
+
+
 def test_provenance_names_the_package_that_ran_not_the_one_installed(monkeypatch):
+    _inputs_on_a_supported_device(monkeypatch)
     modeling = _fake_kernel_module(monkeypatch)
     targets = candidates(modeling, ("fake_scan",))
     assert sorted(targets.values()) == [("fake_scan", "mamba-ssm"), ("fake_scan", REFERENCE)]
@@ -218,3 +229,44 @@ def test_a_chunked_prefills_resident_peak_does_not_grow_with_the_prompt():
         assert "tensor_peak" not in r.mem and r.mem["ssm_state"] == 21504
         peaks[n] = r.peak_mem_bytes
     assert peaks[32768] - peaks[4096] < 32 * 2**20, peaks
+
+
+def test_what_transformers_sends_to_the_reference_is_reported_as_the_reference(monkeypatch):
+    # transformers >= 5.25 runs the reference for inputs on a device the package does not run on (a CPU tensor
+    # to mamba_ssm), though the package imports: provenance says what ran, not what was installed
+    from transformers.integrations import hub_kernels
+
+    modeling = _fake_kernel_module(monkeypatch)
+    with watch(candidates(modeling, ("fake_scan",)), profile_ops=False) as seen:
+        modeling.fake_scan(torch.ones(2))
+    device_aware = "cpu" not in getattr(hub_kernels, "_PACKAGE_SUPPORTED_DEVICES", {}).get("mamba_ssm", ("cpu",))
+    assert seen.mixers == {"fake_scan": "pytorch reference" if device_aware else "mamba-ssm"}
+
+
+def _func_module(func):
+    """What kernels' use_kernel_forward_from_hub makes of a function (layer.py `_create_func_module`, kernels
+    0.19): an nn.Module instance whose class's forward calls `func` from its closure, with no __closure__ and
+    no __wrapped__ of its own. transformers 5.25 wraps its kernel globals so when `kernels` is installed."""
+
+    class Func(torch.nn.Module):
+        def forward(self, *args, **kwargs):
+            return func(*args, **kwargs)
+
+    return Func()
+
+
+def test_kernels_func_modules_are_seen_through_by_the_path_map_provenance_and_use_reference(monkeypatch):
+    # issue 28: under transformers 5.25 with `kernels` the path map raised, impl=reference kept the kernels
+    # and provenance had no code object to watch
+    from charsuite.engines import wrappers
+
+    _inputs_on_a_supported_device(monkeypatch)
+    plain = _fake_kernel_module(monkeypatch)
+    modeling = types.SimpleNamespace(fake_scan=_func_module(plain.fake_scan))
+    assert wrappers.reference(modeling.fake_scan).__name__ == "fake_scan_reference"
+    assert wrappers.chosen(modeling.fake_scan) is sys.modules["mamba_ssm"].fake_scan
+    targets = candidates(modeling, ("fake_scan",))
+    assert sorted(targets.values()) == [("fake_scan", "mamba-ssm"), ("fake_scan", REFERENCE)]
+    with watch(targets, profile_ops=False) as seen:
+        modeling.fake_scan(torch.ones(2))
+    assert seen.mixers == {"fake_scan": "mamba-ssm"}

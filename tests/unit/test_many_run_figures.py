@@ -120,3 +120,22 @@ def test_two_setups_of_one_model_get_their_own_breakdown_panels_named_by_run_and
     study = [a.text for a in figures["operator_breakdown_study"].layout.annotations if a.name != "caption"]
     assert len(study) == 8 and all(("eager" in t or "compile" in t) and ("prefill" in t or "decode" in t)
                                    for t in study), study
+
+
+def test_a_sweep_stopped_by_a_timeout_is_marked_where_it_stopped_in_the_latency_figure(tmp_path):
+    # issue 32: a run that timed out at 1K ended its curve at 512 with nothing to say why
+    import json
+
+    from charsuite import results
+
+    run = write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
+                    lengths=(256, 512))
+    summary = json.loads((run / results.SUMMARY).read_text())
+    for row in summary:
+        row.update(stop_reason="timeout at 1024", failed_at=1024)
+    (run / results.SUMMARY).write_text(json.dumps(summary))
+    fig = build([tmp_path])[0]["prefill_latency"]
+    (mark,) = [t for t in fig.data if getattr(t.marker, "symbol", None) == "triangle-up-open"]
+    assert list(mark.x) == [1024] and "timeout at 1K" in mark.hovertext
+    caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
+    assert "triangle: stopped by a timeout" in caption

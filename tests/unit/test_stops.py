@@ -39,7 +39,7 @@ def test_a_run_that_timed_out_says_so_in_the_summary_and_the_figure(tmp_path):
     assert "16K (timeout at 32K: no answer within 900 s; worker killed)" in md
     figures, _, _ = build([runs])
     bars = [t for t in figures["max_context"].data if t.name.startswith("measured")]
-    texts = " ".join(" ".join(t.text) for t in bars)
+    texts = " ".join(" ".join(t.text) for t in bars).replace("<br>", " ")
     assert "timeout at 32K" in texts and "OOM at 32K" in texts
     caption = " ".join(a.text for a in figures["max_context"].layout.annotations if a.name == "caption")
     assert "stopped at context.max" not in caption
