@@ -46,7 +46,9 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
     tops = [max([sum(memory_bands(m).values()) for m in f["mem"] if isinstance(m, dict)] or [1]) or 1
             for *_, f in series]
     shared = max(tops) / min(tops) <= 10  # one scale unless it would flatten a small model's panel
-    fig = make_subplots(rows=rows, cols=cols, subplot_titles=[s[0].replace(" (", "<br>(") for s in series],
+    titles = ["<br>".join(textwrap.wrap(s[0].replace(" (", "\n("), 34, break_on_hyphens=True)).replace("\n", "<br>")
+              for s in series]
+    fig = make_subplots(rows=rows, cols=cols, subplot_titles=titles,
                         shared_yaxes="all" if shared else False, horizontal_spacing=0.06 if shared else 0.09,
                         vertical_spacing=0.22)
     limits = {}
@@ -60,10 +62,17 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
         if not shared or c == 1:
             fig.update_yaxes(title_text=unit, row=r, col=c)
         bands = [memory_bands(m if isinstance(m, dict) else {}) for m in f["mem"]]
+        one = len(f) == 1  # a stacked area of one length draws nothing: a stacked bar instead
         for part in MEM_PARTS:
             y = [b[part] / div for b in bands]
+            shown = not any(t.name == part.replace("_", " ") for t in fig.data)
+            if one:
+                fig.add_trace(go.Bar(x=[human_tokens(int(f["context"].iloc[0]))], y=y, name=part.replace("_", " "),
+                                     legendgroup=part, showlegend=shown, marker_color=theme.MEM_COLORS[part],
+                                     width=0.4), row=r, col=c)
+                continue
             fig.add_trace(go.Scatter(x=f["context"], y=y, stackgroup=f"s{i}", name=part.replace("_", " "),
-                                     legendgroup=part, showlegend=(i == 0), mode="lines",
+                                     legendgroup=part, showlegend=shown, mode="lines",
                                      line=dict(color=theme.MEM_COLORS[part], width=0.5)), row=r, col=c)
         limit = limits.get(f.iloc[0]["run_dir"])
         oom = _oom_at(data, f.iloc[0]["run_dir"], phase)
@@ -81,14 +90,19 @@ def memory(data: Data, phase: str = "prefill") -> go.Figure:
         elif limit and not pd.isna(limit):
             fig.add_annotation(text=f"limit {human_bytes(limit)}: off scale", xref="x domain", yref="y domain",
                                x=0.02, y=0.98, showarrow=False, font=dict(size=10, color="#555"), row=r, col=c)
-        fig.update_xaxes(**log_ticks(f["context"].min(), max(f["context"].max(), oom or 0)), row=r, col=c)
+        if not one:
+            fig.update_xaxes(**log_ticks(f["context"].min(), max(f["context"].max(), oom or 0)), row=r, col=c)
     fig.update_xaxes(title_text="context (tokens)", row=rows)
     scale = ("One y-axis for every panel" if shared else
              "Each panel its own y-axis (the models' sizes differ more than tenfold)")
-    return theme.style(fig, f"Memory at {phase} vs context", width=theme.TWO_COLUMN_PX, height=300 * rows + 80,
-                       caption="Stacked, measured. activations: the live-tensor peak (torch's allocator or memory "
-                               "profiler) less caches and logits; allocator slack: what the worker held beyond "
-                               f"its tensors (caching allocator, heap). {scale}; x: out of memory at the limit.")
+    fig.update_layout(barmode="stack")
+    fig.update_annotations(font_size=12)
+    theme.style(fig, f"Memory at {phase} vs context", width=theme.TWO_COLUMN_PX, height=300 * rows + 80,
+                caption="Stacked, measured. activations: the live-tensor peak (torch's allocator or memory "
+                        "profiler) less caches and logits; allocator slack: what the worker held beyond "
+                        f"its tensors (caching allocator, heap). {scale}; x: out of memory at the limit; a run "
+                        "of one length: a stacked bar.")
+    return fig.update_layout(margin_t=110)  # panel titles of several lines clear the figure's title
 
 
 def _oom_at(data: Data, run_dir: str, phase: str) -> int | None:

@@ -139,3 +139,15 @@ def test_a_sweep_stopped_by_a_timeout_is_marked_where_it_stopped_in_the_latency_
     assert list(mark.x) == [1024] and "timeout at 1K" in mark.hovertext
     caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
     assert "triangle: stopped by a timeout" in caption
+
+
+def test_a_run_of_one_length_gets_a_stacked_bar_not_an_empty_memory_panel(tmp_path):
+    # issue 32: a stacked area of one length draws nothing, and its panel looked empty
+    write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
+              lengths=(256,))
+    write_run(tmp_path, "gpt_neo", "transformer", lambda n: 5e-4 * n, lambda n: 0.03, TFM_LAYOUT, "gpt_neo", 10**8)
+    fig = build([tmp_path])[0]["memory_prefill"]
+    bars = [t for t in fig.data if t.type == "bar"]
+    assert bars and all(list(t.x) == ["256"] for t in bars) and any(max(t.y) > 0 for t in bars)
+    names = [t.name for t in fig.data if t.showlegend]
+    assert len(names) == len(set(names))  # each band once in the legend
