@@ -38,6 +38,23 @@ def test_every_device_profile_composes_and_is_consistent(device):
         assert d.memory_limit_bytes() > 0 and d.malloc == "phase"
 
 
+@pytest.mark.parametrize("device", [d for d in choices("device") if d != "cpu"])
+def test_a_discrete_gpus_usable_memory_is_what_the_card_reports_less_the_cuda_context(device):
+    # issue 28: h100 took the data sheet's 80 GiB where the card reports 81,559 MiB; one rule for every card:
+    # usable = nvidia-smi's total less the CUDA context (0.4 GiB); Jetsons share memory with the OS (own rule)
+    import re
+
+    d = compose("+model=mamba2", f"device={device}").device
+    reported = re.search(r"nvidia-smi reports ([\d,]+) MiB", d.usable_memory_source or "")
+    if "shared by CPU and GPU" in (d.usable_memory_source or ""):
+        assert reported is None and d.usable_memory_gb < d.memory_gb - 1  # the OS's share is taken off too
+        return
+    assert reported, f"{device}: usable memory without the card's reported total"
+    total_gib = int(reported.group(1).replace(",", "")) / 1024
+    assert abs(d.usable_memory_gb - (total_gib - 0.4)) < 0.06, (device, d.usable_memory_gb, total_gib)
+    assert abs(d.memory_gb - total_gib) < 0.06
+
+
 @pytest.mark.parametrize("name", choices("experiment"))
 def test_every_experiment_composes_each_of_its_jobs(name):
     from omegaconf import OmegaConf
