@@ -109,3 +109,21 @@ def observed(model_type: str) -> str | None:
     if package is None:
         return where
     return package if package.endswith("kernels") else f"{package} kernels"
+
+
+def install_route() -> str:
+    """Which of README's kernel routes this install took: the source build (scripts/install_kernels.sh: pip
+    records a local folder as the origin), wheels or sdists from a registry, or none; and whether the
+    `kernels` package (transformers' hub kernels) is importable beside them."""
+    import importlib.metadata as md
+    import json
+
+    hub = importlib.util.find_spec("kernels") is not None
+    try:
+        dist = md.distribution("mamba-ssm")
+    except md.PackageNotFoundError:
+        route = "none (mamba-ssm not installed)"
+    else:
+        origin = json.loads(dist.read_text("direct_url.json") or "{}").get("url", "")
+        route = "source build (" + origin + ")" if origin.startswith("file:") else "installed package (registry)"
+    return route + ("; the kernels package (hub kernels) is importable" if hub else "")
