@@ -33,7 +33,9 @@ def build(spec: ModelConfig, device: str | torch.device = "cpu") -> torch.nn.Mod
     if spec.weights == "pretrained":
         if spec.path:
             hf_config(spec)  # the remote-code gate, before anything loads
-        model = transformers.AutoModelForCausalLM.from_pretrained(spec.source, **kwargs).to(device)
+        # transformers >= 5.25 kernelizes a pretrained model with hub kernels unless told not to (use_kernels
+        # defaults to True there; 5.24 pops it, default False): charsuite measures the path it resolved and records
+        model = transformers.AutoModelForCausalLM.from_pretrained(spec.source, use_kernels=False, **kwargs).to(device)
     else:
         with torch.device(device):
             model = transformers.AutoModelForCausalLM.from_config(hf_config(spec), **kwargs)
