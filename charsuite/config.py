@@ -159,6 +159,8 @@ class DeviceConfig:
     # less what the OS keeps. null: memory_gb.
     usable_memory_gb: float | None = None
     usable_memory_source: str | None = None
+    # CUDA: the card's compute capability (major.minor); decides what its first call allocates (cuBLAS's workspace)
+    compute_capability: float | None = None
     # How the cap is enforced on a CPU worker: RLIMIT_DATA (a catchable allocation failure),
     # a memory cgroup (the kernel's OOM killer, as on a Jetson), or auto (cgroup where possible).
     memory_enforcement: str = "auto"

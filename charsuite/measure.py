@@ -151,14 +151,17 @@ def _mem(engine: Engine, state: dict[str, Any], peak: int, before: int) -> dict[
 
 def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: torch.Tensor, logits: str,
                   decode_tokens: int, warmup: int, repeats: int | StopRule,
-                  trackers: Sequence[Tracker] = (), malloc: bool = False, chunk: int | None = None) -> PhaseResult:
+                  trackers: Sequence[Tracker] = (), malloc: bool = False, chunk: int | None = None,
+                  warm_first: bool | None = None) -> PhaseResult:
     """A point. Outside eager mode the phase's first call compiles (or captures) and is timed
     on its own, before anything else, and at least one warmup call absorbs recompiles.
     A one-shot prefill then runs one untimed forward under torch's memory profiler for the
     live-tensor peak (outside the resident-peak window, so the profiler's own buffers never
     count). The memory tracker spans setup, warmup and timed calls; `trackers` (power, thermal, load)
-    span the timed calls only. `malloc`: switch glibc's modes (allocator.py)."""
-    tensor_peak = first_s = None
+    span the timed calls only. `malloc`: switch glibc's modes (allocator.py). `warm_first` (default: on CUDA):
+    one untimed prefill at the point's length before the live-tensor peak is read, so what a process's first
+    call allocates once (cuBLAS's workspace, Triton's autotune buffer) is recorded apart, as mem.first_call."""
+    tensor_peak = first_s = first_call = None
     rule = stop_rule(repeats)
     compiled = engine.mode != "eager"
     warmup = max(warmup, 1) if compiled else warmup
@@ -174,6 +177,8 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
         # not chunked: torch's profiler records every chunk's ops, and what it keeps resident grows
         # with the prompt (a 64K-token chunked prefill of mamba2 tiny: +490 MiB) - it would decide the
         # boundary of a prefill whose live tensors are one chunk's
+        if (device.type == "cuda" if warm_first is None else warm_first) and not compiled:
+            first_call, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)
         tensor_peak, _ = memory.tensor_peak(lambda: engine.prefill(input_ids, logits), device)
     with memory.MemoryTracker(device).track() as mem_reading:
         step = phase_step(engine, phase, input_ids, logits, decode_tokens, malloc, chunk, calls)
@@ -182,6 +187,8 @@ def measure_phase(engine: Engine, device: torch.device, phase: str, input_ids: t
     mem = _mem(engine, step.state, mem_reading.peak_bytes, mem_reading.before_bytes)
     if tensor_peak is not None:
         mem["tensor_peak"] = tensor_peak
+    if first_call is not None:  # what the first call held above the same call made again (0 on a warm worker)
+        mem["first_call"] = max(0, first_call - tensor_peak)
     compile_s = max(0.0, first_s - statistics.median(samples)) if first_s is not None else None
     total = compiles.count() - at_start
     return PhaseResult([s / step.per_call for s in samples], mem_reading.peak_bytes, mem, step.tokens,

@@ -43,8 +43,10 @@ def assumptions(run, impl: str, method: str) -> list[str]:
         expandable = options(run, impl)["expandable_segments"]
         out.append("attention: SDPA's flash kernel (no L x L matrix) unless the model asks for eager; allocator: "
                    f"the caching allocator's rounding {'with' if expandable else 'without'} expandable segments; "
-                   "the boundary is where its reserved bytes pass the usable memory; not modelled: cuBLAS and "
-                   "cuDNN workspaces (a few to some tens of MiB) and other processes on the GPU")
+                   "the boundary is where its reserved bytes pass the usable memory; a fresh process's first call "
+                   f"allocates once {first_call_terms(run, impl)} (simulate/first_call.py), reported apart, not in the "
+                   "peak (a measured point warms up first: mem.first_call); not modelled: cuDNN's workspace and other "
+                   "processes on the GPU")
     else:
         out.append("the worker's own runtime (interpreter, libraries: a few hundred MB) is not counted")
     chunk = run.workload.prefill_chunk
@@ -55,6 +57,18 @@ def assumptions(run, impl: str, method: str) -> list[str]:
         out.append("analytic: a closed form of the same forward (analysis/memory_model.py); the dry-run is the "
                    "reference it is checked against")
     return out
+
+
+def first_call_terms(run, impl: str) -> str:
+    from charsuite.analysis.facts import model_facts
+    from charsuite.simulate.first_call import AUTOTUNED, TRITON_AUTOTUNE_BUFFER, cublas_workspace
+
+    cap = run.device.compute_capability
+    terms = [f"cuBLAS's workspace {human_bytes(cublas_workspace(cap))}"
+             + (f" (compute capability {cap:g})" if cap else " (capability unknown: not Hopper assumed)")]
+    if impl == "kernels" and model_facts(run.model).model_type in AUTOTUNED:
+        terms.append(f"Triton's autotune buffer {human_bytes(TRITON_AUTOTUNE_BUFFER)}")
+    return " + ".join(terms)
 
 
 def say(line: str) -> None:

@@ -30,7 +30,8 @@ def options(run, impl: str) -> dict:
     (device.allocator_env)."""
     alloc_conf = run.device.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
     return dict(batch=run.workload.batch, logits=run.workload.logits, impl=impl, device_kind=run.device.kind,
-                expandable_segments="expandable_segments:True" in alloc_conf, chunk=run.workload.prefill_chunk)
+                expandable_segments="expandable_segments:True" in alloc_conf, chunk=run.workload.prefill_chunk,
+                capability=run.device.compute_capability)
 
 
 def needed_bytes(d: DryRun) -> int:
@@ -40,7 +41,7 @@ def needed_bytes(d: DryRun) -> int:
 def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str = "last", impl: str = "reference",
            device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
            lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
-           runtime_bytes: int = 0, chunk: int | None = None,
+           runtime_bytes: int = 0, chunk: int | None = None, capability: float | None = None,
            on_probe: Callable[[int, bool, float], None] | None = None) -> Boundary:
     """`on_probe(length, fits, seconds)` after each dry-run (predict's progress lines)."""
     out = Boundary(None, None)
@@ -48,7 +49,7 @@ def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str =
     def fits(n: int) -> bool:
         t0 = time.perf_counter()
         try:
-            d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments, chunk)
+            d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments, chunk, capability)
         except ValueError:  # past the model's learned positions: no length beyond fits either
             return False
         out.probes.append(d)

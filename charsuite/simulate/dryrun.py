@@ -23,6 +23,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from charsuite.config import ModelConfig
 from charsuite.engines.kernel_paths import KERNEL_GLOBALS, reference_path
 from charsuite.simulate import allocator
+from charsuite.simulate.first_call import first_call_bytes
 from charsuite.simulate.folds import folded
 from charsuite.simulate.kernels import patched
 from charsuite.simulate.tracker import AllocationTracker
@@ -56,6 +57,7 @@ class DryRun:
     reserved: int           # what the caching allocator would hold from the driver (CUDA; else = allocated)
     seconds: float
     swapped: list[str] = field(default_factory=list)
+    first_call: int = 0     # CUDA: what a fresh process's first call allocates once (simulate/first_call.py), apart
 
     @property
     def activations(self) -> int:
@@ -71,7 +73,8 @@ class DryRun:
 
 
 def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
-            device_kind: str = "cpu", expandable_segments: bool = True, chunk: int | None = None) -> DryRun:
+            device_kind: str = "cpu", expandable_segments: bool = True, chunk: int | None = None,
+            capability: float | None = None) -> DryRun:
     """One prefill of `context` tokens (in chunks of `chunk` if given) and one decode step, on fake tensors."""
     from charsuite.engines.transformers import TransformersEngine
 
@@ -122,4 +125,5 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     return DryRun(context=context, impl=impl, device_kind=device_kind, weights=weights, kv_cache=caches["kv_cache"],
                   ssm_state=caches["ssm_state"], logits=logit_bytes, prefill_peak=prefill_peak,
                   decode_peak=decode_peak, allocated=allocated, reserved=reserved,
-                  seconds=time.perf_counter() - t0, swapped=list(swapped))
+                  seconds=time.perf_counter() - t0, swapped=list(swapped),
+                  first_call=first_call_bytes(device_kind, capability, impl, model_type))
