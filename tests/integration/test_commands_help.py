@@ -17,3 +17,17 @@ def test_help_and_version(module):
     assert helped.returncode == 0 and "usage" in helped.stdout.lower() and "Traceback" not in helped.stderr
     version = run_cli("--version", module=module, timeout=300)
     assert version.returncode == 0 and __version__ in version.stdout and "Hydra" not in version.stdout
+
+
+def test_one_charsuite_command_dispatches_to_every_subcommand():
+    # issue 27: three command grammars and eight module paths; one `charsuite` console command now
+    from charsuite.command import COMMANDS
+
+    listed = run_cli("--help", module="charsuite.command", timeout=120)
+    assert listed.returncode == 0 and all(name in listed.stdout for name in COMMANDS)
+    for name in ("predict", "doctor", "run"):
+        helped = run_cli(name, "--help", module="charsuite.command", timeout=300)
+        assert helped.returncode == 0 and "usage" in helped.stdout.lower(), (name, helped.stderr[-500:])
+    wrong = run_cli("sweep", module="charsuite.command", timeout=60)
+    lines = wrong.stderr.strip().splitlines()
+    assert wrong.returncode == 2 and len(lines) == 1 and "unknown subcommand" in lines[0]
