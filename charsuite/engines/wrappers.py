@@ -16,14 +16,17 @@ from typing import Any
 
 
 def inner(fn: Any) -> Any:
-    """The function a kernel global calls: the wrapper inside a `Func` module, else the global itself."""
-    if fn is None or inspect.isfunction(fn) or inspect.isbuiltin(fn):
-        return fn
-    forward = getattr(type(fn), "forward", None)
-    if inspect.isfunction(forward) and forward.__closure__:
-        func = inspect.getclosurevars(forward).nonlocals.get("func")
-        if callable(func):
-            return func
+    """The function a kernel global calls: the wrapper inside a `Func` module (inside each, where modules wrap
+    modules), else the global itself."""
+    for _ in range(8):
+        if fn is None or inspect.isfunction(fn) or inspect.isbuiltin(fn):
+            return fn
+        forward = getattr(type(fn), "forward", None)
+        func = inspect.getclosurevars(forward).nonlocals.get("func") if (
+            inspect.isfunction(forward) and forward.__closure__) else None
+        if not callable(func):
+            return fn
+        fn = func
     return fn
 
 
