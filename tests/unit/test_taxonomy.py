@@ -105,3 +105,26 @@ def test_kernel_and_launch_context_precedence():
     # RG-LRU runs as generic CUDA kernels: its module decides
     elementwise = "void at::native::vectorized_elementwise_kernel<4, at::native::sigmoid_kernel_cuda>"
     assert tax.classify_kernel(elementwise, op="aten::sigmoid", module="RecurrentGemmaRglru") == "recurrent_scan"
+
+
+CONV_OPS = ["aten::conv1d", "aten::convolution", "aten::_convolution", "aten::convolution_overrideable",
+            "aten::cudnn_convolution", "aten::miopen_convolution", "aten::miopen_depthwise_convolution",
+            "aten::mkldnn_convolution", "aten::mps_convolution", "aten::_conv_depthwise2d",
+            "aten::_nnpack_spatial_convolution", "aten::slow_conv_dilated2d", "aten::_slow_conv2d_forward",
+            "aten::thnn_conv2d", "aten::conv_tbc"]
+
+
+@pytest.mark.parametrize("op", CONV_OPS)
+def test_a_convolution_is_conv1d_whichever_backend_op_launched_it(op):
+    # issue 28: cuDNN's implicit-GEMM kernels look like GEMMs; the aten op that launched them says conv
+    tax = load()
+    assert tax.classify(op=op) == "conv1d"
+    assert tax.classify_kernel("sm90_xmma_fprop_implicit_gemm_indexed_f16f16_f16f32_f32_nhwckrsc_nhwc", op=op,
+                               module="Mamba2Mixer") == "conv1d"
+
+
+def test_a_kernel_inside_a_convolution_module_is_conv1d_whatever_its_name():
+    tax = load()
+    assert tax.classify_kernel("cutlass_80_tensorop_s16816gemm_f16_64x64_32x6_nn_align8", op="aten::add",
+                               module="Conv1d") == "conv1d"
+    assert tax.classify(op="aten::_convert_indices_from_coo_to_csr") != "conv1d"  # 'conv' alone is not a conv
