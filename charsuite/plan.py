@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from charsuite.narrowing import narrow
 from charsuite.records import Status
 
 
@@ -63,16 +64,17 @@ def search(lengths: list[int], probe: Callable[[int, str], Status], tolerance_at
         return b
     if b.min_oom is None or b.max_ok is None:
         return b
-    lo, hi = b.max_ok, b.min_oom
-    while hi - lo > tolerance_at(lo):
-        mid = (lo + hi) // 2
-        status = probe(mid, "bisect")
+    failed: list[Status] = []
+
+    def fits(n: int) -> bool | None:
+        status = probe(n, "bisect")
         b.probes += 1
-        if status is Status.ok:
-            lo = b.max_ok = mid
-        elif status is Status.oom:
-            hi = b.min_oom = mid
-        else:
-            b.failed_at, b.stop_reason = mid, status.value
-            break
+        if status not in (Status.ok, Status.oom):
+            failed.append(status)
+            return None
+        return status is Status.ok
+
+    b.max_ok, b.min_oom, at = narrow(b.max_ok, b.min_oom, fits, tolerance_at)
+    if at is not None:
+        b.failed_at, b.stop_reason = at, failed[-1].value
     return b

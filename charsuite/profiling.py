@@ -38,7 +38,7 @@ SLOW_STEP = 2.0
 
 
 def as_record(b) -> dict | None:
-    """An attribute.Breakdown as the result line carries it."""
+    """An attribute.Attribution as the result line carries it (records.Breakdown)."""
     if b is None:
         return None
     return Breakdown(categories=b.categories, time_basis=b.basis, coverage=b.coverage,

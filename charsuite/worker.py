@@ -20,6 +20,7 @@ import traceback
 from typing import Any
 
 from charsuite import allocator
+from charsuite.errors import one_line
 from charsuite.faults import inject_fault
 from charsuite.records import Reply, Status
 
@@ -38,11 +39,6 @@ def is_oom(exc: BaseException) -> bool:
         return True
     name = type(exc).__name__
     return name == "OutOfMemoryError" or any(m in str(exc).lower() for m in OOM_MARKERS)
-
-
-def one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return f"{type(exc).__name__}: {text}"[:500]
 
 
 class Session:
@@ -215,7 +211,7 @@ def serve(inp, out) -> None:
                 from charsuite.trackers.memory import release_free_memory
 
                 release_free_memory(session.device)
-            msg = Reply.failed(status, one_line(exc))
+            msg = Reply.failed(status, one_line(exc)[:500])  # one line; what a verdict carries
         msg.worker_s = time.perf_counter() - t0
         reply(msg)
 

@@ -29,7 +29,7 @@ LAUNCH_CATS = ("cuda_runtime", "cuda_driver", "runtime")
 
 
 @dataclass
-class Breakdown:
+class Attribution:
     basis: str
     categories: dict[str, float]
     coverage: float
@@ -95,9 +95,9 @@ def _graph_id(kernel: dict) -> Any:
 
 
 def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None,
-              companion: dict[str, str] | None = None) -> dict[str, Breakdown | None]:
-    """The breakdowns of one trace: {"host": Breakdown, "device": Breakdown or None, "study":
-    Breakdown in the reference study's groups, CPU and GPU time summed}.
+              companion: dict[str, str] | None = None) -> dict[str, Attribution | None]:
+    """The breakdowns of one trace: {"host": Attribution, "device": Attribution or None, "study":
+    Attribution in the reference study's groups, CPU and GPU time summed}.
 
     A kernel replayed from a CUDA graph (Kineto writes its "graph id") has no launching op, only
     the cudaGraphLaunch: it is classified by `companion` (learned_categories of an eager trace of
@@ -178,14 +178,14 @@ def split_steps(trace: dict) -> list[dict]:
     return out
 
 
-def attribute_steps(trace: dict, companion: dict[str, str] | None = None) -> list[dict[str, Breakdown | None]]:
+def attribute_steps(trace: dict, companion: dict[str, str] | None = None) -> list[dict[str, Attribution | None]]:
     """attribute() of each profiler step of the trace (split_steps); [] when it has none."""
     return [attribute(t, companion=companion) for t in split_steps(trace)]
 
 
-def per_step(trace: dict, whole: Breakdown | None = None, grouping: str = "charsuite",
+def per_step(trace: dict, whole: Attribution | None = None, grouping: str = "charsuite",
              companion: dict[str, str] | None = None,
-             steps: list[dict[str, Breakdown | None]] | None = None) -> list[Breakdown]:
+             steps: list[dict[str, Attribution | None]] | None = None) -> list[Attribution]:
     """The primary breakdown of each profiler step (on the whole trace's basis; `grouping`
     study: the study's); the whole trace's own when it has no steps. `steps`: the trace's
     attribute_steps() when the caller has them already (one attribution serves both groupings)."""
@@ -195,15 +195,15 @@ def per_step(trace: dict, whole: Breakdown | None = None, grouping: str = "chars
     return [b for b in picked if b is not None and b.basis == whole.basis and b.total_s > 0] or [whole]
 
 
-def median_breakdown(steps: list[Breakdown]) -> Breakdown:
-    """One Breakdown whose every category is its median seconds over the steps: one slow
+def median_breakdown(steps: list[Attribution]) -> Attribution:
+    """One Attribution whose every category is its median seconds over the steps: one slow
     step cannot decide the shares."""
     cats = {c: statistics.median(b.categories.get(c, 0.0) for b in steps) for c in steps[0].categories}
-    return Breakdown(steps[0].basis, cats, statistics.median(b.coverage for b in steps),
+    return Attribution(steps[0].basis, cats, statistics.median(b.coverage for b in steps),
                      steps[len(steps) // 2].unclassified_top, sum(cats.values()))
 
 
-def share_spread(steps: list[Breakdown]) -> dict[str, list[float]]:
+def share_spread(steps: list[Attribution]) -> dict[str, list[float]]:
     """{category: [min, median, max] share of its step's time} over the steps."""
     shares = [{c: v / b.total_s for c, v in b.categories.items()} for b in steps if b.total_s > 0]
     cats = sorted({c for s in shares for c, v in s.items() if v > 0})
@@ -212,7 +212,7 @@ def share_spread(steps: list[Breakdown]) -> dict[str, list[float]]:
 
 
 def _breakdown(basis: str, units: list[tuple[str, str, float]], tax: Taxonomy,
-               names: tuple[str, ...] | None = None) -> Breakdown:
+               names: tuple[str, ...] | None = None) -> Attribution:
     cats = {c: 0.0 for c in (names or tax.categories)}
     by_name: dict[tuple[str, str], float] = defaultdict(float)
     for cat, name, us in units:
@@ -221,15 +221,15 @@ def _breakdown(basis: str, units: list[tuple[str, str, float]], tax: Taxonomy,
     total = sum(cats.values())
     other = sorted(((n, s) for (c, n), s in by_name.items() if c == "other"), key=lambda x: -x[1])
     coverage = 1.0 - cats.get("other", 0.0) / total if total > 0 else 0.0
-    return Breakdown(basis, cats, coverage, [(n, round(s, 9)) for n, s in other[:10]], total, dict(by_name))
+    return Attribution(basis, cats, coverage, [(n, round(s, 9)) for n, s in other[:10]], total, dict(by_name))
 
 
-def primary(result: dict[str, Breakdown | None]) -> Breakdown:
+def primary(result: dict[str, Attribution | None]) -> Attribution:
     """Device time where the trace has kernels, else host time."""
     return result["device"] or result["host"]
 
 
-def write_csv(result: dict[str, Breakdown | None], path: Path) -> None:
+def write_csv(result: dict[str, Attribution | None], path: Path) -> None:
     """Per-op (host) and per-kernel (device) totals, one row per (basis, category, name)."""
     import csv
 

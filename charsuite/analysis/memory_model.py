@@ -16,6 +16,7 @@ from typing import Any
 
 from charsuite.analysis.architectures import Layout
 from charsuite.analysis.mixer_memory import mixer_bytes
+from charsuite.narrowing import narrow
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h", "falcon_mamba", "xlstm")
@@ -217,13 +218,9 @@ def max_context(facts: ModelFacts, limit_bytes: int, batch: int = 1, logits: str
 
     if not fits(1):
         return None
-    lo, hi = 1, upper
-    if fits(hi):
-        return hi
-    while hi - lo > 1:
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
-    return lo
+    if fits(upper):
+        return upper
+    return narrow(1, upper, fits)[0]
 
 
 def predicted_max_for_run(run_info: Any, limit_bytes: int | None, runtime_bytes: int = 0) -> int | None:

@@ -10,11 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from charsuite.config import ModelConfig
+from charsuite.narrowing import narrow
 from charsuite.simulate.dryrun import DryRun, dry_run
 
 
 @dataclass
-class Boundary:
+class PredictedBoundary:
     largest: int | None            # tokens; None when not even `lowest` fits
     smallest_failing: int | None   # None when `upper` fits
     probes: list[DryRun] = field(default_factory=list)
@@ -42,9 +43,9 @@ def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str =
            device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
            lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
            runtime_bytes: int = 0, chunk: int | None = None, capability: float | None = None,
-           on_probe: Callable[[int, bool, float], None] | None = None) -> Boundary:
+           on_probe: Callable[[int, bool, float], None] | None = None) -> PredictedBoundary:
     """`on_probe(length, fits, seconds)` after each dry-run (predict's progress lines)."""
-    out = Boundary(None, None)
+    out = PredictedBoundary(None, None)
 
     def fits(n: int) -> bool:
         t0 = time.perf_counter()
@@ -80,8 +81,7 @@ def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str =
     if lo is None:
         out.smallest_failing = hi
         return out
-    while hi is not None and hi - lo > tolerance(lo):
-        mid = (lo + hi) // 2
-        lo, hi = (mid, hi) if fits(mid) else (lo, mid)
+    if hi is not None:
+        lo, hi, _ = narrow(lo, hi, fits, tolerance)
     out.largest, out.smallest_failing = lo, hi
     return out

@@ -94,3 +94,20 @@ def test_modules_stay_small_or_say_why(name):
     if lines > MAX_LINES:
         doc = ast.get_docstring(ast.parse(path.read_text())) or ""
         assert any(ln.startswith("Size:") for ln in doc.splitlines()), f"{path}: {lines} lines and no 'Size:' reason"
+
+
+def test_one_class_per_name_and_one_bisection():
+    # issue 27: two Boundary classes, two Breakdowns and three hand-written bisections (plan.py,
+    # simulate/boundary.py, analysis/memory_model.py) read as near-synonyms; one of each now
+    classes: dict[str, list[str]] = {}
+    halving = []
+    for package in PACKAGES:
+        for path in sorted((REPO / package).rglob("*.py")):
+            text = path.read_text()
+            for node in ast.walk(ast.parse(text)):
+                if isinstance(node, ast.ClassDef) and node.col_offset == 0:
+                    classes.setdefault(node.name, []).append(str(path.relative_to(REPO)))
+            if "(lo + hi) // 2" in text and path.name != "narrowing.py":
+                halving.append(str(path.relative_to(REPO)))
+    assert {n: p for n, p in classes.items() if len(p) > 1} == {}
+    assert halving == []  # every boundary search bisects through charsuite/narrowing.py
