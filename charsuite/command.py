@@ -17,6 +17,7 @@ COMMANDS = {
     "export": ("charsuite.export", "results as CSV or Parquet"),
     "profile": ("kernels_profile.__main__", "attribute a torch.profiler trace to kernel categories"),
     "doctor": ("charsuite.doctor", "what this machine can measure"),
+    "calibrate": ("charsuite.calibrate", "this machine's roofline: bandwidth, matmul rates, dispatch cost"),
 }
 
 

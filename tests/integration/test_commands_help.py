@@ -8,7 +8,7 @@ from charsuite import __version__
 from helpers import run_cli
 
 COMMANDS = ["charsuite", "charsuite.predict", "charsuite.batch", "charsuite.doctor", "charsuite.export",
-            "charsuite.summary", "charsuite.figures", "kernels_profile"]
+            "charsuite.summary", "charsuite.figures", "kernels_profile", "charsuite.calibrate"]
 
 
 @pytest.mark.parametrize("module", COMMANDS)

@@ -1,0 +1,34 @@
+"""The machine's own roofline, measured (issue 30, first piece): calibrate's numbers are rates from timed
+repeats with their interval and noise verdict, saved as data; a CUDA profile on a CPU is one line, exit 2."""
+
+import json
+
+import torch
+
+from charsuite.calibrate import calibrate, main
+
+CPU = torch.device("cpu")
+
+
+def test_every_rate_is_measured_with_its_repeats_interval_and_noise_verdict():
+    r = calibrate(CPU, ["float32"], quick=True)
+    probes = [r["bandwidth"]["copy_gbs"], r["bandwidth"]["triad_gbs"], r["dispatch"],
+              *r["matmul_tflops"]["float32"].values()]
+    for p in probes:
+        low, high = p["median_ci_s"]
+        assert p["value"] > 0 and p["repeats"] == 3 and low <= p["seconds"] <= high
+        assert isinstance(p["noisy"], bool) and (p["noise_reason"] is None) != p["noisy"]
+    large = r["matmul_tflops"]["float32"]["large"]
+    assert large["mnk"] == [256, 256, 256] and large["value"] == 2 * 256**3 / 1e12 / large["seconds"]
+    assert r["dispatch"]["us_per_op"] > 0 and "cuda_graph" not in r
+
+
+def test_the_command_saves_its_record_and_refuses_what_this_machine_cannot_measure(tmp_path, capsys):
+    out = tmp_path / "cpu.json"
+    assert main(["quick=true", f"out={out}"]) == 0
+    saved = json.loads(out.read_text())
+    assert saved["profile"] == "cpu" and saved["bandwidth"]["copy_gbs"]["value"] > 0
+    assert main(["nonsense"]) == 2
+    if not torch.cuda.is_available():
+        assert main(["device=h100", f"out={tmp_path / 'h100.json'}"]) == 2 and not (tmp_path / "h100.json").exists()
+    assert len([ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("charsuite.calibrate: ")]) >= 2
