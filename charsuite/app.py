@@ -14,6 +14,7 @@ from charsuite import environment, results
 from charsuite.analysis.architectures import mixers
 from charsuite.analysis.facts import model_facts
 from charsuite.analysis.memory_model import max_context, predict
+from charsuite.calibrate import read_calibration
 from charsuite.compose import to_run_config
 from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
@@ -112,6 +113,8 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         "predicted_max_context": (max_context(facts, limit, w.batch, w.logits)
                                   if limit and not w.prefill_chunk and modelled else None),
         "environment": environment.describe({**run.device.allocator_env}),
+        # the machine's measured roofline (charsuite.calibrate), where one was saved for this profile
+        "calibration": read_calibration(run.device.name),
     }
     results.write_json(run_dir / results.RUN, run_info)
     from charsuite.engines import engine_class

@@ -113,6 +113,15 @@ def saved_path(device_name: str) -> Path:
     return CONF_DIR / "device" / "calibrated" / f"{device_name}.json"
 
 
+def read_calibration(device_name: str) -> dict[str, Any] | None:
+    """The saved calibration of a profile, None where there is none or it is unreadable (never a failed run)."""
+    try:
+        data = json.loads(saved_path(device_name).read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     from charsuite.errors import ConfigError, help_or_version
 

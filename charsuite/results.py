@@ -144,7 +144,7 @@ def read_json_or_none(path: Path, shape: type | None = None) -> Any:
 
 # What the read side takes from run.json, and the JSON type each must have.
 _RUN_FIELDS = {"fingerprint_id": str, "fingerprint": dict, "config": dict, "model_facts": dict,
-               "memory_limit_bytes": int, "params": int, "predicted_max_context": int}
+               "memory_limit_bytes": int, "params": int, "predicted_max_context": int, "calibration": dict}
 
 
 def read_run(folder: Path) -> dict[str, Any]:
@@ -220,5 +220,6 @@ def load_summaries(paths: Iterable[Path]):
         run = read_run(d)
         for s in read_json_or_none(d / SUMMARY, list) or []:
             rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
-                         "config": run.get("config"), "model_facts": run.get("model_facts")})
+                         "config": run.get("config"), "model_facts": run.get("model_facts"),
+                         "calibration": run.get("calibration")})
     return pd.DataFrame(rows)

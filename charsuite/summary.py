@@ -34,7 +34,8 @@ def _fmt_ctx(v) -> str:
 
 MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill (how it ended)",
                  "max context decode (how it ended)", "predicted max",
-                 "prefill exponent", "decode exponent", "noisy points", "prefill TFLOP/s (share of peak) at max",
+                 "prefill exponent", "decode exponent", "noisy points",
+                 "prefill TFLOP/s (share of peak: calibrated* or data sheet) at max",
                  "decode GB/s (share of peak) at max", "setup", "weights (MiB)"]
 CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% bootstrap interval",
                      "setup"]
@@ -75,10 +76,12 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
             if r is None:
                 roof[phase] = "-"
             elif phase == "prefill":
-                share = f" ({r['flops_share']:.1%})" if r["flops_share"] is not None else ""
+                mark = "*" if r["peak_basis"].startswith("calibrated") else ""
+                share = f" ({r['flops_share']:.1%}{mark})" if r["flops_share"] is not None else ""
                 roof[phase] = f"{r['achieved_tflops']:.3g}{share}"
             else:
-                share = f" ({r['bandwidth_share']:.1%})" if r["bandwidth_share"] is not None else ""
+                mark = "*" if r["peak_basis"].startswith("calibrated") else ""
+                share = f" ({r['bandwidth_share']:.1%}{mark})" if r["bandwidth_share"] is not None else ""
                 roof[phase] = f"{r['achieved_bandwidth_gbs']:.3g}{share}"
         held = [m["weights"] for m in ok["mem"] if isinstance(m, dict) and m.get("weights")] if "mem" in ok else []
         rows.append([model, size, fam, device, max_context_cell(by_phase.get("prefill"), points),

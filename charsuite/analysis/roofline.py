@@ -66,6 +66,25 @@ def point_shares(run_info, point: dict) -> dict[str, float | None] | None:
     mem = point.get("mem_predicted") or point.get("mem") or {}
     b = bytes_moved(mem.get("weights", 0), mem.get("kv_cache", 0), mem.get("ssm_state", 0), mem.get("logits", 0),
                     phase)
+    peak_tflops, peak_gbs, basis = peaks(run_info, facts.dtype)
+    return {**shares(f, b, point["latency_s"], peak_tflops, peak_gbs), "peak_basis": basis}
+
+
+def peaks(run_info, dtype: str) -> tuple[float | None, float | None, str]:
+    """(TFLOP/s, GB/s, where they come from): the machine's own calibration (charsuite.calibrate: the large
+    matmul in the run's dtype, the triad) when run.json carries one, else the profile's data-sheet peaks."""
+    cal = run_info.get("calibration")
+    tflops = _number(cal, "matmul_tflops", dtype, "large", "value")
+    gbs = _number(cal, "bandwidth", "triad_gbs", "value")
+    if tflops or gbs:
+        return tflops, gbs, f"calibrated {cal.get('measured_at') or ''}".strip()
     dev = (run_info.get("config") or {}).get("device", {})
-    peak = (dev.get("peak_tflops") or {}).get(facts.dtype)
-    return shares(f, b, point["latency_s"], peak, dev.get("peak_bandwidth_gbs"))
+    return (dev.get("peak_tflops") or {}).get(dtype), dev.get("peak_bandwidth_gbs"), "data sheet"
+
+
+def _number(data: object, *keys: str) -> float | None:
+    """A positive number down a path of dict keys (a hand-edited calibration file may hold anything)."""
+    for k in keys:
+        data = data.get(k) if isinstance(data, dict) else None
+    ok = isinstance(data, (int, float)) and not isinstance(data, bool) and 0 < data < float("inf")
+    return float(data) if ok else None
