@@ -35,7 +35,7 @@ def kernels() -> tuple[bool, str]:
     versions = {d: _version(d.replace("_", "-")) for d in kernel_paths.PACKAGES}
     if not kernel_paths.kernels_importable():
         missing = ", ".join(d for d, v in versions.items() if v is None) or "an import failed"
-        return False, (f"not importable ({missing}): SSM mixers run the PyTorch reference (README, 'The fused "
+        return False, (f"not importable ({missing}): SSM mixers run the PyTorch reference (docs/install.md, 'The fused "
                        "kernels': bash scripts/install_kernels.sh on a GPU box)")
     path = kernel_paths.observed("mamba2")
     return path == "mamba-ssm kernels", (f"{versions} via {kernel_paths.install_route()}; transformers dispatches "

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The fused SSM kernels (mamba-ssm 2.3.2.post1, causal-conv1d 1.7.0) built from source for THIS machine's GPU
-# only: route (b) of README's kernel install, for offline boxes and Jetsons (JetPack's own torch, aarch64).
+# only: route 1 of the kernels' install (docs/install.md), for offline boxes and Jetsons (JetPack's own torch, aarch64).
 #
 #   bash scripts/install_kernels.sh [FOLDER]     FOLDER: where their sdists are (scripts/gpu_check.sh prep puts
 #                                                them in .gpu_wheels); without one pip fetches them

@@ -112,9 +112,9 @@ def observed(model_type: str) -> str | None:
 
 
 def install_route() -> str:
-    """Which of README's kernel routes this install took: the source build (scripts/install_kernels.sh: pip
-    records a local folder as the origin), wheels or sdists from a registry, or none; and whether the
-    `kernels` package (transformers' hub kernels) is importable beside them."""
+    """Which of the kernel install routes (docs/install.md) this install took: the source build
+    (scripts/install_kernels.sh: pip records a local folder as the origin), wheels or sdists from a registry,
+    or none; and whether the `kernels` package (transformers' hub kernels) is importable beside them."""
     import importlib.metadata as md
     import json
 
