@@ -18,7 +18,10 @@ WHEELS=${GPU_WHEELS:-.gpu_wheels}
 PY=${PYTHON:-python3}
 # the packages the GPU image lacks, at the versions the tests ran on (scripts/constraints.txt); the image's own
 # pandas, pyarrow, scipy, rich, pyyaml, nvidia-ml-py, pytest, huggingface-hub and tokenizers serve the rest
-LACKING="transformers hydra-core omegaconf hydra-submitit-launcher submitit"
+LACKING="hydra-core omegaconf hydra-submitit-launcher submitit"
+# transformers for the image: 5.24, the newest tested whose needs the image meets (5.25 needs huggingface-hub 2.4,
+# hence httpx2, a newer click and hf-xet, and the kernels package: more wheels, each one more chance to break)
+GPU_TRANSFORMERS=${GPU_TRANSFORMERS:-transformers==5.24.0}
 pinned() { grep -i -E "^$1==" scripts/constraints.txt | head -n 1; }
 
 prep() {
@@ -29,7 +32,7 @@ prep() {
   local specs=() p
   for p in $LACKING; do specs+=("$(pinned "$p")"); done
   # shellcheck disable=SC2086
-  "$PY" -m pip download -q --no-deps --only-binary=:all: $plat -d "$WHEELS" "${specs[@]}" || return 1
+  "$PY" -m pip download -q --no-deps --only-binary=:all: $plat -d "$WHEELS" "$GPU_TRANSFORMERS" "${specs[@]}" || return 1
   # hydra's parser runtime ships as an sdist only: built here into a pure-Python wheel
   "$PY" -m pip wheel -q --no-deps -w "$WHEELS" "$(pinned antlr4-python3-runtime)" || return 1
   # the kernels' sources for the device's own build (their setup.py imports torch: no isolated build here)

@@ -1,0 +1,64 @@
+"""Predicted latency from the dry-run's ops (issue 30): per op the larger of its compute time and its memory time
+at the machine's peaks, plus one host dispatch per op where the host bounds the phase; per phase the total, the
+split by category and what bounds it. The peaks are the machine's own calibration (charsuite.calibrate) where one
+was saved, else the profile's data sheet, and every prediction says which. Nothing is fitted to any measurement.
+
+Known gaps, printed with every prediction: the kernel fakes count no arithmetic of their own (a fused scan's
+FLOPs are missing); every op is taken at the peak rates (no efficiency by shape yet); the dispatch count is aten
+ops, more than the Python calls the calibrated dispatch cost was measured on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from charsuite.simulate.op_costs import OpCosts
+
+
+@dataclass(frozen=True)
+class Roof:
+    tflops: float
+    gbs: float
+    dispatch_us: float
+    basis: str
+
+
+@dataclass(frozen=True)
+class PhaseLatency:
+    seconds: float
+    device_s: float          # the ops at the peaks, each its larger of compute and memory time
+    host_s: float            # one dispatch per op
+    bound: str               # compute | memory | host: what most of the time is
+    by_category: dict[str, float]
+
+
+def roof_of(calibration: dict | None, device_cfg, dtype: str) -> Roof | None:
+    """The machine's peaks: calibrated where saved (large matmul in the dtype, triad, dispatch), else the data
+    sheet's (no dispatch cost known: 0); None where neither gives both rates."""
+    from charsuite.analysis.roofline import number_at as _number
+
+    cal = calibration or {}
+    tflops = _number(cal, "matmul_tflops", dtype, "large", "value")
+    gbs = _number(cal, "bandwidth", "triad_gbs", "value")
+    us = _number(cal, "dispatch", "us_per_op") or 0.0
+    if tflops and gbs:
+        return Roof(tflops, gbs, us, f"calibrated {cal.get('measured_at') or ''}".strip())
+    sheet_tflops = (device_cfg.peak_tflops or {}).get(dtype)
+    if sheet_tflops and device_cfg.peak_bandwidth_gbs:
+        return Roof(float(sheet_tflops), float(device_cfg.peak_bandwidth_gbs), us, "data sheet")
+    return None
+
+
+def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = True) -> PhaseLatency:
+    """`synchronous` (a CPU): each op runs on the thread that dispatched it, so host and device time add up; on
+    a GPU the host queues ahead and the slower of the two bounds the phase."""
+    compute = memory = device = 0.0
+    by_category: dict[str, float] = {}
+    ops = costs.phases.get(phase, [])
+    for o in ops:
+        c, m = o.flops / (roof.tflops * 1e12), o.nbytes / (roof.gbs * 1e9)
+        compute, memory = compute + (c if c >= m else 0.0), memory + (m if m > c else 0.0)
+        device += max(c, m)
+        by_category[o.category] = by_category.get(o.category, 0.0) + max(c, m) + roof.dispatch_us * 1e-6
+    host = len(ops) * roof.dispatch_us * 1e-6
+    bound = max((("compute", compute), ("memory", memory), ("host", host)), key=lambda kv: kv[1])[0]
+    return PhaseLatency(device + host if synchronous else max(device, host), device, host, bound, by_category)

@@ -1,0 +1,51 @@
+"""A latency model of the real code (issue 30): the dry-run's ops with their FLOPs, bytes and categories, and a
+prediction from the machine's peaks that says its inputs. Exact counts are checked on ops whose cost is known;
+the prediction's accuracy is measured, not asserted (the notes give it)."""
+
+import pytest
+import torch
+from torch._subclasses.fake_tensor import FakeTensorMode
+
+from charsuite.simulate.latency import Roof, phase_latency, roof_of
+from charsuite.simulate.op_costs import OpCostRecorder
+
+
+def test_each_op_has_its_flops_bytes_and_category_and_a_view_moves_nothing():
+    with FakeTensorMode():
+        a, b = torch.empty(64, 128), torch.empty(128, 32)
+        with OpCostRecorder() as rec:
+            c = a @ b
+            c.t()
+            torch.nn.functional.silu(c)
+    mm, t, silu = rec.costs.phases["prefill"]
+    assert (mm.op, mm.flops, mm.nbytes, mm.category) == ("aten::mm", 2 * 64 * 128 * 32, 4 * (64 * 128 + 128 * 32 +
+                                                                                          64 * 32), "gemm")
+    assert t.view and t.nbytes == 0 and t.flops == 0
+    assert silu.flops == 64 * 32 and silu.nbytes == 2 * 4 * 64 * 32 and not silu.view
+    assert rec.costs.totals("prefill") == {"ops": 3, "kernels": 2, "flops": mm.flops + silu.flops,
+                                           "bytes": mm.nbytes + silu.nbytes}
+
+
+def test_a_phase_takes_the_larger_of_compute_and_memory_per_op_plus_its_dispatches():
+    with FakeTensorMode():
+        a, b = torch.empty(64, 128), torch.empty(128, 32)
+        with OpCostRecorder() as rec:
+            torch.nn.functional.silu(a @ b)
+    roof = Roof(tflops=1e-3, gbs=1.0, dispatch_us=10.0, basis="test")  # 1 GFLOP/s, 1 GB/s
+    mm, silu = rec.costs.phases["prefill"]
+    p = phase_latency(rec.costs, "prefill", roof)
+    expect = max(mm.flops / 1e9, mm.nbytes / 1e9) + max(silu.flops / 1e9, silu.nbytes / 1e9)
+    assert p.device_s == pytest.approx(expect) and p.host_s == pytest.approx(2e-5)
+    assert p.seconds == pytest.approx(expect + 2e-5) and p.bound == "compute"  # the matmul's 524 us dominate
+    assert phase_latency(rec.costs, "prefill", roof, synchronous=False).seconds == pytest.approx(expect)
+
+
+def test_the_peaks_come_from_the_calibration_else_the_data_sheet_else_nowhere():
+    class Dev:
+        peak_tflops, peak_bandwidth_gbs = {"float16": 165.2}, 1008.0
+
+    cal = {"measured_at": "t", "matmul_tflops": {"float32": {"large": {"value": 0.2}}},
+           "bandwidth": {"triad_gbs": {"value": 9.5}}, "dispatch": {"us_per_op": 3.0}}
+    assert roof_of(cal, Dev, "float32") == Roof(0.2, 9.5, 3.0, "calibrated t")
+    assert roof_of(None, Dev, "float16") == Roof(165.2, 1008.0, 0.0, "data sheet")
+    assert roof_of(None, Dev, "float32") is None
