@@ -59,6 +59,38 @@ def assumptions(run, impl: str, method: str) -> list[str]:
     return out
 
 
+def predicted_latency(run, out: dict) -> dict:
+    """predict's `latency=true`: simulated time to first token and per decoded token at each ladder length, from
+    the dry-run's ops at this machine's calibrated (or data-sheet) peaks (simulate/latency.py)."""
+    from charsuite.simulate import latency
+    from charsuite.simulate.boundary import options
+
+    say("predicting latency: the ladder's dry-runs again, recording each op's cost")
+    rows, roof = latency.ladder(run, run.model, [r["context"] for r in out["ladder"]], options(run, out["impl"]))
+    if roof is None:
+        return {"simulated": True, "rows": [], "why_none": f"no peaks for {run.device.name}: run `charsuite calibrate "
+                f"device={run.device.name}` on it (the profile has no data-sheet peaks for {run.model.dtype})"}
+    return {"simulated": True, "rows": rows, "peaks": vars(roof), "gaps": latency.__doc__.split("Known gaps")[1]
+            .split(":", 1)[1].strip().replace("\n", " ")}
+
+
+def print_latency(lat: dict) -> None:
+    if not lat["rows"]:
+        print(f"latency: {lat['why_none']}")
+        return
+    p = lat["peaks"]
+    print(f"latency (simulated, {p['basis']} peaks: {p['tflops']:.3g} TFLOP/s, {p['gbs']:.3g} GB/s, "
+          f"{p['dispatch_us']:.2g} us per dispatched op):")
+    print(f"{'context':>8} {'TTFT':>10} {'bound':>8} {'s/token':>10} {'bound':>8}")
+    for r in lat["rows"]:
+        if "error" in r:
+            print(f"{human_tokens(r['context']):>8} {r['error']}")
+            continue
+        print(f"{human_tokens(r['context']):>8} {r['ttft_s'] * 1e3:>8.3g} ms {r['prefill_bound']:>8} "
+              f"{r['decode_s'] * 1e3:>8.3g} ms {r['decode_bound']:>8}")
+    print(f"  not modelled yet: {lat['gaps']}")
+
+
 def first_call_terms(run, impl: str) -> str:
     from charsuite.analysis.facts import model_facts
     from charsuite.simulate.first_call import AUTOTUNED, TRITON_AUTOTUNE_BUFFER, cublas_workspace
@@ -144,6 +176,8 @@ def print_table(out: dict) -> None:
         print(f"predicted largest context within {human_bytes(out['memory_limit_bytes'])}: "
               f"{human_tokens(mc) if mc else 'none (not even the shortest fits)'}"
               + (f"  [{s['probes']} dry-runs, {s['seconds']} s]" if s else ""))
+    if "latency" in out:
+        print_latency(out["latency"])
     print("assumptions:")
     for a in out["assumptions"]:
         print(f"  - {a}")
@@ -153,7 +187,7 @@ def _main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if (done := help_or_version("charsuite.predict", argv, __doc__)) is not None:
         return done
-    opts = {"format": "table", "method": "dryrun"}
+    opts = {"format": "table", "method": "dryrun", "latency": "false"}
     rest = []
     for a in argv:
         key = a.split("=", 1)[0]
@@ -161,13 +195,16 @@ def _main(argv: list[str] | None = None) -> int:
             opts[key] = a.split("=", 1)[1]
         else:
             rest.append(a)
-    for key, valid in (("format", FORMATS), ("method", METHODS)):
+    for key, valid in (("format", FORMATS), ("method", METHODS), ("latency", ("true", "false"))):
         if opts[key] not in valid:
             raise ConfigError(f"unknown {key} {opts[key]!r}; choose one of: {', '.join(valid)}")
     _, overrides = split_argv(rest)
     if not any(o.lstrip("+~").startswith("model=") for o in overrides):
         raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
-    out = report(compose(overrides), opts["method"])
+    run = compose(overrides)
+    out = report(run, opts["method"])
+    if opts["latency"] == "true":
+        out["latency"] = predicted_latency(run, out)
     if opts["format"] == "json":
         print(json.dumps(out, indent=2))
     else:

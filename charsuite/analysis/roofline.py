@@ -74,15 +74,15 @@ def peaks(run_info, dtype: str) -> tuple[float | None, float | None, str]:
     """(TFLOP/s, GB/s, where they come from): the machine's own calibration (charsuite.calibrate: the large
     matmul in the run's dtype, the triad) when run.json carries one, else the profile's data-sheet peaks."""
     cal = run_info.get("calibration")
-    tflops = _number(cal, "matmul_tflops", dtype, "large", "value")
-    gbs = _number(cal, "bandwidth", "triad_gbs", "value")
+    tflops = number_at(cal, "matmul_tflops", dtype, "large", "value")
+    gbs = number_at(cal, "bandwidth", "triad_gbs", "value")
     if tflops or gbs:
         return tflops, gbs, f"calibrated {cal.get('measured_at') or ''}".strip()
     dev = (run_info.get("config") or {}).get("device", {})
     return (dev.get("peak_tflops") or {}).get(dtype), dev.get("peak_bandwidth_gbs"), "data sheet"
 
 
-def _number(data: object, *keys: str) -> float | None:
+def number_at(data: object, *keys: str) -> float | None:
     """A positive number down a path of dict keys (a hand-edited calibration file may hold anything)."""
     for k in keys:
         data = data.get(k) if isinstance(data, dict) else None

@@ -74,8 +74,9 @@ class DryRun:
 
 def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
             device_kind: str = "cpu", expandable_segments: bool = True, chunk: int | None = None,
-            capability: float | None = None) -> DryRun:
-    """One prefill of `context` tokens (in chunks of `chunk` if given) and one decode step, on fake tensors."""
+            capability: float | None = None, op_costs=None) -> DryRun:
+    """One prefill of `context` tokens (in chunks of `chunk` if given) and one decode step, on fake tensors.
+    `op_costs` (simulate/op_costs.OpCostRecorder): record each op's cost by phase as well."""
     from charsuite.engines.transformers import TransformersEngine
 
     if impl not in IMPLS:
@@ -99,6 +100,8 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
         swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
         if impl == "reference" or model_type not in KERNEL_GLOBALS:  # no kernel replaces this loop: fold it
             swapped = swapped + stack.enter_context(folded(model_type))
+        if op_costs is not None:
+            stack.enter_context(op_costs)
         ids = torch.zeros(batch, context, dtype=torch.long)
         existing = [ids, *engine.model.parameters(), *engine.model.buffers()]
         tracker = AllocationTracker(existing)
@@ -111,6 +114,8 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
             tracker.reset_peak()
             before = tracker.live
             decode_peak = 0
+            if op_costs is not None:
+                op_costs.phase = "decode"
             if engine.max_positions is None or context < engine.max_positions:  # a next position exists
                 step_logits, cache = engine.decode_step(first, cache, context)
                 decode_peak = tracker.peak - before

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from charsuite.simulate.op_costs import OpCosts
+from charsuite.analysis.roofline import number_at
+from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,10 @@ class PhaseLatency:
 def roof_of(calibration: dict | None, device_cfg, dtype: str) -> Roof | None:
     """The machine's peaks: calibrated where saved (large matmul in the dtype, triad, dispatch), else the data
     sheet's (no dispatch cost known: 0); None where neither gives both rates."""
-    from charsuite.analysis.roofline import number_at as _number
-
     cal = calibration or {}
-    tflops = _number(cal, "matmul_tflops", dtype, "large", "value")
-    gbs = _number(cal, "bandwidth", "triad_gbs", "value")
-    us = _number(cal, "dispatch", "us_per_op") or 0.0
+    tflops = number_at(cal, "matmul_tflops", dtype, "large", "value")
+    gbs = number_at(cal, "bandwidth", "triad_gbs", "value")
+    us = number_at(cal, "dispatch", "us_per_op") or 0.0
     if tflops and gbs:
         return Roof(tflops, gbs, us, f"calibrated {cal.get('measured_at') or ''}".strip())
     sheet_tflops = (device_cfg.peak_tflops or {}).get(dtype)
@@ -62,3 +61,28 @@ def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = Tr
     host = len(ops) * roof.dispatch_us * 1e-6
     bound = max((("compute", compute), ("memory", memory), ("host", host)), key=lambda kv: kv[1])[0]
     return PhaseLatency(device + host if synchronous else max(device, host), device, host, bound, by_category)
+
+
+def ladder(run, spec, lengths: list[int], dry_run_options: dict) -> tuple[list[dict], Roof | None]:
+    """Predicted time to first token and seconds per decoded token at each length (predict's `latency=true`),
+    and the peaks used; no rows where the machine has neither a calibration nor data-sheet peaks."""
+    from charsuite.calibrate import read_calibration
+    from charsuite.simulate.dryrun import dry_run
+
+    roof = roof_of(read_calibration(run.device.name), run.device, run.model.dtype)
+    if roof is None:
+        return [], None
+    rows = []
+    sync = run.device.kind != "cuda"
+    for n in lengths:
+        rec = OpCostRecorder()
+        try:
+            dry_run(spec, n, op_costs=rec, **dry_run_options)
+        except ValueError as exc:  # past the model's learned positions
+            rows.append({"context": n, "error": str(exc)})
+            continue
+        pre, dec = (phase_latency(rec.costs, p, roof, synchronous=sync) for p in ("prefill", "decode"))
+        rows.append({"context": n, "ttft_s": pre.seconds, "prefill_bound": pre.bound, "decode_s": dec.seconds,
+                     "decode_bound": dec.bound, "prefill_ops": len(rec.costs.phases.get("prefill", [])),
+                     "prefill_by_category": pre.by_category})
+    return rows, roof

@@ -49,3 +49,24 @@ def test_the_peaks_come_from_the_calibration_else_the_data_sheet_else_nowhere():
     assert roof_of(cal, Dev, "float32") == Roof(0.2, 9.5, 3.0, "calibrated t")
     assert roof_of(None, Dev, "float16") == Roof(165.2, 1008.0, 0.0, "data sheet")
     assert roof_of(None, Dev, "float32") is None
+
+
+def test_predict_prints_latency_beside_memory_labelled_simulated_with_its_peaks(tmp_path, monkeypatch, capsys):
+    import json
+
+    from charsuite import calibrate
+    from charsuite.predict import main
+
+    saved = tmp_path / "cpu.json"
+    monkeypatch.setattr(calibrate, "saved_path", lambda name: saved)
+    assert main(["+model=qwen2_5", "model.size=tiny", "context.min=64", "context.max=128", "latency=true"]) == 0
+    assert "latency: no peaks for cpu: run `charsuite calibrate device=cpu`" in capsys.readouterr().out
+    saved.write_text(json.dumps({"measured_at": "t", "matmul_tflops": {"float32": {"large": {"value": 0.3}}},
+                                 "bandwidth": {"triad_gbs": {"value": 20.0}}, "dispatch": {"us_per_op": 2.0}}))
+    assert main(["+model=qwen2_5", "model.size=tiny", "context.min=64", "context.max=128", "latency=true",
+                 "format=json"]) == 0
+    lat = json.loads(capsys.readouterr().out)["latency"]
+    assert lat["simulated"] and lat["peaks"]["basis"] == "calibrated t" and "no arithmetic" in lat["gaps"]
+    short, long = lat["rows"]
+    assert 0 < short["ttft_s"] < long["ttft_s"] and short["decode_s"] > 0 and short["prefill_ops"] > 100
+    assert main(["+model=qwen2_5", "model.size=tiny", "latency=maybe"]) == 2
