@@ -167,6 +167,12 @@ class TransformersEngine(Engine):
             return transformers.DynamicCache(config=self.model.config)
         return None
 
+    def position_ids(self, positions: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Explicit position ids for the models whose own count goes wrong: transformers 5.25's RecurrentGemma
+        takes positions from `cache.get_seq_length()`, which reads layer 0 - a recurrent layer, always 0 - so a
+        decode step ran at position 0 and reset its recurrence (the guard caught it: |dlogit| 0.27-0.49)."""
+        return {"position_ids": positions[None]} if self.model.config.model_type in STATE_IN_MODULES else {}
+
     @torch.inference_mode()
     def prefill(self, input_ids: torch.Tensor, logits: str = "last", chunk: int | None = None,
                 reserve: int = 0) -> tuple[torch.Tensor, Any, torch.Tensor]:
@@ -178,7 +184,7 @@ class TransformersEngine(Engine):
             kwargs: dict[str, Any] = {}
             if cache is not None:  # carried between chunks, at the chunk's positions
                 positions = torch.arange(start, start + ids.shape[1], device=ids.device)
-                kwargs = {"cache": cache, "cache_position": positions}
+                kwargs = {"cache": cache, "cache_position": positions, **self.position_ids(positions)}
             out_logits = None  # the previous chunk's logits are freed before the next chunk runs
             out = self.forward(input_ids=ids, use_cache=True, logits_to_keep=1 if logits == "last" else 0, **kwargs)
             out_logits, cache = out.logits, _cache_of(out, cache)
@@ -191,7 +197,8 @@ class TransformersEngine(Engine):
         if self.graphs is not None:
             return self.graphs.step(token, cache, position), cache
         pos = torch.tensor([position], device=token.device)
-        out = self.forward(input_ids=token, cache=cache, use_cache=True, cache_position=pos, logits_to_keep=1)
+        out = self.forward(input_ids=token, cache=cache, use_cache=True, cache_position=pos, logits_to_keep=1,
+                           **self.position_ids(pos))
         return out.logits, _cache_of(out, cache)
 
     def cache_bytes(self, cache: Any) -> dict[str, int]:

@@ -32,3 +32,11 @@ def test_guard_passes_for_correct_decoding():
 
 def test_guard_catches_the_old_cache_argument():
     assert decode_matches_forward(engine("mamba2", OldCacheArgument), CPU) > 1e-2
+
+
+def test_recurrent_gemmas_cached_decode_matches_a_full_forward():
+    # transformers 5.25 counts RecurrentGemma's positions from cache.get_seq_length(), which reads a recurrent
+    # layer (always 0): a decode step ran at position 0, reset its recurrence, and the guard failed in CI's
+    # 2026-family sweep; the engine passes explicit position ids for it
+    engine = TransformersEngine(compose("+model=recurrent_gemma", "model.size=tiny").model, torch.device("cpu"))
+    assert decode_matches_forward(engine, torch.device("cpu"), length=20) < 1e-4
