@@ -59,19 +59,19 @@ def assumptions(run, impl: str, method: str) -> list[str]:
     return out
 
 
-def predicted_latency(run, out: dict) -> dict:
+def predicted_latency(run, out: dict, recorded: dict | None = None) -> dict:
     """predict's `latency=true`: simulated time to first token and per decoded token at each ladder length, from
-    the dry-run's ops at this machine's calibrated (or data-sheet) peaks (simulate/latency.py)."""
+    the dry-run's ops (`recorded` by the ladder's own dry-runs) at this machine's calibrated (or data-sheet)
+    peaks (simulate/latency.py)."""
     from charsuite.simulate import latency
     from charsuite.simulate.boundary import options
 
-    say("predicting latency: the ladder's dry-runs again, recording each op's cost")
-    rows, roof = latency.ladder(run, run.model, [r["context"] for r in out["ladder"]], options(run, out["impl"]))
+    rows, roof = latency.ladder(run, run.model, [r["context"] for r in out["ladder"]], options(run, out["impl"]),
+                                recorded)
     if roof is None:
         return {"simulated": True, "rows": [], "why_none": f"no peaks for {run.device.name}: run `charsuite calibrate "
                 f"device={run.device.name}` on it (the profile has no data-sheet peaks for {run.model.dtype})"}
-    return {"simulated": True, "rows": rows, "peaks": vars(roof), "gaps": latency.__doc__.split("Known gaps")[1]
-            .split(":", 1)[1].strip().replace("\n", " ")}
+    return {"simulated": True, "rows": rows, "peaks": vars(roof), "gaps": latency.KNOWN_GAPS}
 
 
 def print_latency(lat: dict) -> None:
@@ -108,7 +108,9 @@ def say(line: str) -> None:
     print(f"charsuite.predict: {line}", file=sys.stderr, flush=True)
 
 
-def report(run, method: str = "dryrun") -> dict:
+def report(run, method: str = "dryrun", latency: bool = False) -> dict:
+    """Memory at each ladder length and the predicted boundary; with `latency`, the ladder's dry-runs record
+    each op's cost too and out["latency"] holds the simulated latency."""
     from charsuite.analysis.facts import model_facts
     from charsuite.analysis.memory_model import max_context, predict
 
@@ -128,21 +130,30 @@ def report(run, method: str = "dryrun") -> dict:
         out["params"] = facts.params
         out["ladder"] = [predict(facts, n, w.batch, w.logits, impl=impl).as_dict() for n in lengths]
         out["predicted_max_context"] = max_context(facts, limit, w.batch, w.logits, impl=impl) if limit else None
+        if latency:  # the closed form has no ops: the ladder is dry-run for them
+            out["latency"] = predicted_latency(run, out)
         return out
     from charsuite.simulate.boundary import options, search
     from charsuite.simulate.dryrun import dry_run
+    from charsuite.simulate.op_costs import OpCostRecorder
 
     kw = options(run, impl)
-    rows = []
+    rows, recorded = [], {}
     for i, n in enumerate(lengths, 1):
         t0 = time.perf_counter()
+        rec = OpCostRecorder() if latency else None
         try:
-            rows.append(dry_run(spec, n, **kw).as_dict())
+            rows.append(dry_run(spec, n, op_costs=rec, **kw).as_dict())
         except ValueError as exc:  # past the model's learned positions
             rows.append({"context": n, "error": str(exc)})
+        else:
+            if rec is not None:
+                recorded[n] = rec.costs
         say(f"dry-run {i}/{len(lengths)} of the ladder: {human_tokens(n)} tokens ({time.perf_counter() - t0:.1f} s)")
     out["params"] = model_facts(spec).params
     out["ladder"] = rows
+    if latency:
+        out["latency"] = predicted_latency(run, out, recorded)
     if limit:
         # chunked, the state may never fill the cap: the search stops at context.max, not 4M tokens
         upper = {"upper": run.context.max} if w.prefill_chunk else {}
@@ -201,10 +212,7 @@ def _main(argv: list[str] | None = None) -> int:
     _, overrides = split_argv(rest)
     if not any(o.lstrip("+~").startswith("model=") for o in overrides):
         raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
-    run = compose(overrides)
-    out = report(run, opts["method"])
-    if opts["latency"] == "true":
-        out["latency"] = predicted_latency(run, out)
+    out = report(compose(overrides), opts["method"], latency=opts["latency"] == "true")
     if opts["format"] == "json":
         print(json.dumps(out, indent=2))
     else:

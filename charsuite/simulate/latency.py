@@ -3,9 +3,7 @@ at the machine's peaks, plus one host dispatch per op where the host bounds the 
 split by category and what bounds it. The peaks are the machine's own calibration (charsuite.calibrate) where one
 was saved, else the profile's data sheet, and every prediction says which. Nothing is fitted to any measurement.
 
-Known gaps, printed with every prediction: the kernel fakes count no arithmetic of their own (a fused scan's
-FLOPs are missing); every op is taken at the peak rates (no efficiency by shape yet); the dispatch count is aten
-ops, more than the Python calls the calibrated dispatch cost was measured on."""
+What it does not model yet is KNOWN_GAPS, printed with every prediction."""
 
 from __future__ import annotations
 
@@ -13,6 +11,10 @@ from dataclasses import dataclass
 
 from charsuite.analysis.roofline import number_at
 from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
+
+KNOWN_GAPS = ("the kernel fakes count no arithmetic of their own (a fused scan's FLOPs are missing); every op is "
+              "taken at the peak rates (no efficiency by shape yet); the dispatch count is aten ops, more than the "
+              "Python calls the calibrated dispatch cost was measured on")
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,11 @@ def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = Tr
     return PhaseLatency(device + host if synchronous else max(device, host), device, host, bound, by_category)
 
 
-def ladder(run, spec, lengths: list[int], dry_run_options: dict) -> tuple[list[dict], Roof | None]:
+def ladder(run, spec, lengths: list[int], dry_run_options: dict,
+           recorded: dict[int, OpCosts] | None = None) -> tuple[list[dict], Roof | None]:
     """Predicted time to first token and seconds per decoded token at each length (predict's `latency=true`),
-    and the peaks used; no rows where the machine has neither a calibration nor data-sheet peaks."""
+    and the peaks used; no rows where the machine has neither a calibration nor data-sheet peaks. `recorded`:
+    the op costs predict's own ladder dry-runs already recorded; a length without them is dry-run here."""
     from charsuite.calibrate import read_calibration
     from charsuite.simulate.dryrun import dry_run
 
@@ -75,14 +79,17 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict) -> tuple[list[d
     rows = []
     sync = run.device.kind != "cuda"
     for n in lengths:
-        rec = OpCostRecorder()
-        try:
-            dry_run(spec, n, op_costs=rec, **dry_run_options)
-        except ValueError as exc:  # past the model's learned positions
-            rows.append({"context": n, "error": str(exc)})
-            continue
-        pre, dec = (phase_latency(rec.costs, p, roof, synchronous=sync) for p in ("prefill", "decode"))
+        costs = (recorded or {}).get(n)
+        if costs is None:
+            rec = OpCostRecorder()
+            try:
+                dry_run(spec, n, op_costs=rec, **dry_run_options)
+            except ValueError as exc:  # past the model's learned positions
+                rows.append({"context": n, "error": str(exc)})
+                continue
+            costs = rec.costs
+        pre, dec = (phase_latency(costs, p, roof, synchronous=sync) for p in ("prefill", "decode"))
         rows.append({"context": n, "ttft_s": pre.seconds, "prefill_bound": pre.bound, "decode_s": dec.seconds,
-                     "decode_bound": dec.bound, "prefill_ops": len(rec.costs.phases.get("prefill", [])),
+                     "decode_bound": dec.bound, "prefill_ops": len(costs.phases.get("prefill", [])),
                      "prefill_by_category": pre.by_category})
     return rows, roof
