@@ -123,6 +123,26 @@ def line(fig, data: Data, label, family, model, frame, y, row=None, col=None, da
     fig.add_trace(trace, row=row, col=col) if row else fig.add_trace(trace)
 
 
+class SetupDashes:
+    """A model's colour is the model's; its setups (engine, mode, chunk: one run each) differ by dash, and a
+    run keeps its dash in every panel of a figure."""
+
+    def __init__(self) -> None:
+        self.of_run: dict[str, str] = {}
+        self.per_model: dict[str, int] = {}
+
+    def dash(self, model: str, run: str) -> str:
+        if run not in self.of_run:
+            n = self.per_model.get(model, 0)
+            self.of_run[run], self.per_model[model] = theme.DASHES[n % len(theme.DASHES)], n + 1
+        return self.of_run[run]
+
+    @property
+    def several(self) -> bool:
+        """Whether some model has more than one setup (the caption then says what a dash means)."""
+        return any(n > 1 for n in self.per_model.values())
+
+
 def measured_when(session, load) -> str:
     """Which session measured a point and the load meanwhile (a curve resumed across sessions says whose)."""
     parts = [f"session {session}" if isinstance(session, str) else "",

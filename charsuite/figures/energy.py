@@ -6,7 +6,16 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from charsuite.figures import theme
-from charsuite.figures.common import Data, Skip, decade_ticks, legend_height, line, log_ticks, width_for_legend
+from charsuite.figures.common import (
+    Data,
+    SetupDashes,
+    Skip,
+    decade_ticks,
+    legend_height,
+    line,
+    log_ticks,
+    width_for_legend,
+)
 
 PHASE_TITLES = {"prefill": "prefill (tokens in / s)", "decode": "decode (tokens out / s)"}
 
@@ -22,24 +31,20 @@ def throughput_energy(data: Data) -> go.Figure:
     titles = [PHASE_TITLES[p] for p in phases] + ([f"{p}: energy per token" for p in phases] if has_energy else [])
     fig = make_subplots(rows=rows, cols=len(phases), horizontal_spacing=0.1, vertical_spacing=0.16,
                         subplot_titles=titles)
-    dashes: dict[str, str] = {}  # run -> its dash, kept across panels
-    seen: dict[str, int] = {}
+    dashes = SetupDashes()
     shown: set[str] = set()
     y_values: dict[tuple[int, int], list[float]] = {}
     for col, phase in enumerate(phases, start=1):
         for label, fam, model, device, f in data.series(phase):
-            run = f.iloc[0]["run_dir"]
-            if run not in dashes:
-                dashes[run] = theme.DASHES[seen.get(model, 0) % len(theme.DASHES)]
-                seen[model] = seen.get(model, 0) + 1
+            dash = dashes.dash(model, f.iloc[0]["run_dir"])
             first = label not in shown
             shown.add(label)
-            line(fig, data, label, fam, model, f, f["tokens_per_s"], row=1, col=col, dash_by=dashes[run],
+            line(fig, data, label, fam, model, f, f["tokens_per_s"], row=1, col=col, dash_by=dash,
                  showlegend=first)
             y_values.setdefault((1, col), []).extend(f["tokens_per_s"].tolist())
             if has_energy and f["energy_per_token_j"].notna().any():
                 mj = f["energy_per_token_j"] * 1e3
-                line(fig, data, label, fam, model, f, mj, row=2, col=col, dash_by=dashes[run], showlegend=False)
+                line(fig, data, label, fam, model, f, mj, row=2, col=col, dash_by=dash, showlegend=False)
                 y_values.setdefault((2, col), []).extend(mj.dropna().tolist())
     ctx = log_ticks(data.points["context"].min(), data.points["context"].max())
     for (row, col), ys in y_values.items():
@@ -49,7 +54,7 @@ def throughput_energy(data: Data) -> go.Figure:
         if rows == 2:
             fig.update_xaxes(row=1, col=col, **ctx)
     note = "" if has_energy else " (no power monitor: energy not measured)"
-    setups = " A colour per model, a dash per setup of it." if any(v > 1 for v in seen.values()) else ""
+    setups = " A colour per model, a dash per setup of it." if dashes.several else ""
     height = max(theme.HEIGHT_PX * rows, legend_height(fig))
     return theme.style(fig, "Throughput" + (" and energy per token" if has_energy else "") + " vs context" + note,
                        width=width_for_legend(fig, theme.TWO_COLUMN_PX, plot_px=800), height=height,

@@ -14,6 +14,7 @@ from charsuite.analysis.trust import is_noisy
 from charsuite.figures import theme
 from charsuite.figures.common import (
     Data,
+    SetupDashes,
     Skip,
     context_axis,
     decade_ticks,
@@ -34,11 +35,10 @@ def latency(data: Data, phase: str) -> go.Figure:
         raise Skip(f"no ok {phase} points")
     fig = go.Figure()
     last_y, all_y = {}, []
-    seen: dict[str, int] = {}  # a model's colour is the model's; its setups (engine, mode, chunk) differ by dash
+    dashes = SetupDashes()
     for label, fam, model, device, f in series:
         y = f["latency_s"] * 1e3
-        dash = theme.DASHES[seen.get(model, 0) % len(theme.DASHES)]
-        seen[model] = seen.get(model, 0) + 1
+        dash = dashes.dash(model, f.iloc[0]["run_dir"])
         line(fig, data, label, fam, model, f, y, dash_by=dash, error_y=interval(f, 1e3),
               customdata=[[human_tokens(c), r if isinstance(r, str) else "", measured_when(s, load)]
                           for c, r, s, load in zip(f["context"], f.get("noise_reason", [None] * len(f)),
@@ -58,7 +58,7 @@ def latency(data: Data, phase: str) -> go.Figure:
     ylab = "time to first token (ms)" if phase == "prefill" else "decode latency per token (ms)"
     fig.update_yaxes(title_text=ylab, **decade_ticks(all_y))
     title = "Prefill latency vs context" if phase == "prefill" else "Decode latency per token vs context"
-    setups = "; a colour per model, a dash per setup" if any(v > 1 for v in seen.values()) else ""
+    setups = "; a colour per model, a dash per setup" if dashes.several else ""
     stopped = ("; triangle: stopped by a timeout, error or crash there"
                if any(getattr(t.marker, "symbol", None) == "triangle-up-open" for t in fig.data) else "")
     caption = (f"Median of the timed repeats, bars: its {interval_level(data, phase)}; "
