@@ -135,6 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"charsuite.calibrate: unknown argument {bad[0]!r}; takes device=NAME, quick=true and out=FILE",
               file=sys.stderr)
         return 2
+    if opts.get("quick", "false") not in ("true", "false"):
+        print(f"charsuite.calibrate: quick={opts['quick']!r}; choose one of: true, false", file=sys.stderr)
+        return 2
     try:
         from charsuite.compose import compose
 
@@ -152,8 +155,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"charsuite.calibrate: measuring {run.device.name} ...", file=sys.stderr)
     record = {"profile": run.device.name, **calibrate(device, dtypes, quick=opts.get("quick") == "true")}
     path = Path(opts["out"]) if "out" in opts else saved_path(run.device.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2) + "\n")
+    try:  # written before anything is printed: a measurement is never lost to an unwritable path unsaid
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(record, indent=2) + "\n")
+    except OSError as exc:
+        print(f"charsuite.calibrate: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
+        print(json.dumps(record, indent=2))  # the measurement itself, on stdout
+        return 2
     b = record["bandwidth"]
     print(f"bandwidth: copy {b['copy_gbs']['value']:.1f} GB/s, triad {b['triad_gbs']['value']:.1f} GB/s")
     for d, shapes in record["matmul_tflops"].items():

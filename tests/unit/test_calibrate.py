@@ -29,9 +29,16 @@ def test_the_command_saves_its_record_and_refuses_what_this_machine_cannot_measu
     saved = json.loads(out.read_text())
     assert saved["profile"] == "cpu" and saved["bandwidth"]["copy_gbs"]["value"] > 0
     assert main(["nonsense"]) == 2
+    assert main(["quick=maybe"]) == 2
+    assert main(["quick=true", f"out={tmp_path / 'no' / 'such' / 'dir' / 'x.json'}"]) == 0  # folders are made
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert main(["quick=true", f"out={blocked / 'x.json'}"]) == 2  # unwritable: one line, the record on stdout
     if not torch.cuda.is_available():
         assert main(["device=h100", f"out={tmp_path / 'h100.json'}"]) == 2 and not (tmp_path / "h100.json").exists()
-    assert len([ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("charsuite.calibrate: ")]) >= 2
+    captured = capsys.readouterr()
+    assert len([ln for ln in captured.err.splitlines() if ln.startswith("charsuite.calibrate: ")]) >= 4
+    assert '"bandwidth"' in captured.out and "Traceback" not in captured.err
 
 
 def test_the_roofline_shares_use_the_calibration_when_run_json_carries_one():
