@@ -60,34 +60,37 @@ def assumptions(run, impl: str, method: str) -> list[str]:
 
 
 def predicted_latency(run, out: dict, recorded: dict | None = None) -> dict:
-    """predict's `latency=true`: simulated time to first token and per decoded token at each ladder length, from
-    the dry-run's ops (`recorded` by the ladder's own dry-runs) at this machine's calibrated (or data-sheet)
-    peaks (simulate/latency.py)."""
+    """predict's `latency=true`: simulated time to first token and per decoded token, added to each ladder row,
+    from the dry-run's ops (`recorded` by the ladder's own dry-runs) at this machine's calibrated (or data-sheet)
+    peaks (simulate/latency.py); returns what labels them: simulated, the peaks used, the gaps."""
     from charsuite.simulate import latency
     from charsuite.simulate.boundary import options
 
     rows, roof = latency.ladder(run, run.model, [r["context"] for r in out["ladder"]], options(run, out["impl"]),
                                 recorded)
     if roof is None:
-        return {"simulated": True, "rows": [], "why_none": f"no peaks for {run.device.name}: run `charsuite calibrate "
+        return {"simulated": True, "why_none": f"no peaks for {run.device.name}: run `charsuite calibrate "
                 f"device={run.device.name}` on it (the profile has no data-sheet peaks for {run.model.dtype})"}
-    return {"simulated": True, "rows": rows, "peaks": vars(roof), "gaps": latency.KNOWN_GAPS}
+    for row, lat in zip(out["ladder"], rows):
+        row.update({k: v for k, v in lat.items() if k != "context"})
+    return {"simulated": True, "peaks": vars(roof), "gaps": latency.KNOWN_GAPS}
 
 
-def print_latency(lat: dict) -> None:
-    if not lat["rows"]:
+def print_latency(out: dict) -> None:
+    lat = out["latency"]
+    if "why_none" in lat:
         print(f"latency: {lat['why_none']}")
         return
     p = lat["peaks"]
     print(f"latency (simulated, {p['basis']} peaks: {p['tflops']:.3g} TFLOP/s, {p['gbs']:.3g} GB/s, "
           f"{p['dispatch_us']:.2g} us per dispatched op):")
     print(f"{'context':>8} {'TTFT':>10} {'bound':>8} {'s/token':>10} {'bound':>8}")
-    for r in lat["rows"]:
-        if "error" in r:
-            print(f"{human_tokens(r['context']):>8} {r['error']}")
+    for r in out["ladder"]:
+        if "prefill_s" not in r:
+            print(f"{human_tokens(r['context']):>8} {r.get('latency_error') or r.get('error') or '-'}")
             continue
-        print(f"{human_tokens(r['context']):>8} {r['ttft_s'] * 1e3:>8.3g} ms {r['prefill_bound']:>8} "
-              f"{r['decode_s'] * 1e3:>8.3g} ms {r['decode_bound']:>8}")
+        print(f"{human_tokens(r['context']):>8} {r['prefill_s'] * 1e3:>8.3g} ms {r['latency_bound']:>8} "
+              f"{r['decode_s_per_token'] * 1e3:>8.3g} ms {r['decode_bound']:>8}")
     print(f"  not modelled yet: {lat['gaps']}")
 
 
@@ -188,7 +191,7 @@ def print_table(out: dict) -> None:
               f"{human_tokens(mc) if mc else 'none (not even the shortest fits)'}"
               + (f"  [{s['probes']} dry-runs, {s['seconds']} s]" if s else ""))
     if "latency" in out:
-        print_latency(out["latency"])
+        print_latency(out)
     print("assumptions:")
     for a in out["assumptions"]:
         print(f"  - {a}")

@@ -67,7 +67,8 @@ def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = Tr
 
 def ladder(run, spec, lengths: list[int], dry_run_options: dict,
            recorded: dict[int, OpCosts] | None = None) -> tuple[list[dict], Roof | None]:
-    """Predicted time to first token and seconds per decoded token at each length (predict's `latency=true`),
+    """Predicted time to first token and seconds per decoded token at each length (predict's `latency=true`:
+    fields of its ladder rows),
     and the peaks used; no rows where the machine has neither a calibration nor data-sheet peaks. `recorded`:
     the op costs predict's own ladder dry-runs already recorded; a length without them is dry-run here."""
     from charsuite.calibrate import read_calibration
@@ -85,11 +86,13 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
             try:
                 dry_run(spec, n, op_costs=rec, **dry_run_options)
             except ValueError as exc:  # past the model's learned positions
-                rows.append({"context": n, "error": str(exc)})
+                rows.append({"context": n, "latency_error": str(exc)})
                 continue
             costs = rec.costs
         pre, dec = (phase_latency(costs, p, roof, synchronous=sync) for p in ("prefill", "decode"))
-        rows.append({"context": n, "ttft_s": pre.seconds, "prefill_bound": pre.bound, "decode_s": dec.seconds,
-                     "decode_bound": dec.bound, "prefill_ops": len(costs.phases.get("prefill", [])),
-                     "prefill_by_category": pre.by_category})
+        # the names ../shared/CONTRACT.md gives predict's ladder rows (latency_bound and latency_by_category:
+        # the prefill's; decode_bound beside them)
+        rows.append({"context": n, "prefill_s": pre.seconds, "latency_bound": pre.bound,
+                     "decode_s_per_token": dec.seconds, "decode_bound": dec.bound,
+                     "latency_by_category": pre.by_category, "prefill_ops": len(costs.phases.get("prefill", []))})
     return rows, roof

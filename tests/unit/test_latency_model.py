@@ -65,8 +65,10 @@ def test_predict_prints_latency_beside_memory_labelled_simulated_with_its_peaks(
                                  "bandwidth": {"triad_gbs": {"value": 20.0}}, "dispatch": {"us_per_op": 2.0}}))
     assert main(["+model=qwen2_5", "model.size=tiny", "context.min=64", "context.max=128", "latency=true",
                  "format=json"]) == 0
-    lat = json.loads(capsys.readouterr().out)["latency"]
+    out = json.loads(capsys.readouterr().out)
+    lat = out["latency"]
     assert lat["simulated"] and lat["peaks"]["basis"] == "calibrated t" and "no arithmetic" in lat["gaps"]
-    short, long = lat["rows"]
-    assert 0 < short["ttft_s"] < long["ttft_s"] and short["decode_s"] > 0 and short["prefill_ops"] > 100
+    short, long = out["ladder"]  # the latency fields sit in predict's ladder rows (../shared/CONTRACT.md)
+    assert 0 < short["prefill_s"] < long["prefill_s"] and short["decode_s_per_token"] > 0 and short["prefill_ops"] > 100
+    assert short["latency_bound"] in ("compute", "memory", "host") and sum(short["latency_by_category"].values()) > 0
     assert main(["+model=qwen2_5", "model.size=tiny", "latency=maybe"]) == 2
