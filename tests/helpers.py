@@ -24,6 +24,11 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 600,
                           timeout=timeout, env=full_env)
 
 
+def load_factor() -> float:
+    """Deadlines scale with the machine's load: 1 when the cores are free, more when they are not."""
+    return max(1.0, os.getloadavg()[0] / len(os.sched_getaffinity(0)))
+
+
 def compose(*overrides: str) -> RunConfig:
     """A composed, validated RunConfig for the given overrides (no Hydra job)."""
     return compose_run(list(overrides))

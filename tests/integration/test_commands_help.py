@@ -5,7 +5,7 @@ charsuite's --version printed Hydra's (issue 32)."""
 import pytest
 
 from charsuite import __version__
-from helpers import run_cli
+from helpers import load_factor, run_cli
 
 COMMANDS = ["charsuite", "charsuite.predict", "charsuite.batch", "charsuite.doctor", "charsuite.export",
             "charsuite.summary", "charsuite.figures", "kernels_profile", "charsuite.calibrate"]
@@ -23,11 +23,11 @@ def test_one_charsuite_command_dispatches_to_every_subcommand():
     # issue 27: three command grammars and eight module paths; one `charsuite` console command now
     from charsuite.command import COMMANDS
 
-    listed = run_cli("--help", module="charsuite.command", timeout=120)
+    listed = run_cli("--help", module="charsuite.command", timeout=120 * load_factor())
     assert listed.returncode == 0 and all(name in listed.stdout for name in COMMANDS)
     for name in ("predict", "doctor", "run"):
-        helped = run_cli(name, "--help", module="charsuite.command", timeout=300)
+        helped = run_cli(name, "--help", module="charsuite.command", timeout=300 * load_factor())
         assert helped.returncode == 0 and "usage" in helped.stdout.lower(), (name, helped.stderr[-500:])
-    wrong = run_cli("sweep", module="charsuite.command", timeout=60)
+    wrong = run_cli("sweep", module="charsuite.command", timeout=60 * load_factor())
     lines = wrong.stderr.strip().splitlines()
     assert wrong.returncode == 2 and len(lines) == 1 and "unknown subcommand" in lines[0]

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from charsuite.config import physical_memory_bytes
-from helpers import REPO, run_cli
+from helpers import REPO, load_factor, run_cli
 
 TINY = ("+model=qwen2_5", "model.size=tiny", "context.min=64", "context.max=64")
 PIDS = Path("/sys/fs/cgroup/pids")
@@ -88,11 +88,6 @@ def test_a_batch_checks_its_overrides_before_any_family_starts(tmp_path):
     r = run_cli("cpu_quick", "workload.repeats=0", f"hydra.sweep.dir={tmp_path / 'b'}", module="charsuite.batch",
                 timeout=300)
     assert "workload.repeats" in one_line(r) and not (tmp_path / "b").exists()
-
-
-def load_factor() -> float:
-    """Deadlines scale with the machine's load: 1 when the cores are free, more when they are not."""
-    return max(1.0, os.getloadavg()[0] / len(os.sched_getaffinity(0)))
 
 
 def _descendants(pid: int) -> set[int]:

@@ -17,7 +17,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 
 from charsuite.simulate import kernels
 from charsuite.simulate.tracker import AllocationTracker
-from helpers import REPO
+from helpers import REPO, load_factor
 
 SITE, SRC = os.environ.get("CHARSUITE_TRITON_SITE"), os.environ.get("CHARSUITE_MAMBA_SRC")
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (SITE and SRC), reason="no Triton site / mamba-ssm sources")]
@@ -25,7 +25,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (SITE and SRC), reason="n
 
 def test_the_real_ssd_kernels_allocate_what_the_dry_runs_fake_allocates_and_compute_the_recurrence():
     r = subprocess.run([sys.executable, str(REPO / "tests" / "triton_interp_probe.py"), SITE, SRC],
-                       capture_output=True, text=True, timeout=900, cwd=REPO)
+                       capture_output=True, text=True,
+                       timeout=900 * load_factor(), cwd=REPO)
     assert r.returncode == 0, r.stderr[-3000:]
     real = json.loads(r.stdout.strip().splitlines()[-1])
     assert real["max_abs_error"] < 1e-4 and real["final_state_error"] < 1e-4, real
