@@ -18,12 +18,7 @@ if not OmegaConf.has_resolver("cs_exec"):
     OmegaConf.register_new_resolver("cs_exec", _execution_suffix)
 
 
-def _engine_suffix(engine: str, quant) -> str:
-    """"_llamacpp", "_llamacpp_q8_0": another engine's runs get folders of their own (transformers: none)."""
-    if not engine or engine == "transformers":
-        return ""
-    return f"_{engine}" + (f"_{quant}" if quant not in (None, "None") else "")
+if not OmegaConf.has_resolver("cs_engine"):  # "_llamacpp_q8_0": another engine's runs get folders of their own
+    from charsuite.engines import folder_suffix
 
-
-if not OmegaConf.has_resolver("cs_engine"):
-    OmegaConf.register_new_resolver("cs_engine", _engine_suffix)
+    OmegaConf.register_new_resolver("cs_engine", folder_suffix)

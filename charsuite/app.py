@@ -18,6 +18,7 @@ from charsuite.calibrate import read_calibration
 from charsuite.compose import to_run_config
 from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
+from charsuite.engines import memory_model_applies
 from charsuite.errors import one_line
 from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id, finished_job, plan
 from charsuite.interrupts import Interrupted, RunInterrupted, kept_points, raise_interrupted, time_limit_reached
@@ -94,10 +95,10 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     w = run.workload
     limit = run.device.memory_limit_bytes()
 
-    modelled = run.engine.name == "transformers"  # the memory model is derived from transformers' code
+    modelled = memory_model_applies(run.engine.name, w.prefill_chunk)
 
     def predict_mem(phase: str, context: int) -> dict[str, int] | None:
-        if w.prefill_chunk or not modelled:  # the closed form models a one-shot transformers prefill only
+        if not modelled:  # the closed form models a one-shot prefill of the engine it was derived from
             return None
         return predict(facts, context, w.batch, w.logits if phase == "prefill" else "last").as_dict()
 

@@ -21,6 +21,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
+from charsuite.engines import names as engine_names
 from charsuite.errors import ConfigError
 from charsuite.units import parse_length
 
@@ -33,7 +34,6 @@ IMPLS = ("auto", "reference", "kernels")
 ENFORCEMENTS = ("auto", "rlimit", "cgroup")
 MALLOC_MODES = ("phase", "env")
 FAMILIES = ("ssm", "hybrid", "transformer")
-ENGINES = ("transformers", "llamacpp")
 QUANTS = ("f32", "f16", "q8_0", "q4_0", "q4_k_m")  # llama.cpp's weight types charsuite writes or quantizes to
 KV_TYPES = ("f32", "f16", "q8_0")
 REMEASURE = ("none", "noisy")
@@ -330,7 +330,7 @@ class EngineConfig:
     repack: Any = "auto"  # llama.cpp's repacked CPU buffers: true, false, or auto (probed: llamacpp_repack.py)
 
     def __post_init__(self) -> None:
-        _one_of(self.name, "engine", ENGINES)
+        _one_of(self.name, "engine", engine_names())
         for key in ("n_batch", "n_ubatch"):
             _positive(getattr(self, key), f"engine.{key}")
             _at_most(getattr(self, key), f"engine.{key}", LLAMA_INT32, "llama.cpp holds it in an int32")

@@ -11,6 +11,7 @@ from typing import Any
 
 from charsuite import results
 from charsuite.config import ConfigError, RunConfig
+from charsuite.engines import fingerprint_part
 from charsuite.environment import measured_on
 from charsuite.results import JOB_STATUS
 
@@ -37,8 +38,7 @@ def fingerprint(run: RunConfig) -> dict[str, Any]:
             if (section, k) not in NOT_FINGERPRINTED and not (section == "model" and k == "sizes"):
                 out[f"{section}.{k}"] = v
     out["model.hf_config"] = run.model.hf_config
-    if run.engine.name != "transformers":  # the engine's settings, where they apply (older folders resume)
-        out.update({f"engine.{k}": v for k, v in raw["engine"].items()})
+    out.update(fingerprint_part(raw["engine"]))  # the engine's name and settings, where not the default
     return out
 
 

@@ -25,8 +25,10 @@ FORMATS = ("table", "json")
 def target_impl(run) -> str:
     """The SSM path on the simulated device: on a CUDA profile `auto` means the kernels
     (a GPU user installs the CUDA extra), whether or not they import here."""
-    from charsuite.engines import kernel_paths
+    from charsuite.engines import kernel_paths, spec
 
+    if spec(run.engine.name).own_kernels:
+        return "kernels"
     return kernel_paths.resolve(run.model.impl, run.device.kind, importable=run.device.kind == "cuda")
 
 
@@ -35,8 +37,9 @@ def assumptions(run, impl: str, method: str) -> list[str]:
     out = [f"memory: {human_bytes(d.memory_limit_bytes())} usable"
            + (f" ({d.usable_memory_source})" if d.usable_memory_source else
               " (the cap charsuite enforces on its worker)" if d.kind == "cpu" else "")]
-    out.append(f"SSM path: {impl}" + (" (the mamba-ssm and causal-conv1d kernels, assumed installed on the target)"
-                                      if impl == "kernels" else " (transformers' PyTorch code)"))
+    out.append(f"engine: {run.engine.name}; SSM path: {impl}"
+               + (" (the mamba-ssm and causal-conv1d kernels, assumed installed on the target)"
+                  if impl == "kernels" else " (transformers' PyTorch code)"))
     if d.kind == "cuda":
         from charsuite.simulate.boundary import options
 
@@ -126,6 +129,11 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
            "memory_limit_bytes": limit,
            "usable_memory_source": d.usable_memory_source, "assumptions": assumptions(run, impl, method)}
     if method == "analytic":
+        from charsuite.engines import memory_model_applies
+
+        if not memory_model_applies(run.engine.name, None):
+            raise ConfigError(f"method=analytic is a closed form of transformers' forward; engine={run.engine.name} "
+                              "is predicted by its dry-run: method=dryrun (the default)")
         if w.prefill_chunk:
             raise ConfigError("method=analytic models a one-shot prefill; use method=dryrun (the default) "
                               "for workload.prefill_chunk")
@@ -137,7 +145,7 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
             out["latency"] = predicted_latency(run, out)
         return out
     from charsuite.simulate.boundary import options, search
-    from charsuite.simulate.dryrun import dry_run
+    from charsuite.simulate.dryrun import PastPositions, dry_run
     from charsuite.simulate.op_costs import OpCostRecorder
 
     kw = options(run, impl)
@@ -147,7 +155,7 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
         rec = OpCostRecorder() if latency else None
         try:
             rows.append(dry_run(spec, n, op_costs=rec, **kw).as_dict())
-        except ValueError as exc:  # past the model's learned positions
+        except PastPositions as exc:
             rows.append({"context": n, "error": str(exc)})
         else:
             if rec is not None:

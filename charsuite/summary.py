@@ -21,9 +21,10 @@ from charsuite.analysis.crossover import bootstrap_crossings
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
-from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, differing, label, like_for_like, setup
+from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, differing, label, like_for_like, modelled, setup
 from charsuite.analysis.stops import max_context_cell
 from charsuite.analysis.trust import include_noisy_arg, incomparable, is_noisy, usable
+from charsuite.engines import baseline_labels, default_label
 from charsuite.errors import UsageError, description, run_command
 from charsuite.units import human_tokens
 
@@ -42,11 +43,11 @@ CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover 
 PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% bootstrap interval", "contexts"]
 # Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over
 # reference, another engine over transformers (and, within llama.cpp, a quantized weight type over f32).
-BASELINES = dict(zip(PAIR_SETTINGS, (("eager",), ("one-shot",), ("reference",), ("transformers", "llamacpp f32"))))
+BASELINES = dict(zip(PAIR_SETTINGS, (("eager",), ("one-shot",), ("reference",), baseline_labels())))
 
 
 def _setup_text(s: dict[str, str]) -> str:
-    return label(s, [k for k in PAIR_SETTINGS if s[k] != "-" and not (k == "engine" and s[k] == "transformers")])
+    return label(s, [k for k in PAIR_SETTINGS if s[k] != "-" and not (k == "engine" and s[k] == default_label())])
 
 
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[list[str]]:
@@ -67,7 +68,7 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
         ok = mine[(mine["status"] == "ok") & mine["phase"].isin(["prefill", "decode"])]
         noisy = f"{int(is_noisy(ok).sum())} of {len(ok)}"
         how = setup(mine)
-        pred = None if how["chunk"] != "one-shot" or how["engine"] != "transformers" else predicted_max_for_run(
+        pred = None if not modelled(mine) else predicted_max_for_run(
             g.iloc[0], g.iloc[0]["memory_limit_bytes"], runtime_baseline(mine["mem"]) if "mem" in mine else 0)
         roof = {}
         for phase in ("prefill", "decode"):

@@ -69,7 +69,7 @@ class Session:
         # the driver chose the threads once for the whole run (trackers/load.choose_threads)
         torch.set_num_threads(setup.get("threads") or self.device_cfg.threads or len(os.sched_getaffinity(0)))
         t0 = time.perf_counter()
-        self.engine = engine_class(setup.get("engine", "transformers"))(
+        self.engine = engine_class(setup.get("engine"))(
             self.model_cfg, self.device, mode=self.workload.mode, settings=setup.get("engine_settings"),
             files=setup.get("engine_files"), threads=setup.get("threads"))
         build_s = time.perf_counter() - t0
@@ -88,7 +88,7 @@ class Session:
             "build_s": build_s,
             "resident_bytes": current_bytes(torch.device("cpu")),  # the worker's resident set after the build
             "pid": os.getpid(),
-            "threads": setup.get("threads") if self.engine.name != "transformers" else torch.get_num_threads(),
+            "threads": self.engine.threads or torch.get_num_threads(),
             "quant": getattr(self.engine, "quant", None),
             "max_positions": self.engine.max_positions,
             "device_name": device_name(self.device),

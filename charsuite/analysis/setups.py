@@ -10,6 +10,7 @@ import random
 import statistics
 from typing import Any
 
+from charsuite.engines import memory_model_applies, setup_label
 from charsuite.engines.provenance import summary as impl_summary
 from charsuite.units import human_tokens
 
@@ -21,21 +22,29 @@ def _missing(v: Any) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v))
 
 
+def _first(rows, col: str) -> Any:
+    """The first given value of a column of result lines, or None."""
+    vals = [v for v in (rows[col] if col in rows else []) if not _missing(v)]
+    return vals[0] if vals else None
+
+
 def setup(rows) -> dict[str, str]:
     """The settings of one run, from its result lines (a DataFrame), lines older than the
     fields read as eager, one-shot."""
-    def first(col: str):
-        vals = [v for v in (rows[col] if col in rows else []) if not _missing(v)]
-        return vals[0] if vals else None
+    first = lambda col: _first(rows, col)  # noqa: E731
     logits = "all" if "all" in set(rows["logits"].dropna()) else "last"
     chunk = first("prefill_chunk")
     impl = first("impl")
-    engine = first("engine") or "transformers"
-    if engine != "transformers":  # another engine's weight type is part of how it ran: "llamacpp q8_0"
-        engine = f"{engine} {first('quant') or ''}".strip()
+    engine = setup_label(first("engine"), first("quant"))  # a weight type is part of how it ran: "llamacpp q8_0"
     return {"logits": logits, "mode": first("mode") or "eager",
             "chunk": f"chunk {human_tokens(int(chunk))}" if chunk else "one-shot",
             "impl": impl_summary(impl if isinstance(impl, dict) else None) or "-", "engine": engine}
+
+
+def modelled(rows) -> bool:
+    """Whether the closed-form memory model describes the run of these result lines (a DataFrame):
+    a one-shot prefill on the engine it was derived from (engines.memory_model_applies)."""
+    return memory_model_applies(_first(rows, "engine"), _first(rows, "prefill_chunk"))
 
 
 def differing(setups: list[dict[str, str]]) -> list[str]:

@@ -19,6 +19,7 @@ class Engine(ABC):
     vocab_size: int = 0
     max_positions: int | None = None   # a hard length limit (learned absolute positions), else None
     torch_tensors: bool = True  # its memory is torch tensors (torch's memory profiler reads their live peak)
+    threads: int | None = None  # threads of its own compute pool, where it does not compute on torch's
 
     @classmethod
     def prepare(cls, run: Any) -> dict[str, str]:

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
-from charsuite.analysis.setups import setup
+from charsuite.analysis.setups import modelled
 from charsuite.analysis.stops import max_context_cell
 from charsuite.figures import theme
 from charsuite.figures.common import Data, Skip, log_ticks
@@ -145,9 +145,7 @@ def max_context(data: Data) -> go.Figure:
     for _, r in s.iterrows():
         mine = data.points[data.points["run_dir"] == r["run_dir"]]
         runtime = runtime_baseline(mine["mem"]) if "mem" in mine else 0
-        how = setup(mine)  # the closed form models a one-shot transformers prefill only (no llama.cpp, no chunks)
-        modelled = how["chunk"] == "one-shot" and how["engine"] == "transformers"
-        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime) if modelled else None)
+        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime) if modelled(mine) else None)
         w = ((r.get("config") or {}).get("workload") or {}) if isinstance(r.get("config"), dict) else {}
         limit = r.get("memory_limit_bytes")
         if predicted[-1] and limit and not pd.isna(limit):

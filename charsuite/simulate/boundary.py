@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from charsuite.config import ModelConfig
 from charsuite.narrowing import narrow
-from charsuite.simulate.dryrun import DryRun, dry_run
+from charsuite.simulate.dryrun import DryRun, PastPositions, dry_run
 
 
 @dataclass
@@ -32,7 +32,7 @@ def options(run, impl: str) -> dict:
     alloc_conf = run.device.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
     return dict(batch=run.workload.batch, logits=run.workload.logits, impl=impl, device_kind=run.device.kind,
                 expandable_segments="expandable_segments:True" in alloc_conf, chunk=run.workload.prefill_chunk,
-                capability=run.device.compute_capability)
+                capability=run.device.compute_capability, engine=run.engine.name)
 
 
 def needed_bytes(d: DryRun) -> int:
@@ -43,15 +43,16 @@ def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str =
            device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
            lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
            runtime_bytes: int = 0, chunk: int | None = None, capability: float | None = None,
-           on_probe: Callable[[int, bool, float], None] | None = None) -> PredictedBoundary:
+           engine: str | None = None, on_probe: Callable[[int, bool, float], None] | None = None) -> PredictedBoundary:
     """`on_probe(length, fits, seconds)` after each dry-run (predict's progress lines)."""
     out = PredictedBoundary(None, None)
 
     def fits(n: int) -> bool:
         t0 = time.perf_counter()
         try:
-            d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments, chunk, capability)
-        except ValueError:  # past the model's learned positions: no length beyond fits either
+            d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments, chunk, capability,
+                        engine=engine)
+        except PastPositions:
             return False
         out.probes.append(d)
         ok = needed_bytes(d) + runtime_bytes <= limit_bytes

@@ -13,22 +13,29 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 from torch._subclasses.fake_tensor import FakeTensorMode
 
-from charsuite.config import ModelConfig
+from charsuite.config import ConfigError, ModelConfig
+from charsuite.engines import spec as engine_spec
 from charsuite.engines.kernel_paths import KERNEL_GLOBALS, reference_path
 from charsuite.simulate import allocator
-from charsuite.simulate.first_call import first_call_bytes
+from charsuite.simulate.first_call import AUTOTUNED, first_call_bytes
 from charsuite.simulate.folds import folded
 from charsuite.simulate.kernels import patched
 from charsuite.simulate.tracker import AllocationTracker
 
 IMPLS = ("reference", "kernels")
+
+
+class PastPositions(ValueError):
+    """A length beyond the model's learned absolute positions: no longer length runs either."""
 
 
 @contextlib.contextmanager
@@ -72,57 +79,79 @@ class DryRun:
         return {**dataclasses.asdict(self), "activations": self.activations, "peak": self.peak}
 
 
-def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
-            device_kind: str = "cpu", expandable_segments: bool = True, chunk: int | None = None,
-            capability: float | None = None, op_costs=None) -> DryRun:
-    """One prefill of `context` tokens (in chunks of `chunk` if given) and one decode step, on fake tensors.
-    `op_costs` (simulate/op_costs.OpCostRecorder): record each op's cost by phase as well."""
+@dataclass
+class OnFakes:
+    """An engine built on fake tensors, with the patches its dry-run needs entered."""
+
+    engine: object
+    swapped: list[str]                   # what was replaced for the dry-run (kernel fakes, folded loops)
+    autotuned: Callable[[], bool]        # whether the code that ran launched autotuned kernels (first_call)
+
+
+def transformers_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: contextlib.ExitStack) -> OnFakes:
+    """The transformers engine's dry-run: its model on fake tensors; on a simulated CUDA device the
+    kernel path's fakes (kernels.py) through transformers' own dispatch."""
     from charsuite.engines.transformers import TransformersEngine
 
+    fake = FakeTensorMode()
+    with fake:
+        engine = TransformersEngine(dataclasses.replace(spec, impl="reference"), torch.device("cpu"),
+                                    bind_reference=False)
+    model_type = engine.model.config.model_type
+    stack.enter_context(fake)
+    if impl == "reference":  # for this block only: the process keeps the path it had (issue 28)
+        stack.enter_context(reference_path(model_type))
+    swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
+    if impl == "reference" or model_type not in KERNEL_GLOBALS:  # no kernel replaces this loop: fold it
+        swapped = swapped + stack.enter_context(folded(model_type))
+    return OnFakes(engine, list(swapped), lambda: impl == "kernels" and model_type in AUTOTUNED)
+
+
+def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
+            device_kind: str = "cpu", expandable_segments: bool = True, chunk: int | None = None,
+            capability: float | None = None, op_costs=None, engine: str | None = None) -> DryRun:
+    """One prefill of `context` tokens (in chunks of `chunk` if given) and one decode step, on fake tensors,
+    of `engine`'s code (engines.EngineSpec.dry_run names how it is built on fakes).
+    `op_costs` (simulate/op_costs.OpCostRecorder): record each op's cost by phase as well."""
     if impl not in IMPLS:
         raise ValueError(f"unknown impl {impl!r}; choose one of: {', '.join(IMPLS)}")
     t0 = time.perf_counter()
     spec = dataclasses.replace(spec, weights="random")
-    cpu = torch.device("cpu")
-    fake = FakeTensorMode()
-    with fake:
-        engine = TransformersEngine(dataclasses.replace(spec, impl="reference"), cpu, bind_reference=False)
-    if engine.max_positions is not None and context > engine.max_positions:
-        raise ValueError(f"context {context} exceeds the model's {engine.max_positions} learned positions")
-    model_type = engine.model.config.model_type
-    cuda = device_kind == "cuda"
+    how = engine_spec(engine).dry_run
+    if how is None:
+        raise ConfigError(f"engine={engine} has no dry-run; predict models the engines that have one")
+    module, function = how.split(":")
+    on_fakes = getattr(importlib.import_module(module), function)
     with contextlib.ExitStack() as stack:
         # an op fake tensors cannot run raises below; torch would also log it at ERROR level
         stack.enter_context(_quiet("torch._subclasses.fake_tensor"))
-        stack.enter_context(fake)
-        if impl == "reference":  # for this block only: the process keeps the path it had (issue 28)
-            stack.enter_context(reference_path(model_type))
-        swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
-        if impl == "reference" or model_type not in KERNEL_GLOBALS:  # no kernel replaces this loop: fold it
-            swapped = swapped + stack.enter_context(folded(model_type))
+        built = on_fakes(spec, impl, device_kind == "cuda", stack)
+        model = built.engine
+        if model.max_positions is not None and context > model.max_positions:
+            raise PastPositions(f"context {context} exceeds the model's {model.max_positions} learned positions")
         if op_costs is not None:
             stack.enter_context(op_costs)
         ids = torch.zeros(batch, context, dtype=torch.long)
-        existing = [ids, *engine.model.parameters(), *engine.model.buffers()]
+        existing = [ids, *model.model.parameters(), *model.model.buffers()]
         tracker = AllocationTracker(existing)
         with tracker:
-            out_logits, cache, first = engine.prefill(ids, logits, chunk)
+            out_logits, cache, first = model.prefill(ids, logits, chunk)
             prefill_peak = tracker.peak
             logit_bytes = out_logits.untyped_storage().nbytes()
             del out_logits
-            caches = engine.cache_bytes(cache)
+            caches = model.cache_bytes(cache)
             tracker.reset_peak()
             before = tracker.live
             decode_peak = 0
             if op_costs is not None:
                 op_costs.phase = "decode"
-            if engine.max_positions is None or context < engine.max_positions:  # a next position exists
-                step_logits, cache = engine.decode_step(first, cache, context)
+            if model.max_positions is None or context < model.max_positions:  # a next position exists
+                step_logits, cache = model.decode_step(first, cache, context)
                 decode_peak = tracker.peak - before
                 del step_logits
-        weights = engine.weight_bytes()
+        weights = model.weight_bytes()
     events = tracker.events
-    if cuda:
+    if device_kind == "cuda":
         peaks = allocator.replay(events, expandable=expandable_segments, base_allocated=weights)
         allocated, reserved = peaks.allocated, peaks.reserved
     else:
@@ -130,5 +159,5 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     return DryRun(context=context, impl=impl, device_kind=device_kind, weights=weights, kv_cache=caches["kv_cache"],
                   ssm_state=caches["ssm_state"], logits=logit_bytes, prefill_peak=prefill_peak,
                   decode_peak=decode_peak, allocated=allocated, reserved=reserved,
-                  seconds=time.perf_counter() - t0, swapped=list(swapped),
-                  first_call=first_call_bytes(device_kind, capability, impl, model_type))
+                  seconds=time.perf_counter() - t0, swapped=built.swapped,
+                  first_call=first_call_bytes(device_kind, capability, built.autotuned()))

@@ -26,10 +26,10 @@ def cublas_workspace(capability: float | None) -> int:
     return 2 * 4 * MIB + 8 * 16 * 1024
 
 
-def first_call_bytes(device_kind: str, capability: float | None, impl: str, model_type: str) -> int:
+def first_call_bytes(device_kind: str, capability: float | None, autotuned: bool) -> int:
     """What a fresh CUDA process's first prefill allocates once: the workspace, and the autotune buffer where
     autotuned Triton kernels run. 0 on a CPU."""
     if device_kind != "cuda":
         return 0
-    autotune = TRITON_AUTOTUNE_BUFFER if impl == "kernels" and model_type in AUTOTUNED else 0
+    autotune = TRITON_AUTOTUNE_BUFFER if autotuned else 0
     return cublas_workspace(capability) + autotune

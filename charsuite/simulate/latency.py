@@ -72,7 +72,7 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
     and the peaks used; no rows where the machine has neither a calibration nor data-sheet peaks. `recorded`:
     the op costs predict's own ladder dry-runs already recorded; a length without them is dry-run here."""
     from charsuite.calibrate import read_calibration
-    from charsuite.simulate.dryrun import dry_run
+    from charsuite.simulate.dryrun import PastPositions, dry_run
 
     roof = roof_of(read_calibration(run.device.name), run.device, run.model.dtype)
     if roof is None:
@@ -85,7 +85,7 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
             rec = OpCostRecorder()
             try:
                 dry_run(spec, n, op_costs=rec, **dry_run_options)
-            except ValueError as exc:  # past the model's learned positions
+            except PastPositions as exc:
                 rows.append({"context": n, "latency_error": str(exc)})
                 continue
             costs = rec.costs
