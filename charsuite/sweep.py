@@ -79,6 +79,9 @@ class Sweep:
         point.threads = self.driver.info.get("threads")
         point.engine, point.impl = self.driver.info.get("engine"), self.driver.info.get("impl")
         point.quant = self.driver.info.get("quant")
+        # what the worker built and ran, where it says (the driver's facts are the zoo's transformers build)
+        point.params = self.driver.info.get("params") or point.params
+        point.mode = self.driver.info.get("mode") or point.mode
         point.probe = how
         point.guard_max_abs_dlogit = guard["max_abs_dlogit"] if phase == "decode" and guard else None
         point.mem_predicted = self.predict_mem(phase, context)

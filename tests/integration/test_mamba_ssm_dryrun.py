@@ -65,3 +65,23 @@ def test_its_float16_head_reaches_further_than_transformers_on_a_24_gb_card(cli)
     assert ours["predicted_max_context"] > 2 * theirs["predicted_max_context"]
     row = ours["ladder"][0]
     assert row["logits"] / (row["peak"] - row["weights"]) > 0.9  # logits are what fills the card
+
+
+def test_the_engine_runs_for_real_under_tritons_interpreter_and_allocates_what_its_dry_run_does():
+    """Mamba-2 tiny through MambaSsmEngine on CPU tensors (tests/mamba_ssm_cpu_probe.py): its cached decode
+    step matches one full forward, and a real prefill makes the dry-run's allocations, the same sizes in the
+    same order (when each is freed may differ: the interpreter holds a launch's arguments in its own frames)."""
+    import subprocess
+    import sys
+
+    from helpers import REPO
+
+    r = subprocess.run([sys.executable, str(REPO / "tests" / "mamba_ssm_cpu_probe.py")], capture_output=True,
+                       text=True, timeout=900 * load_factor(), cwd=REPO,
+                       env={**os.environ, "PYTHONPATH": os.pathsep.join([PATHS[0], PATHS[1], str(REPO / "tests")])})
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["max_abs_dlogit"] < 1e-4 * max(1.0, out["logit_scale"])
+    assert out["real"]["events"] == out["dry"]["events"] and len(out["real"]["events"]) > 20
+    assert out["real"]["ssm_state"] == out["dry"]["ssm_state"] and out["real"]["logits"] == out["dry"]["logits"]
+    assert out["impl"]["mamba_chunk_scan_combined"] == "mamba-ssm"
