@@ -22,6 +22,7 @@ from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING
 
 from charsuite.engines import names as engine_names
+from charsuite.engines import spec as engine_spec
 from charsuite.errors import ConfigError
 from charsuite.units import parse_length
 
@@ -328,9 +329,18 @@ class EngineConfig:
     n_gpu_layers: int = 0
     kv_type: str = "f16"
     repack: Any = "auto"  # llama.cpp's repacked CPU buffers: true, false, or auto (probed: llamacpp_repack.py)
+    prefill_cache: bool = True  # mamba_ssm: the prefill fills its InferenceParams (as generate) or is a bare forward
 
     def __post_init__(self) -> None:
         _one_of(self.name, "engine", engine_names())
+        reads = engine_spec(self.name).settings
+        for f in dataclasses.fields(self):  # a setting only another engine reads is a mistake, said now
+            if f.name != "name" and f.name not in reads and getattr(self, f.name) != f.default:
+                owners = [n for n in engine_names() if f.name in engine_spec(n).settings]
+                raise ConfigError(f"engine.{f.name} is a setting of engine={', '.join(owners) or '?'}; "
+                                  f"engine={self.name} does not read it")
+        if not isinstance(self.prefill_cache, bool):
+            raise ConfigError(f"engine.prefill_cache must be true or false, not {self.prefill_cache!r}")
         for key in ("n_batch", "n_ubatch"):
             _positive(getattr(self, key), f"engine.{key}")
             _at_most(getattr(self, key), f"engine.{key}", LLAMA_INT32, "llama.cpp holds it in an int32")

@@ -46,10 +46,11 @@ def assumptions(run, impl: str, method: str) -> list[str]:
         expandable = options(run, impl)["expandable_segments"]
         out.append("attention: SDPA's flash kernel (no L x L matrix) unless the model asks for eager; allocator: "
                    f"the caching allocator's rounding {'with' if expandable else 'without'} expandable segments; "
-                   "the boundary is where its reserved bytes pass the usable memory; a fresh process's first call "
-                   f"allocates once {first_call_terms(run, impl)} (simulate/first_call.py), reported apart, not in the "
-                   "peak (a measured point warms up first: mem.first_call); not modelled: cuDNN's workspace and other "
-                   "processes on the GPU")
+                   "the boundary is where what its live blocks hold (`needed`: its reserve less the cached free "
+                   "blocks it releases before reporting out of memory) passes the usable memory; a fresh process's "
+                   f"first call allocates once {first_call_terms(run, impl)} (simulate/first_call.py), reported apart, "
+                   "not in the peak (a measured point warms up first: mem.first_call); not modelled: cuDNN's workspace "
+                   "and other processes on the GPU")
     else:
         out.append("the worker's own runtime (interpreter, libraries: a few hundred MB) is not counted")
     chunk = run.workload.prefill_chunk
@@ -183,7 +184,7 @@ def print_table(out: dict) -> None:
     print(f"{out['model']} {out['size']} ({out['dtype']}, {out['params']:,} parameters) on {out['device']}: "
           f"{out['method']}, SSM path {out['impl']}, batch {out['batch']}, logits={out['logits']}")
     cols = ("weights", "kv_cache", "ssm_state", "logits", "activations")
-    extra = ("reserved",) if out["method"] == "dryrun" else ()
+    extra = ("reserved", "needed") if out["method"] == "dryrun" else ()
     print(f"{'context':>8} " + " ".join(f"{c:>11}" for c in cols + ("peak",) + extra))
     for r in out["ladder"]:
         if "error" in r:

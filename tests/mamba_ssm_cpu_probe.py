@@ -54,7 +54,7 @@ def main() -> None:
                 "ssm_state": engine.cache_bytes(cache)["ssm_state"], "logits": logits.untyped_storage().nbytes()}
     dry = dry_run(spec, LENGTH, logits="all", impl="kernels", device_kind="cpu", engine="mamba_ssm")
     with contextlib.ExitStack() as stack:  # the dry-run's own prefill alone, its events beside the real ones
-        fake = mamba_ssm_on_fakes(spec, "kernels", False, stack).engine
+        fake = mamba_ssm_on_fakes(spec, "kernels", False, stack, {}).engine
         ids = torch.zeros(1, LENGTH, dtype=torch.long)
         tracker = AllocationTracker([ids, *fake.model.parameters(), *fake.model.buffers()])
         with tracker:

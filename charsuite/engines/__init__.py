@@ -39,6 +39,7 @@ BUILT_IN = {
                            settings=("n_batch", "n_ubatch", "n_gpu_layers", "kv_type", "repack"),
                            baseline_quant="f32"),
     "mamba_ssm": EngineSpec("charsuite.engines.mamba_ssm", "MambaSsmEngine", own_kernels=True,
+                            settings=("prefill_cache",),
                             dry_run="charsuite.simulate.mamba_ssm_dry:mamba_ssm_on_fakes"),
 }
 

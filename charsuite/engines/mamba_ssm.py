@@ -66,8 +66,13 @@ class MambaSsmEngine(Engine):
         if run.model.quant or run.model.gguf:
             raise ConfigError("model.quant and model.gguf are llama.cpp's; engine=mamba_ssm runs model.dtype")
 
-    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager", **_: Any):
+    def __init__(self, spec: ModelConfig, device: torch.device, mode: str = "eager",
+                 settings: dict[str, Any] | None = None, **_: Any):
         self.spec, self.device, self.mode = spec, device, mode
+        # engine.prefill_cache=false: a prefill that no decode follows is the study's bare `model(input_ids)` -
+        # no InferenceParams, so Mamba-2 takes its fused mamba_split_conv1d_scan_combined and Mamba its
+        # mamba_inner_fn (the mixers' `inference_params is None` branch) and no state is kept
+        self.prefill_cache = (settings or {}).get("prefill_cache", True)
         self.model = build(spec, device)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.vocab_size = self.model.backbone.embedding.num_embeddings
@@ -89,6 +94,9 @@ class MambaSsmEngine(Engine):
         if chunk:
             raise ConfigError("engine=mamba_ssm prefills in one forward; use workload.prefill_chunk=null")
         b, n = input_ids.shape
+        if not self.prefill_cache and not reserve:
+            out = self.model(input_ids, num_last_tokens=1 if logits == "last" else 0).logits
+            return out, None, out[:, -1].argmax(dim=-1, keepdim=True)
         params = self._params(b, n + reserve + 1)
         out = self.model(input_ids, inference_params=params, num_last_tokens=1 if logits == "last" else 0).logits
         params.seqlen_offset = n
@@ -109,7 +117,7 @@ class MambaSsmEngine(Engine):
         """Each Mamba layer keeps (conv_state, ssm_state) in the InferenceParams' dict (mamba_simple.py and
         mamba2.py _get_states_from_cache); an attention layer (mha.py) a K/V tensor."""
         found = {"kv_cache": 0, "ssm_state": 0}
-        for held in cache.key_value_memory_dict.values():
+        for held in (cache.key_value_memory_dict.values() if cache is not None else ()):
             tensors = held if isinstance(held, tuple) else (held,)
             key = "ssm_state" if isinstance(held, tuple) else "kv_cache"
             found[key] += sum(t.untyped_storage().nbytes() for t in tensors if t is not None)

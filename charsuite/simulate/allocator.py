@@ -11,6 +11,12 @@ when the rest is at least 512 bytes (small) or more than 1 MiB (large); neighbou
 when freed. With `expandable_segments:True` (the GPU profiles set it) each pool is one
 segment that grows by 2 MiB pages instead. Not modelled: several streams, the
 `max_split_size_mb` and `roundup_power2_divisions` options, and `empty_cache` calls.
+
+What must fit (`needed`) is less than what it holds (`reserved`): when the driver refuses a new segment, the
+allocator frees its cached blocks and tries again (`release_cached_blocks` in its malloc path): whole free
+segments go back; in an expandable segment, the pages of free blocks are unmapped (`unmap_block`). So a run
+out of memory is one whose live blocks - the segments (or, expandable, the 2 MiB pages) they touch - pass
+the device at some moment, not one whose cache of freed blocks would.
 """
 
 from __future__ import annotations
@@ -90,6 +96,20 @@ class _Pool:
         self.reserved += seg_bytes
         return self._split(self.segments[-1], 0, size)
 
+    def in_use(self) -> int:
+        """Bytes the pool cannot give back: segments holding a live block; expandable, the pages live blocks touch."""
+        if not self.expandable:
+            return sum(seg[-1].start + seg[-1].size for seg in self.segments if any(not b.free for b in seg))
+        pages, last = 0, -1  # blocks lie in address order: count each page once
+        for seg in self.segments:
+            for b in seg:
+                if not b.free:
+                    first, end = max(b.start // PAGE, last + 1), -(-(b.start + b.size) // PAGE) - 1
+                    if end >= first:
+                        pages += end - first + 1
+                    last = max(last, end)
+        return pages * PAGE
+
     def free(self, block: _Block) -> None:
         seg = self.segments[block.seg]
         i = seg.index(block)
@@ -106,6 +126,7 @@ class AllocatorPeaks:
     requested: int   # the tensors' own bytes at their peak
     allocated: int   # after rounding to the allocator's block sizes (torch.cuda.max_memory_allocated)
     reserved: int    # segments held from the driver (torch.cuda.max_memory_reserved)
+    needed: int = 0  # what must fit: the most that live blocks hold at any moment (module docstring)
 
 
 def replay(events: Iterable[tuple[int, int]], expandable: bool = True, base_allocated: int = 0) -> AllocatorPeaks:
@@ -115,7 +136,7 @@ def replay(events: Iterable[tuple[int, int]], expandable: bool = True, base_allo
     blocks: dict[int, _Block] = {}
     small_of: dict[int, bool] = {}
     requested = peak_requested = 0
-    allocated = peak_allocated = 0
+    allocated = peak_allocated = needed = 0
     if base_allocated:
         pools[False].alloc(round_size(base_allocated))
         allocated = peak_allocated = round_size(base_allocated)
@@ -127,6 +148,7 @@ def replay(events: Iterable[tuple[int, int]], expandable: bool = True, base_allo
             requested += nbytes
             allocated += blocks[tag].size  # an unsplit block counts whole, as in the allocator's stats
             peak_requested, peak_allocated = max(peak_requested, requested), max(peak_allocated, allocated)
+            needed = max(needed, sum(p.in_use() for p in pools.values()))
         elif nbytes < 0 and tag in blocks:
             block = blocks.pop(tag)
             allocated -= block.size
@@ -134,4 +156,4 @@ def replay(events: Iterable[tuple[int, int]], expandable: bool = True, base_allo
             pools[small_of.pop(tag)].free(block)
         elif nbytes < 0:
             requested += nbytes
-    return AllocatorPeaks(peak_requested, peak_allocated, sum(p.reserved for p in pools.values()))
+    return AllocatorPeaks(peak_requested, peak_allocated, sum(p.reserved for p in pools.values()), needed)

@@ -1,10 +1,12 @@
 """The largest context that fits, found by bisection on dry-runs: double from a start
 length until a dry-run no longer fits, then halve the gap down to the run's tolerance.
-On a CUDA device "fits" means the caching allocator's reserved bytes are within the
-usable memory (what runs out first); on the CPU, the live-tensor peak."""
+On a CUDA device "fits" means what the caching allocator's live blocks hold at their worst moment
+(simulate/allocator.py `needed`: its reserve less the cached free blocks it gives back before it
+reports out of memory) is within the usable memory; on the CPU, the live-tensor peak."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,18 +34,20 @@ def options(run, impl: str) -> dict:
     alloc_conf = run.device.allocator_env.get("PYTORCH_CUDA_ALLOC_CONF", "")
     return dict(batch=run.workload.batch, logits=run.workload.logits, impl=impl, device_kind=run.device.kind,
                 expandable_segments="expandable_segments:True" in alloc_conf, chunk=run.workload.prefill_chunk,
-                capability=run.device.compute_capability, engine=run.engine.name)
+                capability=run.device.compute_capability, engine=run.engine.name,
+                engine_settings=dataclasses.asdict(run.engine))
 
 
 def needed_bytes(d: DryRun) -> int:
-    return d.reserved if d.device_kind == "cuda" else d.allocated
+    return d.needed if d.device_kind == "cuda" else d.allocated
 
 
 def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str = "last", impl: str = "reference",
            device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
            lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
            runtime_bytes: int = 0, chunk: int | None = None, capability: float | None = None,
-           engine: str | None = None, on_probe: Callable[[int, bool, float], None] | None = None) -> PredictedBoundary:
+           engine: str | None = None, engine_settings: dict | None = None,
+           on_probe: Callable[[int, bool, float], None] | None = None) -> PredictedBoundary:
     """`on_probe(length, fits, seconds)` after each dry-run (predict's progress lines)."""
     out = PredictedBoundary(None, None)
 
@@ -51,7 +55,7 @@ def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str =
         t0 = time.perf_counter()
         try:
             d = dry_run(spec, n, batch, logits, impl, device_kind, expandable_segments, chunk, capability,
-                        engine=engine)
+                        engine=engine, engine_settings=engine_settings)
         except PastPositions:
             return False
         out.probes.append(d)

@@ -65,6 +65,7 @@ class DryRun:
     seconds: float
     swapped: list[str] = field(default_factory=list)
     first_call: int = 0     # CUDA: what a fresh process's first call allocates once (simulate/first_call.py), apart
+    needed: int = 0         # what must fit: reserved less the free blocks the allocator gives back under pressure
 
     @property
     def activations(self) -> int:
@@ -88,7 +89,8 @@ class OnFakes:
     autotuned: Callable[[], bool]        # whether the code that ran launched autotuned kernels (first_call)
 
 
-def transformers_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: contextlib.ExitStack) -> OnFakes:
+def transformers_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: contextlib.ExitStack,
+                          settings: dict) -> OnFakes:
     """The transformers engine's dry-run: its model on fake tensors; on a simulated CUDA device the
     kernel path's fakes (kernels.py) through transformers' own dispatch."""
     from charsuite.engines.transformers import TransformersEngine
@@ -109,7 +111,8 @@ def transformers_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: conte
 
 def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
             device_kind: str = "cpu", expandable_segments: bool = True, chunk: int | None = None,
-            capability: float | None = None, op_costs=None, engine: str | None = None) -> DryRun:
+            capability: float | None = None, op_costs=None, engine: str | None = None,
+            engine_settings: dict | None = None) -> DryRun:
     """One prefill of `context` tokens (in chunks of `chunk` if given) and one decode step, on fake tensors,
     of `engine`'s code (engines.EngineSpec.dry_run names how it is built on fakes).
     `op_costs` (simulate/op_costs.OpCostRecorder): record each op's cost by phase as well."""
@@ -125,7 +128,7 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     with contextlib.ExitStack() as stack:
         # an op fake tensors cannot run raises below; torch would also log it at ERROR level
         stack.enter_context(_quiet("torch._subclasses.fake_tensor"))
-        built = on_fakes(spec, impl, device_kind == "cuda", stack)
+        built = on_fakes(spec, impl, device_kind == "cuda", stack, engine_settings or {})
         model = built.engine
         if model.max_positions is not None and context > model.max_positions:
             raise PastPositions(f"context {context} exceeds the model's {model.max_positions} learned positions")
@@ -139,6 +142,8 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
             prefill_peak = tracker.peak
             logit_bytes = out_logits.untyped_storage().nbytes()
             del out_logits
+            if cache is None:  # a prefill that keeps no state (engine.prefill_cache=false): decode after one that does
+                _, cache, first = model.prefill(ids, "last", chunk, reserve=1)
             caches = model.cache_bytes(cache)
             tracker.reset_peak()
             before = tracker.live
@@ -153,11 +158,12 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
     events = tracker.events
     if device_kind == "cuda":
         peaks = allocator.replay(events, expandable=expandable_segments, base_allocated=weights)
-        allocated, reserved = peaks.allocated, peaks.reserved
+        allocated, reserved, needed = peaks.allocated, peaks.reserved, peaks.needed
     else:
-        allocated = reserved = weights + max(prefill_peak, caches["kv_cache"] + caches["ssm_state"] + decode_peak)
+        allocated = weights + max(prefill_peak, caches["kv_cache"] + caches["ssm_state"] + decode_peak)
+        reserved = needed = allocated
     return DryRun(context=context, impl=impl, device_kind=device_kind, weights=weights, kv_cache=caches["kv_cache"],
                   ssm_state=caches["ssm_state"], logits=logit_bytes, prefill_peak=prefill_peak,
-                  decode_peak=decode_peak, allocated=allocated, reserved=reserved,
+                  decode_peak=decode_peak, allocated=allocated, reserved=reserved, needed=needed,
                   seconds=time.perf_counter() - t0, swapped=built.swapped,
                   first_call=first_call_bytes(device_kind, capability, built.autotuned()))

@@ -16,7 +16,8 @@ from charsuite.simulate.dryrun import OnFakes
 from charsuite.simulate.launches import shape_only, stand_ins
 
 
-def mamba_ssm_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: contextlib.ExitStack) -> OnFakes:
+def mamba_ssm_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: contextlib.ExitStack,
+                       settings: dict) -> OnFakes:
     from charsuite.engines.mamba_ssm import DRY_RUN_INSTALL, MambaSsmEngine
     from charsuite.engines.mamba_ssm_config import check
 
@@ -26,7 +27,7 @@ def mamba_ssm_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: contextl
         launches = stack.enter_context(shape_only())
         fake = FakeTensorMode()
         with fake:
-            engine = MambaSsmEngine(spec, torch.device("cpu"))
+            engine = MambaSsmEngine(spec, torch.device("cpu"), settings=settings)
     except ConfigError as exc:
         raise ConfigError(f"{exc} - for the dry-run on this machine: {DRY_RUN_INSTALL}") from None
     except ImportError as exc:

@@ -123,6 +123,19 @@ def test_allocator_rounding():
     assert allocator.replay([(5 << 20, 0)], expandable=True).reserved == 6 << 20
 
 
+def test_what_must_fit_is_what_live_blocks_hold_not_the_cache_of_freed_ones():
+    """A freed 100 MiB block too small for a 200 MiB one stays cached (reserved grows to 300 MiB), but under
+    pressure the allocator gives it back before reporting out of memory: 200 MiB must fit. Expandable, the
+    free block's pages in the middle are unmapped: the live 10 MiB and 200 MiB blocks' pages must fit."""
+    mib = 1 << 20
+    p = allocator.replay([(100 * mib, 0), (-100 * mib, 0), (200 * mib, 1)], expandable=False)
+    assert (p.reserved, p.needed) == (300 * mib, 200 * mib)
+    p = allocator.replay([(100 * mib, 0), (10 * mib, 1), (-100 * mib, 0), (200 * mib, 2)], expandable=True)
+    assert (p.reserved, p.needed) == (310 * mib, 210 * mib)
+    p = allocator.replay([(1 * mib, 0), (1 * mib, 1)], expandable=False)  # nothing freed: all of it must fit
+    assert p.needed == p.reserved == 2 * mib
+
+
 def test_boundary_search_finds_the_dry_run_boundary():
     run = compose("+model=qwen2_5", "model.size=tiny")
     at = {n: dry_run(run.model, n).allocated for n in (4096, 8192)}
