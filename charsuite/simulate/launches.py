@@ -67,6 +67,23 @@ def _nothing(*_, **__) -> None:
     return None
 
 
+def _tell(kernel: str, args: tuple, kwargs: dict) -> None:
+    """A launch, to the active dispatch modes that cost launches (simulate/op_costs.OpCostRecorder.launch)."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    for mode in _get_current_dispatch_mode_stack():
+        if hasattr(mode, "launch"):
+            mode.launch(kernel, args, kwargs)
+
+
+def _told(kernel: str, fake):
+    """`fake`, telling the launch first (an extension's entry point)."""
+    def call(*args, **kwargs):
+        _tell(kernel, args, kwargs)
+        return fake(*args, **kwargs)
+    return call
+
+
 ENTRY_POINTS = {"selective_scan_cuda": {"fwd": selective_scan_fwd},
                 "causal_conv1d_cuda": {"causal_conv1d_fwd": _nothing, "causal_conv1d_update": _nothing}}
 
@@ -105,7 +122,7 @@ def shape_only() -> Iterator[Launches]:
         seen.kernels[name] += 1
         if tuned:
             seen.autotuned.add(name)
-        return _nothing
+        return lambda *args, **kwargs: _tell(name, args, kwargs)
 
     _register_fakes()
     with contextlib.ExitStack() as stack:
@@ -115,5 +132,5 @@ def shape_only() -> Iterator[Launches]:
             module = sys.modules.get(ext)
             for call, fake in calls.items():
                 if module is not None:
-                    stack.enter_context(mock.patch.object(module, call, fake, create=True))
+                    stack.enter_context(mock.patch.object(module, call, _told(f"{ext}.{call}", fake), create=True))
         yield seen

@@ -5,7 +5,9 @@ FLOPs, the bytes it must move, its taxonomy category and that it costs one dispa
 FLOPs: torch's own flop counter where it knows the op (torch.utils.flop_counter: mm, addmm, bmm, baddbmm,
 convolutions, SDPA's kernels); one per output element for the rest (elementwise: memory-bound, the count barely
 matters). The dry-run's kernel fakes (simulate/kernels.py) are Python functions that allocate their outputs only,
-so a fused kernel's own arithmetic is not counted here: a known gap, said where predictions are printed.
+so a fused kernel's own arithmetic is not counted here: a known gap, said where predictions are printed. Where
+a kernel library's own wrappers run with shape-only launches (simulate/launches.py: engine=mamba_ssm), each
+launch is one kernel moving its tensor arguments (`launch`).
 Bytes: every tensor an op reads plus what it writes; a view (an output aliasing an input without writing) moves
 nothing and is not a kernel, though it is still one dispatch."""
 
@@ -82,3 +84,12 @@ class OpCostRecorder(TorchDispatchMode):
         self.costs.phases.setdefault(self.phase, []).append(
             OpCost(name, self._category[name], flops, nbytes, view))
         return out
+
+    def launch(self, kernel: str, args: tuple, kwargs: dict) -> None:
+        """A shape-only kernel launch (simulate/launches.py): one kernel that moves its tensor arguments once -
+        what it reads and what it writes, its own traffic - classified by its name; its arithmetic is not
+        counted (KNOWN_GAPS)."""
+        if kernel not in self._category:
+            self._category[kernel] = self._taxonomy.classify(kernel=kernel)
+        self.costs.phases.setdefault(self.phase, []).append(
+            OpCost(kernel, self._category[kernel], 0.0, _bytes((args, kwargs)), False))
