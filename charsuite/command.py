@@ -13,6 +13,7 @@ COMMANDS = {
     "batch": ("charsuite.batch", "an experiment's jobs, locally or on Slurm (python -m charsuite.batch)"),
     "predict": ("charsuite.predict", "memory at each length and the largest context, from a dry-run, any device"),
     "summary": ("charsuite.summary", "the tables of one or more run folders"),
+    "claims": ("charsuite.claims", "the reference study's claims beside charsuite's numbers, measured or simulated"),
     "figures": ("charsuite.figures.__main__", "the paper's figures and report.html from run folders"),
     "export": ("charsuite.export", "results as CSV or Parquet"),
     "profile": ("kernels_profile.__main__", "attribute a torch.profiler trace to kernel categories"),

@@ -208,10 +208,19 @@ def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m charsuite.summary", description=description(__doc__))
     ap.add_argument("--version", action="version", version=f"charsuite.summary (charsuite) {__version__}")
     ap.add_argument("dirs", nargs="+", type=Path)
+    ap.add_argument("--claims", metavar="EXPERIMENT", help="append the reference study's claims for an experiment "
+                    "(ispass_rtx4090, ispass_orin_nano) beside charsuite's numbers (charsuite.claims)")
     argv, include_noisy = include_noisy_arg(list(argv if argv is not None else sys.argv[1:]))
     args = ap.parse_args(argv)
+    if args.claims:
+        from charsuite import claims
+
+        claims.experiment(args.claims)  # an unknown name is one line before any folder is read
     results.check_folders(args.dirs)
     print(markdown(args.dirs, include_noisy), end="")
+    if args.claims:
+        nums = claims.numbers(args.claims, args.dirs, say=lambda s: print(s, file=sys.stderr, flush=True))
+        print("\n" + claims.markdown(args.claims, nums), end="")
     return 0
 
 

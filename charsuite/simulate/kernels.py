@@ -96,11 +96,18 @@ def flash_sdpa(query, key, value, attn_mask=None, dropout_p=0.0, is_causal=False
     cuda/attention.cu, _scaled_dot_product_flash_attention_cuda and the efficient variant):
     the output (batch, heads, L, head_dim) in the query's dtype, stored (batch, L, heads,
     head_dim), and the float32 logsumexp (batch, heads, L), which inference drops. No
-    L x L matrix."""
-    b, h, lq, _ = query.shape
+    L x L matrix. Its cost, told to a latency dry-run: Q K^T and P V, 2 b h Lq Lk d FLOPs each
+    (torch.utils.flop_counter.sdpa_flop_count), half of it where a causal square skips the blocks
+    above the diagonal (FlashAttention-2's causal masking), reading Q, K, V and writing the output."""
+    from charsuite.simulate.launches import tell
+
+    b, h, lq, d = query.shape
     out = torch.empty(b, lq, h, value.shape[-1], dtype=query.dtype, device=query.device).transpose(1, 2)
     lse = torch.empty(b, h, lq, dtype=torch.float32, device=query.device)
     del lse
+    lk = key.shape[-2]
+    flops = 2 * b * h * lq * lk * d + 2 * b * h * lq * lk * value.shape[-1]
+    tell("flash_attention", (query, key, value, out), {}, flops * (0.5 if is_causal and lq == lk else 1.0))
     return out
 
 

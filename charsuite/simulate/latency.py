@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from charsuite.analysis.roofline import number_at
 from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
 
-KNOWN_GAPS = ("the kernel fakes count no arithmetic of their own (a fused scan's FLOPs are missing); every op is "
+KNOWN_GAPS = ("the SSM kernels' arithmetic is not counted, their traffic is (flash attention's FLOPs are); every op is "
               "taken at the peak rates (no efficiency by shape yet); the dispatch count is aten ops, more than the "
               "Python calls the calibrated dispatch cost was measured on")
 

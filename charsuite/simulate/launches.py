@@ -67,19 +67,20 @@ def _nothing(*_, **__) -> None:
     return None
 
 
-def _tell(kernel: str, args: tuple, kwargs: dict) -> None:
-    """A launch, to the active dispatch modes that cost launches (simulate/op_costs.OpCostRecorder.launch)."""
+def tell(kernel: str, args: tuple, kwargs: dict, flops: float = 0.0) -> None:
+    """A launch, to the active dispatch modes that cost launches (simulate/op_costs.OpCostRecorder.launch):
+    `args`/`kwargs` hold the tensors it reads and writes; `flops` its arithmetic where it is known."""
     from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
 
     for mode in _get_current_dispatch_mode_stack():
         if hasattr(mode, "launch"):
-            mode.launch(kernel, args, kwargs)
+            mode.launch(kernel, args, kwargs, flops)
 
 
 def _told(kernel: str, fake):
     """`fake`, telling the launch first (an extension's entry point)."""
     def call(*args, **kwargs):
-        _tell(kernel, args, kwargs)
+        tell(kernel, args, kwargs)
         return fake(*args, **kwargs)
     return call
 
@@ -122,7 +123,7 @@ def shape_only() -> Iterator[Launches]:
         seen.kernels[name] += 1
         if tuned:
             seen.autotuned.add(name)
-        return lambda *args, **kwargs: _tell(name, args, kwargs)
+        return lambda *args, **kwargs: tell(name, args, kwargs)
 
     _register_fakes()
     with contextlib.ExitStack() as stack:

@@ -85,11 +85,11 @@ class OpCostRecorder(TorchDispatchMode):
             OpCost(name, self._category[name], flops, nbytes, view))
         return out
 
-    def launch(self, kernel: str, args: tuple, kwargs: dict) -> None:
-        """A shape-only kernel launch (simulate/launches.py): one kernel that moves its tensor arguments once -
-        what it reads and what it writes, its own traffic - classified by its name; its arithmetic is not
-        counted (KNOWN_GAPS)."""
+    def launch(self, kernel: str, args: tuple, kwargs: dict, flops: float = 0.0) -> None:
+        """A shape-only kernel launch (simulate/launches.py, or a kernel fake that knows its arithmetic): one
+        kernel that moves its tensor arguments once - what it reads and what it writes, its own traffic -
+        classified by its name; `flops` where the caller derived them (else not counted: KNOWN_GAPS)."""
         if kernel not in self._category:
             self._category[kernel] = self._taxonomy.classify(kernel=kernel)
         self.costs.phases.setdefault(self.phase, []).append(
-            OpCost(kernel, self._category[kernel], 0.0, _bytes((args, kwargs)), False))
+            OpCost(kernel, self._category[kernel], float(flops), _bytes((args, kwargs)), False))
