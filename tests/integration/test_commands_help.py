@@ -8,7 +8,7 @@ from charsuite import __version__
 from helpers import load_factor, run_cli
 
 COMMANDS = ["charsuite", "charsuite.predict", "charsuite.batch", "charsuite.doctor", "charsuite.export",
-            "charsuite.summary", "charsuite.figures", "kernels_profile", "charsuite.calibrate"]
+            "charsuite.summary", "charsuite.figures", "kernels_profile", "charsuite.calibrate", "charsuite.claims"]
 
 
 @pytest.mark.parametrize("module", COMMANDS)
