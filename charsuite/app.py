@@ -121,7 +121,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     from charsuite.engines import engine_class
 
     driver = WorkerDriver(run, engine_class(run.engine.name).prepare(run))
-    recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"])
+    recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"], run_info)
     if recorder.elsewhere:
         print(f"charsuite: points in {run_dir} measured on {', '.join(sorted(recorder.elsewhere))} are measured again "
               f"on {recorder.here} (a run replays only what was measured where it runs)", file=sys.stderr)

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from charsuite import results
+from charsuite.analysis.roofline import point_shares
 from charsuite.config import RunConfig
 from charsuite.environment import measured_on
 from charsuite.records import Point, Status
@@ -18,8 +19,11 @@ from charsuite.records import Point, Status
 
 class Recorder:
     def __init__(self, run_dir: Path, run: RunConfig, params: int | None, run_id: str | None = None,
-                 mixers: dict[str, int] | None = None):
+                 mixers: dict[str, int] | None = None, run_info: dict | None = None):
+        """`run_info`: run.json's record (model facts, config, calibration) - each ok point's roofline
+        position (mfu, mbu) is read against it as the point is recorded."""
         self.run_dir, self.run, self.params, self.run_id, self.mixers = run_dir, run, params, run_id, mixers
+        self.run_info = run_info
         self.done: dict[tuple, Point] = {}
         self.skipped: set[tuple] = set()
         self.here = measured_on()
@@ -54,6 +58,11 @@ class Recorder:
 
     def record(self, point: Point) -> Point:
         point.finished_at = time.time()
+        if self.run_info is not None and point.status is Status.ok and point.phase in ("prefill", "decode"):
+            shares = point_shares(self.run_info, point.to_dict())
+            if shares is not None and (shares["flops_share"] is not None or shares["bandwidth_share"] is not None):
+                point.mfu, point.mbu = shares["flops_share"], shares["bandwidth_share"]
+                point.peak_basis = shares["peak_basis"]
         results.append(self.run_dir, point)
         if point.status is Status.skipped:
             self.skipped.add(point.key)

@@ -189,6 +189,9 @@ class Point(Measurement):
     probe: str | None = None         # ladder | bisect
     isolation_overhead_s: float | None = None
     guard_max_abs_dlogit: float | None = None
+    mfu: float | None = None         # achieved FLOP/s over the peak (analysis/roofline.py; calibrated, else data sheet)
+    mbu: float | None = None         # achieved bytes/s over the peak bandwidth, the same way
+    peak_basis: str | None = None    # which peaks mfu and mbu divide by: "calibrated ..." or "data sheet"
     threads: int | None = None
     run_id: str | None = None        # the run's fingerprint_id (run.json): lines of another run never mix in
     session: str | None = None       # when the driver that measured it started (UTC): resumed curves say whose

@@ -19,8 +19,8 @@ REACH = {"id": "reach", "stated": "SSMs reach far", "kind": "reach", "ssm": "mam
 SHORT = {"id": "short", "stated": "T faster short", "kind": "speedup", "faster": "transformer", "ssm": "mamba2/x",
          "transformer": "qwen2_5/x", "contexts": [1024, 8192]}
 LONG = {**SHORT, "id": "long", "faster": "ssm", "contexts": [16384, 16384]}
-SHARE = {"id": "share", "stated": "scan share", "kind": "share", "ssm": "mamba2/x", "categories": ["ssm_scan", "conv1d"],
-         "context": 16384}
+SHARE = {"id": "share", "stated": "scan share", "kind": "share", "ssm": "mamba2/x",
+         "categories": ["ssm_scan", "conv1d"], "context": 16384}
 
 
 @pytest.fixture

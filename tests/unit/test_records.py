@@ -119,3 +119,32 @@ def test_a_full_disk_ends_in_one_line_and_leaves_no_half_files(tmp_path, monkeyp
         results.write_json(tmp_path / results.RUN, {"a": 1})
     assert not list(tmp_path.glob("*.tmp"))
     assert 256 in [p.context for p in results.read_points(tmp_path / results.RESULTS, quiet=True)]
+
+
+def test_an_ok_line_carries_its_roofline_position_against_the_peaks_it_names(tmp_path):
+    """Result-line mfu and mbu (CONTRACT, third wave): achieved FLOP/s and bytes/s over the data-sheet peaks (a
+    calibration, where run.json has one, replaces them); no peaks, no fields - never a number over nothing."""
+    import dataclasses
+
+    from charsuite.analysis.facts import model_facts
+    from charsuite.analysis.roofline import bytes_moved, flops
+    from charsuite.recorder import Recorder
+    from helpers import compose
+
+    run = compose("+model=mamba2", "model.size=tiny", "device=rtx4090")
+    facts = model_facts(run.model)
+    info = {"model_facts": facts.to_dict(), "config": run.raw}
+    mem = {"weights": 4000, "kv_cache": 0, "ssm_state": 100, "logits": 2000}
+    rec = Recorder(tmp_path, run, facts.params, run_info=info)
+    p = rec.record(rec.point("decode", 1024, status=Status.ok, latency_s=0.01, mem=mem))
+    lay = facts.layout
+    body = facts.params - lay.vocab * lay.hidden  # tied embeddings
+    assert p.mfu == pytest.approx(flops(lay, body, 1024, 1, "decode") / 0.01 / (165.2e12))
+    assert p.mbu == pytest.approx(bytes_moved(4000, 0, 100, 2000, "decode") / 0.01 / 1008e9)
+    assert p.peak_basis == "data sheet"
+    bare = dataclasses.replace(run, device=dataclasses.replace(run.device, peak_tflops={}, peak_bandwidth_gbs=None))
+    (tmp_path / "bare").mkdir()
+    rec = Recorder(tmp_path / "bare", bare, facts.params,
+                   run_info={"model_facts": facts.to_dict(), "config": bare.raw})
+    p = rec.record(rec.point("decode", 1024, status=Status.ok, latency_s=0.01, mem=mem))
+    assert p.mfu is None and p.mbu is None and p.peak_basis is None
