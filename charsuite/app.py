@@ -28,6 +28,8 @@ from charsuite.recorder import Recorder
 from charsuite.records import Status
 from charsuite.results import JOB_STATUS
 from charsuite.run_folder import discard_unused, move_aside
+from charsuite.run_plan import RunPlan
+from charsuite.run_plan import resolve as resolve_plan
 from charsuite.sweep import Sweep
 
 
@@ -66,18 +68,16 @@ def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         held.close()
 
 
-def predicted_boundary(run: RunConfig, runtime_bytes: int) -> int | None:
-    """context.start=predicted: the prefill boundary by bisection on dry-runs, less the
+def predicted_boundary(run: RunConfig, plan: RunPlan, runtime_bytes: int) -> int | None:
+    """context.start=predicted: the prefill boundary by bisection on dry-runs of the plan's code path, less the
     worker's resident runtime (interpreter, libraries, weights are counted by the dry-run)."""
-    from charsuite.engines import kernel_paths
     from charsuite.simulate.boundary import options, search
 
-    limit = run.device.memory_limit_bytes()
-    if not limit:
+    if not plan.memory_limit_bytes:
         return None
-    impl = kernel_paths.resolve(run.model.impl, run.device.kind)
-    b = search(run.model, limit, start=run.context.min, upper=run.context.max, tolerance=run.context.tolerance_at,
-               runtime_bytes=runtime_bytes, **options(run, impl))
+    b = search(run.model, plan.memory_limit_bytes, start=run.context.min, upper=run.context.max,
+               tolerance=run.context.tolerance_at, runtime_bytes=runtime_bytes,
+               **options(run, plan.kernel_path or "reference"))
     return b.largest
 
 
@@ -93,7 +93,8 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     facts = model_facts(run.model)
     fp = fingerprint(run)
     w = run.workload
-    limit = run.device.memory_limit_bytes()
+    plan = resolve_plan(run)  # every "auto" setting, once: written below, handed down
+    limit = plan.memory_limit_bytes
 
     modelled = memory_model_applies(run.engine.name, w.prefill_chunk)
 
@@ -109,6 +110,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         "params": facts.params,
         "mixers": mixers(facts.layout),
         "memory_limit_bytes": limit,
+        "plan": plan.as_dict(),
         # What the read side (summary, figures) needs, so it never imports torch.
         "model_facts": facts.to_dict(),
         "predicted_max_context": (max_context(facts, limit, w.batch, w.logits)
@@ -118,9 +120,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
         "calibration": read_calibration(run.device.name),
     }
     results.write_json(run_dir / results.RUN, run_info)
-    from charsuite.engines import engine_class
-
-    driver = WorkerDriver(run, engine_class(run.engine.name).prepare(run))
+    driver = WorkerDriver(run, plan=plan)
     recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"], run_info)
     if recorder.elsewhere:
         print(f"charsuite: points in {run_dir} measured on {', '.join(sorted(recorder.elsewhere))} are measured again "
@@ -133,7 +133,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
 
     def boundary(resident: int) -> int | None:  # on the CPU the cap also holds the worker's runtime
         try:
-            return predicted_boundary(run, max(0, resident - weights) if run.device.kind == "cpu" else 0)
+            return predicted_boundary(run, plan, max(0, resident - weights) if run.device.kind == "cpu" else 0)
         except Exception as exc:  # noqa: BLE001 - no prediction: the plain ladder still finds the boundary
             print(f"charsuite: context.start=predicted: no dry-run prediction ({one_line(exc)}); walking the "
                   "whole ladder", file=sys.stderr)

@@ -8,34 +8,34 @@ from typing import Any
 from charsuite.config import ConfigError, RunConfig
 from charsuite.isolation import Worker
 from charsuite.records import Reply, Status
+from charsuite.run_plan import RunPlan
 
 
 class WorkerDriver:
-    def __init__(self, run: RunConfig, engine_files: dict[str, str] | None = None):
+    def __init__(self, run: RunConfig, engine_files: dict[str, str] | None = None, plan: RunPlan | None = None):
+        """`plan`: the run's resolved plan (run_plan.py), whose threads, cap enforcement and engine files every
+        worker starts from; without one (a test's driver) they are resolved at the first start."""
         self.run = run
-        self.engine_files = engine_files or {}  # the engine's prepare(): files its workers load
+        self.engine_files = plan.engine_files if plan is not None else engine_files or {}
         self.worker: Worker | None = None
         self.info: dict[str, Any] = {}           # what the last worker reported at setup
         self.guard: dict[str, Any] | None = None  # max_abs_dlogit, tolerance, passed
-        self.threads: tuple[int | None, str] | None = None  # chosen once per run: every worker computes alike
+        # chosen once per run: every worker computes alike
+        self.threads: tuple[int | None, str] | None = (plan.threads, plan.threads_reason) if plan else None
         self.served = 0  # points the live worker has measured: 0 = fresh, no heap history
-        self.enforcement: tuple[str, str] | None = None  # the cap's enforcement (cgroups.resolve), and why
+        # the cap's enforcement (cgroups.resolve), and why
+        self.enforcement = (plan.enforcement, plan.enforcement_reason) if plan else None
 
     @property
     def fresh(self) -> bool:
         return self.worker is None or not self.worker.alive or self.served == 0
 
     def choose_threads(self) -> tuple[int | None, str]:
-        """device.threads if given; on a CPU the cores other work leaves free at the start."""
+        """The plan's threads (run_plan.threads: resolved now where the driver has no plan)."""
         if self.threads is None:
-            if self.run.device.threads:
-                self.threads = (self.run.device.threads, "device.threads")
-            elif self.run.device.kind == "cpu":
-                from charsuite.trackers.load import choose_threads
+            from charsuite.run_plan import threads
 
-                self.threads = choose_threads()
-            else:
-                self.threads = (None, "torch's default (the GPU computes)")
+            self.threads = threads(self.run)
         return self.threads
 
     def ensure(self) -> Reply | None:

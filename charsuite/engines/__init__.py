@@ -29,12 +29,13 @@ class EngineSpec:
     settings: tuple[str, ...] = ()   # the EngineConfig keys it reads: fingerprinted with its name
     baseline_quant: str | None = None  # within this engine, the weight type the others are compared against
     own_kernels: bool = False    # runs its own kernels whatever model.impl says (the SSM path is "kernels")
+    mixer_paths: bool = False    # model.impl chooses its SSM mixers' path (reference | kernels: kernel_paths.py)
     dry_run: str | None = None   # "module:function" building it on fake tensors (simulate/dryrun.py), if it can be
 
 
 BUILT_IN = {
     "transformers": EngineSpec("charsuite.engines.transformers", "TransformersEngine", memory_model=True,
-                               dry_run="charsuite.simulate.dryrun:transformers_on_fakes"),
+                               mixer_paths=True, dry_run="charsuite.simulate.dryrun:transformers_on_fakes"),
     "llamacpp": EngineSpec("charsuite.engines.llamacpp", "LlamaCppEngine", weight_types=True,
                            settings=("n_batch", "n_ubatch", "n_gpu_layers", "kv_type", "repack"),
                            baseline_quant="f32"),
