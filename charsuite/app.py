@@ -28,8 +28,7 @@ from charsuite.recorder import Recorder
 from charsuite.records import Status
 from charsuite.results import JOB_STATUS
 from charsuite.run_folder import discard_unused, move_aside
-from charsuite.run_plan import RunPlan
-from charsuite.run_plan import resolve as resolve_plan
+from charsuite.run_plan import RunPlan, resolve_plan
 from charsuite.sweep import Sweep
 
 

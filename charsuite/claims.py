@@ -18,7 +18,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from charsuite import __version__, results
-from charsuite.analysis.claims import ClaimNumber, _model, faster_text, measured
+from charsuite.analysis.claims import ClaimNumber, _model, faster_text, measured_numbers
 from charsuite.config import CONF_DIR, ConfigError
 from charsuite.errors import description, one_line, run_command
 from charsuite.units import human_tokens
@@ -126,7 +126,7 @@ def numbers(name: str, paths: list[Path], simulate: bool = True, say=print,
     methods = load_claims()["methods"]
     out: list[ClaimNumber] = []
     for claim in exp["claims"]:
-        found = measured(claim, device, points, summaries) if points is not None and not points.empty else []
+        found = measured_numbers(claim, device, points, summaries) if points is not None and not points.empty else []
         out += found
         if found or not simulate:
             continue
@@ -140,7 +140,7 @@ def numbers(name: str, paths: list[Path], simulate: bool = True, say=print,
     return out
 
 
-def markdown(name: str, nums: list[ClaimNumber]) -> str:
+def claims_markdown(name: str, nums: list[ClaimNumber]) -> str:
     data = load_claims()
     exp = data["experiments"][name]
     lines = [f"## Claims: {data['study']} ({name}, device={exp['device']})", "",
@@ -168,7 +168,7 @@ def _main(argv: list[str] | None = None) -> int:
     if args.format == "json":
         print(json.dumps([dataclasses.asdict(n) for n in nums], indent=2))
     else:
-        print(markdown(args.experiment, nums), end="")
+        print(claims_markdown(args.experiment, nums), end="")
     return 0
 
 

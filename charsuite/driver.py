@@ -33,9 +33,9 @@ class WorkerDriver:
     def choose_threads(self) -> tuple[int | None, str]:
         """The plan's threads (run_plan.threads: resolved now where the driver has no plan)."""
         if self.threads is None:
-            from charsuite.run_plan import threads
+            from charsuite.run_plan import plan_threads
 
-            self.threads = threads(self.run)
+            self.threads = plan_threads(self.run)
         return self.threads
 
     def ensure(self) -> Reply | None:

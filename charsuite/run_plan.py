@@ -29,7 +29,7 @@ class RunPlan:
         return asdict(self)
 
 
-def threads(run: RunConfig) -> tuple[int | None, str]:
+def plan_threads(run: RunConfig) -> tuple[int | None, str]:
     """device.threads if given; on a CPU the cores other work leaves free now; on a GPU torch's default."""
     if run.device.threads:
         return run.device.threads, "device.threads"
@@ -40,7 +40,7 @@ def threads(run: RunConfig) -> tuple[int | None, str]:
     return None, "torch's default (the GPU computes)"
 
 
-def kernel_path(run: RunConfig) -> str | None:
+def plan_kernel_path(run: RunConfig) -> str | None:
     from charsuite.engines import kernel_paths, spec
 
     s = spec(run.engine.name)
@@ -49,13 +49,13 @@ def kernel_path(run: RunConfig) -> str | None:
     return kernel_paths.resolve(run.model.impl, run.device.kind) if s.mixer_paths else None
 
 
-def resolve(run: RunConfig) -> RunPlan:
+def resolve_plan(run: RunConfig) -> RunPlan:
     """The plan of `run` on this machine now (a CPU's free cores are read once, here)."""
     from charsuite.cgroups import resolve as enforcement
     from charsuite.engines import engine_class
 
     how, why = enforcement(run.device.memory_enforcement, run.device.kind)
-    n, n_why = threads(run)
+    n, n_why = plan_threads(run)
     return RunPlan(engine=run.engine.name, memory_limit_bytes=run.device.memory_limit_bytes(), enforcement=how,
-                   enforcement_reason=why, threads=n, threads_reason=n_why, kernel_path=kernel_path(run),
+                   enforcement_reason=why, threads=n, threads_reason=n_why, kernel_path=plan_kernel_path(run),
                    engine_files=engine_class(run.engine.name).prepare(run))

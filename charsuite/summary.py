@@ -220,7 +220,7 @@ def _main(argv: list[str] | None = None) -> int:
     print(markdown(args.dirs, include_noisy), end="")
     if args.claims:
         nums = claims.numbers(args.claims, args.dirs, say=lambda s: print(s, file=sys.stderr, flush=True))
-        print("\n" + claims.markdown(args.claims, nums), end="")
+        print("\n" + claims.claims_markdown(args.claims, nums), end="")
     return 0
 
 

@@ -53,7 +53,7 @@ def _label(run_dir: str) -> str:
     return Path(run_dir).name
 
 
-def reach(claim: dict, device: str, points, summaries) -> list[ClaimNumber]:
+def reach_numbers(claim: dict, device: str, points, summaries) -> list[ClaimNumber]:
     out = []
     tops: dict[str, list] = {"ssm": [], "transformer": []}
     for side in tops:
@@ -85,7 +85,7 @@ def _window(claim: dict) -> tuple[float, float]:
     return (lo / NEAR, hi * NEAR) if lo == hi else (lo, hi)
 
 
-def speedup(claim: dict, device: str, points, include_noisy: bool = False) -> list[ClaimNumber]:
+def speedup_numbers(claim: dict, device: str, points, include_noisy: bool = False) -> list[ClaimNumber]:
     trusted = usable(points, include_noisy)
     lo, hi = _window(claim)
     out = []
@@ -109,7 +109,7 @@ def speedup(claim: dict, device: str, points, include_noisy: bool = False) -> li
     return out
 
 
-def share(claim: dict, device: str, points) -> list[ClaimNumber]:
+def share_numbers(claim: dict, device: str, points) -> list[ClaimNumber]:
     out = []
     for d, rows in _runs(points, device, claim["ssm"]).items():
         if "profiled_phase" not in rows or "breakdown" not in rows:
@@ -131,9 +131,9 @@ def share(claim: dict, device: str, points) -> list[ClaimNumber]:
     return out
 
 
-def measured(claim: dict, device: str, points, summaries, include_noisy: bool = False) -> list[ClaimNumber]:
+def measured_numbers(claim: dict, device: str, points, summaries, include_noisy: bool = False) -> list[ClaimNumber]:
     if claim["kind"] == "reach":
-        return reach(claim, device, points, summaries)
+        return reach_numbers(claim, device, points, summaries)
     if claim["kind"] == "speedup":
-        return speedup(claim, device, points, include_noisy)
-    return share(claim, device, points)
+        return speedup_numbers(claim, device, points, include_noisy)
+    return share_numbers(claim, device, points)

@@ -35,7 +35,7 @@ def import_mamba_ssm() -> Any:
     return config_mamba, mixer_seq_simple, generation
 
 
-def build(spec: ModelConfig, device: torch.device) -> torch.nn.Module:
+def build_mamba_ssm(spec: ModelConfig, device: torch.device) -> torch.nn.Module:
     from charsuite.engines.mamba_ssm_config import mamba_config_kwargs
 
     config_mamba, mixer_seq_simple, _ = import_mamba_ssm()
@@ -73,7 +73,7 @@ class MambaSsmEngine(Engine):
         # no InferenceParams, so Mamba-2 takes its fused mamba_split_conv1d_scan_combined and Mamba its
         # mamba_inner_fn (the mixers' `inference_params is None` branch) and no state is kept
         self.prefill_cache = (settings or {}).get("prefill_cache", True)
-        self.model = build(spec, device)
+        self.model = build_mamba_ssm(spec, device)
         self.params = sum(p.numel() for p in self.model.parameters())
         self.vocab_size = self.model.backbone.embedding.num_embeddings
         self.graphs = None  # mamba_ssm's DecodingCGCache (workload.mode=cudagraph)
@@ -135,10 +135,10 @@ class MambaSsmEngine(Engine):
     def observe(self) -> dict[str, Any]:
         """What the mixers call, read where they look it up (their modules' globals, bound at import): the
         causal_conv1d kernels or, where that package is missing, the PyTorch conv; mamba_ssm's scans."""
-        return observed(self.spec)
+        return mamba_ssm_paths(self.spec)
 
 
-def observed(spec: ModelConfig) -> dict[str, str]:
+def mamba_ssm_paths(spec: ModelConfig) -> dict[str, str]:
     import importlib
 
     from charsuite.engines.mamba_ssm_config import LAYOUTS, model_type

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from charsuite import claims
-from charsuite.analysis.claims import faster_text, measured
+from charsuite.analysis.claims import faster_text, measured_numbers
 from charsuite.results import load_summaries, load_table
 from helpers import run_cli
 from synthetic import SSM_LAYOUT, TFM_LAYOUT, write_run
@@ -34,7 +34,7 @@ def batch(tmp_path):
 
 
 def _one(claim, root):
-    found = measured(claim, DEVICE, load_table([root]), load_summaries([root]))
+    found = measured_numbers(claim, DEVICE, load_table([root]), load_summaries([root]))
     assert len(found) == 1, found
     return found[0]
 
@@ -51,7 +51,7 @@ def test_measured_claims_have_their_known_answers(batch):
 
 
 def test_no_runs_on_the_claims_device_give_no_measured_number(batch):
-    assert measured(REACH, "orin_nano", load_table([batch]), load_summaries([batch])) == []
+    assert measured_numbers(REACH, "orin_nano", load_table([batch]), load_summaries([batch])) == []
 
 
 def test_a_ratio_below_one_is_said_the_right_way_round():
@@ -81,5 +81,5 @@ def test_the_command_prints_measured_claims_and_refuses_unknown_experiments(batc
     assert json.loads(r.stdout) == []  # the file's pairs are full sizes; the synthetic runs are size x
     r = run_cli("ispass_mars", module="charsuite.claims")
     assert r.returncode == 2 and "no claims for experiment 'ispass_mars'" in r.stderr and "Traceback" not in r.stderr
-    md = claims.markdown("ispass_rtx4090", [])
+    md = claims.claims_markdown("ispass_rtx4090", [])
     assert md.startswith("## Claims: ISPASS 2026") and "engine=mamba_ssm | engine=transformers" in md

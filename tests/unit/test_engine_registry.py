@@ -50,7 +50,8 @@ def test_fingerprint_keeps_older_folders_resumable():
     assert {k for k in llama if k.startswith("engine.")} == {
         "engine.name", "engine.n_batch", "engine.n_ubatch", "engine.n_gpu_layers", "engine.kv_type", "engine.repack"}
     ours = fingerprint(compose("+model=mamba2", "model.size=tiny", "engine=mamba_ssm"))
-    assert {k: v for k, v in ours.items() if k.startswith("engine.")} == {"engine.name": "mamba_ssm"}
+    assert {k: v for k, v in ours.items() if k.startswith("engine.")} == {"engine.name": "mamba_ssm",
+                                                                         "engine.prefill_cache": True}
 
 
 def test_the_memory_model_applies_where_its_engine_says():

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from charsuite.driver import WorkerDriver
-from charsuite.run_plan import RunPlan, resolve
+from charsuite.run_plan import RunPlan, resolve_plan
 from helpers import compose, load_factor, run_cli
 
 
@@ -19,7 +19,7 @@ def test_the_plan_resolves_each_setting_once(engine, path, monkeypatch):
         from charsuite.engines.llamacpp import LlamaCppEngine
 
         monkeypatch.setattr(LlamaCppEngine, "prepare", classmethod(lambda cls, run: {"gguf": "/x.gguf"}))
-    plan = resolve(run)
+    plan = resolve_plan(run)
     assert plan.kernel_path == path and plan.engine == engine
     assert (plan.threads, plan.threads_reason) == (1, "device.threads")
     assert plan.memory_limit_bytes == run.device.memory_limit_bytes()
