@@ -8,7 +8,8 @@
 #                                       time: install from .gpu_wheels, doctor, the gpu tests, the kernels' source
 #                                       build for this GPU's arch only (background, timed), dry-run vs measured
 #                                       peak for an SSM, a hybrid and a Transformer, a real boundary search for
-#                                       Mamba2-780M and Qwen2.5-0.5B with logits=all and last, one profiled step.
+#                                       Mamba2-780M and Qwen2.5-0.5B with logits=all and last, one profiled step;
+#                                       once the kernels are built, engine=mamba_ssm's gpu tests and boundary.
 #
 # Every step has a timeout and its time in a table (OUT/gpu_check.md; OUT defaults to ./gpu_check_out);
 # each step's log beside it. A step that fails is recorded and the next one runs.
@@ -104,9 +105,17 @@ round(t / 2**30, 2), 'GiB, free after the CUDA context', round(f / 2**30, 2), 'G
   done
   step profile 60 "$PY" -m charsuite +model=mamba2 model.size=130m "device=$gpu" context.min=4096 context.max=4096 \
     profile.enabled=true "profile.contexts=[4096]" "hydra.run.dir=$OUT/runs/profile"
-  step summary 30 "$PY" -m charsuite.summary "$OUT/runs"
   wait "$build" 2>/dev/null
   [ -f "$OUT/kernels_build.row" ] && TABLE+=$(grep kernels_build "$OUT/kernels_build.row")$'\n'
+  # engine=mamba_ssm (the study's own engine) once the kernels are built: its gpu tests, and the study's boundary
+  # (Mamba2-780M, float16 logits for every position) beside the transformers engine's above
+  if "$PY" -c "import mamba_ssm" 2>/dev/null; then
+    step mamba_ssm_tests 90 "$PY" -m pytest -q -m gpu -p no:cacheprovider tests/gpu/test_mamba_ssm_gpu.py
+    step boundary_mamba_ssm_780m_all 80 "$PY" -m charsuite +model=mamba2 model.size=780m "device=$gpu" \
+      engine=mamba_ssm model.dtype=float16 workload.logits=all workload.phases=[prefill] workload.max_repeats=1 \
+      context.min=16384 context.max=1048576 workload.budget_s=70 "hydra.run.dir=$OUT/runs/mamba2_780m_mamba_ssm_all"
+  fi
+  step summary 30 "$PY" -m charsuite.summary "$OUT/runs"
   { echo "# gpu_check on $card (sm $arch), $(date -u +%FT%TZ)"; echo
     echo "| step | ended | seconds | last line |"; echo "| --- | --- | --- | --- |"; printf '%s' "$TABLE"; } \
     >"$OUT/gpu_check.md"
