@@ -21,8 +21,9 @@ from charsuite.trackers.memory import weight_bytes
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 INSTALL = "bash scripts/install_kernels.sh (mamba-ssm and causal-conv1d built for this GPU: docs/install.md)"
-DRY_RUN_INSTALL = ("pip install triton einops && MAMBA_SKIP_CUDA_BUILD=TRUE CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE pip "
-                   "install --no-build-isolation --no-deps mamba-ssm==2.3.2.post1 causal-conv1d==1.7.0")
+DRY_RUN_INSTALL = ("MAMBA_FORCE_BUILD=TRUE CAUSAL_CONV1D_FORCE_BUILD=TRUE MAMBA_SKIP_CUDA_BUILD=TRUE "
+                   "CAUSAL_CONV1D_SKIP_CUDA_BUILD=TRUE pip install --no-build-isolation --no-deps triton==3.9.0 "
+                   "einops==0.8.2 mamba-ssm==2.3.2.post1 causal-conv1d==1.7.0")
 
 
 def import_mamba_ssm() -> Any:

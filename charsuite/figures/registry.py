@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from charsuite.figures import breakdown, energy, latency, memory
+from charsuite.figures import breakdown, energy, latency, memory, roofline
 
 FIGURES = {
     "prefill_latency": lambda d: latency.latency(d, "prefill"),
@@ -15,4 +15,5 @@ FIGURES = {
     "operator_breakdown_study": breakdown.breakdown_study,
     "throughput_energy": energy.throughput_energy,
     "max_context": memory.max_context,
+    "roofline": roofline.roofline,
 }

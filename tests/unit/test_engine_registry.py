@@ -84,3 +84,14 @@ def test_mamba_ssm_builds_the_zoo_entry_as_the_checkpoints_configure_it(family, 
 def test_mamba_ssm_refuses_what_it_has_no_model_for():
     with pytest.raises(ConfigError, match="Mamba and Mamba-2 layers only; qwen2_5 is qwen2"):
         mamba_config_kwargs(compose("+model=qwen2_5", "model.size=0.5b").model)
+
+
+def test_the_summary_pairs_a_mamba_ssm_run_with_its_transformers_twin(tmp_path):
+    from charsuite.summary import markdown
+    from synthetic import SSM_LAYOUT, write_run
+
+    write_run(tmp_path, "mamba2", "ssm", lambda n: 4e-6 * n, lambda n: 2e-3, SSM_LAYOUT, "mamba2", params=1, seed=1)
+    write_run(tmp_path, "mamba2", "ssm", lambda n: 2e-6 * n, lambda n: 1e-3, SSM_LAYOUT, "mamba2", params=1, seed=2,
+              setup={"engine": "mamba_ssm"}, suffix="_mamba_ssm")
+    md = markdown([tmp_path])
+    assert "| mamba2 | x | cpu | prefill | mamba_ssm vs transformers | 2.00x |" in md

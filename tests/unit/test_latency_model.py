@@ -67,7 +67,7 @@ def test_predict_prints_latency_beside_memory_labelled_simulated_with_its_peaks(
                  "format=json"]) == 0
     out = json.loads(capsys.readouterr().out)
     lat = out["latency"]
-    assert lat["simulated"] and lat["peaks"]["basis"] == "calibrated t" and "no arithmetic" in lat["gaps"]
+    assert lat["simulated"] and lat["peaks"]["basis"] == "calibrated t" and "arithmetic is not counted" in lat["gaps"]
     short, long = out["ladder"]  # the latency fields sit in predict's ladder rows (../shared/CONTRACT.md)
     assert 0 < short["prefill_s"] < long["prefill_s"] and short["decode_s_per_token"] > 0 and short["prefill_ops"] > 100
     assert short["latency_bound"] in ("compute", "memory", "host") and sum(short["latency_by_category"].values()) > 0
