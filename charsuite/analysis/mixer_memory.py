@@ -1,6 +1,6 @@
 """Per-token transient bytes of the 2026 zoo's recurrent mixers in a prefill, read off
 transformers 5.24's reference code (the live set at each mixer's peak, as dry-run traces of
-tiny configs list it: tests/unit/test_dryrun.py holds the closed form to the dry-run). The
+tiny configs list it: tests/integration/test_dryrun.py holds the closed form to the dry-run). The
 Mamba mixers' terms stay in memory_model.activation_bytes; no torch here either.
 
 gated DeltaNet (Qwen3.5, `torch_chunk_gated_delta_rule`): the conv output (keys, queries,

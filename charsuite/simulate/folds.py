@@ -2,7 +2,7 @@
 the sequence in Python: a dry-run of it is O(L x layers) fake ops, minutes at 2K tokens
 on a 2.8B model. `folded_selective_scan` runs the same code with the loop's allocations
 made in aggregate, in the order the loop makes them, so the live bytes and their peak
-are those of the loop (checked against real runs in tests/unit/test_dryrun.py):
+are those of the loop (checked against real runs in tests/integration/test_dryrun.py):
 step i allocates `discrete_A[:, :, i] * state` (float32, batch x d_inner x d_state), then
 `+ deltaB_u[:, :, i]` (the new state; the product and the old state die), then a
 (batch, d_inner, 1) matmul output kept in a list; after the loop `torch.stack` copies the

@@ -58,23 +58,6 @@ def test_a_ratio_below_one_is_said_the_right_way_round():
     assert faster_text("ssm", 0.25, 57344, 1).startswith("the Transformer 4.00x faster at 56K")
 
 
-def test_simulated_claims_are_labelled_and_a_method_this_machine_cannot_run_is_said(monkeypatch):
-    """Tiny models on the rtx4090 profile: charsuite's method dry-runs here; the study's method needs mamba_ssm
-    (not in the test venv): its row says so in one line instead of a number."""
-    exp = {"device": DEVICE, "claims": [
-        {**REACH, "ssm": "mamba2/tiny", "transformer": "qwen2_5/tiny"},
-        {**SHORT, "ssm": "mamba2/tiny", "transformer": "qwen2_5/tiny", "contexts": [256, 1024]}]}
-    nums = claims.numbers("test", [], exp=exp, say=lambda s: None)
-    assert [n.claim for n in nums] == ["reach", "reach", "short", "short"]
-    by = {(n.claim, n.method.split(":")[0]): n for n in nums}
-    for claim in ("reach", "short"):
-        ours = by[(claim, "charsuite")]
-        assert ours.basis.startswith("simulated (") and ours.ratio and ours.ratio > 0
-        study = by[(claim, "study")]
-        assert study.value == "not simulated here" and "mamba_ssm" in study.basis
-    assert "not yet modelled" in by[("short", "charsuite")].basis  # the latency model's gaps travel with it
-
-
 def test_the_command_prints_measured_claims_and_refuses_unknown_experiments(batch):
     r = run_cli("ispass_rtx4090", str(batch), "--no-simulate", "--format", "json", module="charsuite.claims")
     assert r.returncode == 0, r.stderr

@@ -9,7 +9,7 @@ import pytest
 
 from charsuite.driver import WorkerDriver
 from charsuite.run_plan import RunPlan, resolve_plan
-from helpers import compose, load_factor, run_cli
+from helpers import compose
 
 
 @pytest.mark.parametrize("engine,path", [("transformers", "reference"), ("llamacpp", None), ("mamba_ssm", "kernels")])
@@ -34,15 +34,3 @@ def test_the_driver_starts_workers_from_the_plan_not_from_its_own_choices():
     driver = WorkerDriver(run, plan=plan)
     assert driver.choose_threads() == (1, "the plan's") and driver.enforcement == ("rlimit", "test")
     assert driver.engine_files == {"f": "x"}
-
-
-@pytest.mark.slow
-def test_run_json_carries_the_plan_the_worker_ran(tmp_path):
-    r = run_cli("+model=mamba2", "model.size=tiny", "context.min=64", "context.max=64", "workload.repeats=2",
-                "workload.phases=[prefill]", f"hydra.run.dir={tmp_path}", timeout=600 * load_factor())
-    assert r.returncode == 0, r.stderr[-2000:]
-    run = json.loads((tmp_path / "run.json").read_text())
-    plan, worker = run["plan"], run["worker"]
-    assert plan["threads"] == worker["threads"] and plan["threads_reason"] == worker["threads_reason"]
-    assert plan["enforcement"] == worker["memory_enforcement"] and plan["kernel_path"] == "reference"
-    assert plan["memory_limit_bytes"] == run["memory_limit_bytes"]
