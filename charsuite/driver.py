@@ -9,6 +9,7 @@ from charsuite.config import ConfigError, RunConfig
 from charsuite.isolation import Worker
 from charsuite.records import Reply, Status
 from charsuite.run_plan import RunPlan
+from charsuite.worker_requests import Guard, Measure, Profile, Request
 
 
 class WorkerDriver:
@@ -71,18 +72,18 @@ class WorkerDriver:
             self.worker.close()
             self.worker = None
 
-    def request(self, cmd: str, **args: Any) -> Reply:
+    def request(self, req: Request) -> Reply:
         """One request to a live worker; after any failure the worker is replaced."""
         failed = self.ensure()
         if failed:
             return failed
-        reply = self.worker.request({"cmd": cmd, **args}, self.run.workload.timeout_s)
+        reply = self.worker.request(req, self.run.workload.timeout_s)
         if reply.status is Status.crashed and "signal" in (reply.error or ""):
             from charsuite.engines import engine_class
 
             hint = engine_class(self.run.engine.name).crash_hint(self.engine_files)
             reply.error = f"{reply.error}: {hint}" if hint else reply.error
-        self.served += cmd in ("measure", "profile")
+        self.served += isinstance(req, (Measure, Profile))
         # A CUDA out-of-memory is caught in the worker, which frees its cache and carries on:
         # no restart (and no model rebuild) per OOM probe. Anything else gets a fresh worker.
         cuda_oom = reply.status is Status.oom and self.run.device.kind == "cuda" and self.worker.alive
@@ -94,7 +95,7 @@ class WorkerDriver:
         """Run the guard once per run (decode, and chunking when asked); the failed reply if it
         could not run."""
         if self.guard is None:
-            reply = self.request("guard")
+            reply = self.request(Guard())
             if not reply.ok:
                 return reply
             self.guard = reply.guard

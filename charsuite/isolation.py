@@ -22,6 +22,7 @@ from typing import Any
 
 from charsuite.config import RunConfig
 from charsuite.records import Reply, Status
+from charsuite.worker_requests import Exit, Measure, Request, Setup, encode
 
 STDERR_TAIL_LINES = 8
 # Lines a worker's stderr carries that never say why it failed (torch.profiler's USDT probes, Kineto).
@@ -92,33 +93,26 @@ class Worker:
         os.close(write_fd)
         self._reply = os.fdopen(read_fd, "r")
         run = self.run
-        setup = {
-            "cmd": "setup",
-            "engine": run.engine.name,
-            "engine_settings": asdict(run.engine),
-            "engine_files": self.engine_files,
-            "model": asdict(run.model),
-            "device": asdict(run.device),
-            "workload": asdict(run.workload),
-            "threads": self.threads,
-            "memory_limit_bytes": limit,  # CUDA: torch's per-process fraction
+        setup = Setup(
+            engine=run.engine.name, engine_settings=asdict(run.engine), engine_files=self.engine_files,
+            model=asdict(run.model), device=asdict(run.device), workload=asdict(run.workload), threads=self.threads,
+            memory_limit_bytes=limit,  # CUDA: torch's per-process fraction
             # the CPU's cap, unless a cgroup enforces it (RLIMIT_DATA would fail first); never
             # on CUDA, whose contexts map far more virtual memory than the device's cap
-            "rlimit_bytes": limit if cpu and self.cgroup is None else None,
-        }
+            rlimit_bytes=limit if cpu and self.cgroup is None else None)
         reply = self.request(setup, self.setup_timeout_s)
         if reply.ok:
             self.info = reply.info or {}
         return reply
 
-    def request(self, msg: dict[str, Any], timeout_s: float) -> Reply:
+    def request(self, req: Request, timeout_s: float) -> Reply:
         """Send one request and wait for its reply; death and silence become verdicts."""
         assert self.proc is not None and self.proc.stdin is not None
         t0 = time.perf_counter()
         self._pending = True
-        group_peak = self.cgroup is not None and msg.get("cmd") == "measure" and self.cgroup.reset_peak()
+        group_peak = self.cgroup is not None and isinstance(req, Measure) and self.cgroup.reset_peak()
         try:
-            self.proc.stdin.write(json.dumps(msg) + "\n")
+            self.proc.stdin.write(encode(req) + "\n")
             self.proc.stdin.flush()
         except BrokenPipeError:
             return self._died(t0)
@@ -170,7 +164,7 @@ class Worker:
         mid-point) is killed at once rather than waited on."""
         if self.alive and not self._pending:
             try:
-                self.proc.stdin.write(json.dumps({"cmd": "exit"}) + "\n")
+                self.proc.stdin.write(encode(Exit()) + "\n")
                 self.proc.stdin.flush()
                 self.proc.wait(timeout=10)
             except (BrokenPipeError, subprocess.TimeoutExpired):

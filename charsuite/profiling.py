@@ -23,6 +23,7 @@ from charsuite.config import RunConfig
 from charsuite.driver import WorkerDriver
 from charsuite.recorder import Recorder
 from charsuite.records import Breakdown, Point
+from charsuite.worker_requests import Profile
 from kernels_profile.attribute import (
     attribute,
     attribute_steps,
@@ -54,10 +55,10 @@ def profile_point(run: RunConfig, driver: WorkerDriver, recorder: Recorder, phas
     companion = None
     if run.workload.mode == "cudagraph" and phase == "decode":
         eager = profiles / f"{phase}_{context}.eager.trace.json"
-        reply = driver.request("profile", phase=phase, context=context, trace_path=str(eager), steps=1, eager=True)
+        reply = driver.request(Profile(phase, context, str(eager), steps=1, eager=True))
         if reply.ok:
             companion = learned_categories(json.loads(eager.read_text()))
-    reply = driver.request("profile", phase=phase, context=context, trace_path=str(trace), steps=run.profile.steps)
+    reply = driver.request(Profile(phase, context, str(trace), steps=run.profile.steps))
     point.status, point.error, point.latency_s = reply.status, reply.error, reply.latency_s
     point.latency_samples_s = reply.latency_samples_s
     if reply.ok:

@@ -20,6 +20,7 @@ from charsuite.plan import Boundary, search
 from charsuite.profiling import run_profiles
 from charsuite.recorder import Recorder
 from charsuite.records import Point, Reply, Status
+from charsuite.worker_requests import Measure
 
 
 class Sweep:
@@ -39,7 +40,7 @@ class Sweep:
             refused = self.driver.check_guard()
             if refused:
                 return refused
-        return self.driver.request("measure", phase=phase, context=context)
+        return self.driver.request(Measure(phase, context))
 
     def probe(self, phase: str, context: int, how: str) -> Status:
         point = self.recorder.point(phase, context)

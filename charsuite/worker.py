@@ -17,12 +17,12 @@ import statistics
 import sys
 import time
 import traceback
-from typing import Any
 
 from charsuite import allocator
 from charsuite.errors import one_line
 from charsuite.faults import inject_fault
 from charsuite.records import Reply, Status
+from charsuite.worker_requests import Guard, Measure, Profile, Setup, decode
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
 
@@ -44,7 +44,7 @@ def is_oom(exc: BaseException) -> bool:
 class Session:
     """A built engine and the settings to measure it with."""
 
-    def __init__(self, setup: dict[str, Any]):
+    def __init__(self, setup: Setup):
         import torch
 
         from charsuite.config import DeviceConfig, ModelConfig, WorkloadConfig
@@ -54,12 +54,12 @@ class Session:
         from charsuite.trackers.memory import current_bytes
         from charsuite.trackers.registry import power_tracker
 
-        self.model_cfg = ModelConfig(**setup["model"])
-        self.device_cfg = DeviceConfig(**setup["device"])
-        self.workload = WorkloadConfig(**setup["workload"])
+        self.model_cfg = ModelConfig(**setup.model)
+        self.device_cfg = DeviceConfig(**setup.device)
+        self.workload = WorkloadConfig(**setup.workload)
         if self.device_cfg.kind == "cuda":
             self.device = torch.device("cuda")
-            limit = setup.get("memory_limit_bytes")
+            limit = setup.memory_limit_bytes
             total = torch.cuda.get_device_properties(0).total_memory
             if limit and limit < total:
                 torch.cuda.set_per_process_memory_fraction(limit / total, 0)
@@ -67,11 +67,11 @@ class Session:
             self.device = torch.device("cpu")
         self.malloc, malloc_info = allocator.start(self.device.type, self.device_cfg.malloc)
         # the driver chose the threads once for the whole run (trackers/load.choose_threads)
-        torch.set_num_threads(setup.get("threads") or self.device_cfg.threads or len(os.sched_getaffinity(0)))
+        torch.set_num_threads(setup.threads or self.device_cfg.threads or len(os.sched_getaffinity(0)))
         t0 = time.perf_counter()
-        self.engine = engine_class(setup.get("engine"))(
-            self.model_cfg, self.device, mode=self.workload.mode, settings=setup.get("engine_settings"),
-            files=setup.get("engine_files"), threads=setup.get("threads"))
+        self.engine = engine_class(setup.engine)(
+            self.model_cfg, self.device, mode=self.workload.mode, settings=setup.engine_settings,
+            files=setup.engine_files, threads=setup.threads)
         build_s = time.perf_counter() - t0
         # what runs, watched (engines/provenance.py) before the resident set is read: the watch's
         # forward and profiler leave some MiB behind, part of the runtime every point starts from
@@ -183,24 +183,21 @@ def serve(inp, out) -> None:
     for line in inp:
         if not line.strip():
             continue
-        req = json.loads(line)
         t0 = time.perf_counter()
         try:
-            if req["cmd"] == "setup":
-                cap_memory(req.get("rlimit_bytes"))
+            req = decode(line)
+            if isinstance(req, Setup):
+                cap_memory(req.rlimit_bytes)
                 session = Session(req)
                 msg = Reply(info=session.info)
-            elif req["cmd"] == "guard":
+            elif isinstance(req, Guard):
                 msg = session.guard()
-            elif req["cmd"] == "profile":
-                msg = session.profile(req["phase"], int(req["context"]), req["trace_path"], int(req.get("steps", 1)),
-                                      bool(req.get("eager", False)))
-            elif req["cmd"] == "measure":
-                msg = session.measure(req["phase"], int(req["context"]))
-            elif req["cmd"] == "exit":
+            elif isinstance(req, Profile):
+                msg = session.profile(req.phase, int(req.context), req.trace_path, int(req.steps), bool(req.eager))
+            elif isinstance(req, Measure):
+                msg = session.measure(req.phase, int(req.context))
+            else:  # Exit
                 return
-            else:
-                msg = Reply.failed(Status.error, f"unknown command {req['cmd']!r}")
         except BaseException as exc:  # noqa: BLE001 - every failure becomes a verdict
             if isinstance(exc, KeyboardInterrupt):
                 raise

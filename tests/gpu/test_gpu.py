@@ -37,14 +37,15 @@ def test_a_tiny_sweep_runs_on_the_kernels_with_nvml_energy(cli, tmp_path):
 
 def test_cuda_oom_is_caught_in_the_worker_without_a_restart():
     from charsuite.driver import WorkerDriver
+    from charsuite.worker_requests import Measure
 
     run = compose("+model=qwen2_5", "model.size=0.5b", *SWEEP, "device.memory_gb=2")
     driver = WorkerDriver(run)
     try:
         assert driver.ensure() is None
         pid = driver.info["pid"]
-        assert driver.request("measure", phase="prefill", context=131072).status.value == "oom"
-        assert driver.request("measure", phase="prefill", context=1024).ok
+        assert driver.request(Measure("prefill", 131072)).status.value == "oom"
+        assert driver.request(Measure("prefill", 1024)).ok
         assert driver.worker.info["pid"] == pid  # the same process answered both
     finally:
         driver.retire()

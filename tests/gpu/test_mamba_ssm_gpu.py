@@ -56,13 +56,14 @@ def test_its_graph_decode_follows_its_eager_decode(family):
 
 def test_cuda_oom_is_caught_in_its_worker():
     from charsuite.driver import WorkerDriver
+    from charsuite.worker_requests import Measure
 
     run = compose("+model=mamba2", "model.size=130m", *RUN, "device.memory_gb=2", "workload.logits=all")
     driver = WorkerDriver(run)
     try:
         assert driver.ensure() is None
-        assert driver.request("measure", phase="prefill", context=262144).status.value == "oom"
-        assert driver.request("measure", phase="prefill", context=1024).ok
+        assert driver.request(Measure("prefill", 262144)).status.value == "oom"
+        assert driver.request(Measure("prefill", 1024)).ok
     finally:
         driver.retire()
 

@@ -183,12 +183,12 @@ class GraphDecodeDriver:
     def __init__(self):
         self.asked = []
 
-    def request(self, cmd, **args):
+    def request(self, req):
         from charsuite.records import Reply
 
-        self.asked.append(bool(args.get("eager")))
-        trace = eager_companion() if args.get("eager") else graph_trace()
-        with open(args["trace_path"], "w") as f:
+        self.asked.append(req.eager)
+        trace = eager_companion() if req.eager else graph_trace()
+        with open(req.trace_path, "w") as f:
             json.dump(_in_step(trace), f)
         return Reply(latency_s=1e-4, latency_samples_s=[1e-4])
 

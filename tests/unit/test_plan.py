@@ -87,9 +87,10 @@ class WarmHeapDriver:
         if not self.alive:
             self.alive, self.served = True, 0
 
-    def request(self, cmd, phase, context):
+    def request(self, req):
         from charsuite.records import Reply
 
+        context = req.context
         self.ensure()
         fits = self.limit - (self.penalty if self.served else 0)
         self.log.append((context, self.served == 0))
@@ -134,9 +135,10 @@ class TimingOutDriver(WarmHeapDriver):
         super().__init__(limit=10**9, penalty=0)
         self.slow = slow
 
-    def request(self, cmd, phase, context):
+    def request(self, req):
         from charsuite.records import Reply
 
+        context = req.context
         self.log.append((context, self.served == 0))
         self.served += 1
         if context >= self.slow:

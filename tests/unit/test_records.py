@@ -148,3 +148,18 @@ def test_an_ok_line_carries_its_roofline_position_against_the_peaks_it_names(tmp
                    run_info={"model_facts": facts.to_dict(), "config": bare.raw})
     p = rec.record(rec.point("decode", 1024, status=Status.ok, latency_s=0.01, mem=mem))
     assert p.mfu is None and p.mbu is None and p.peak_basis is None
+
+
+def test_requests_cross_the_pipe_as_the_records_they_were():
+    """issue 27: what the driver asks its worker is a record, read back as the same record; a kind or a field the
+    worker does not know is a ValueError (one line in the reply), never a silent default."""
+    from charsuite.worker_requests import Exit, Guard, Measure, Profile, Setup, decode, encode
+
+    for req in (Measure("prefill", 1024), Profile("decode", 64, "/t.json", steps=3, eager=True), Guard(), Exit(),
+                Setup(engine="transformers", engine_settings={"name": "transformers"}, engine_files={}, model={},
+                      device={}, workload={}, threads=2, memory_limit_bytes=None, rlimit_bytes=10)):
+        assert decode(encode(req)) == req
+    with pytest.raises(ValueError, match="unknown request kind"):
+        decode('{"cmd": "reboot"}')
+    with pytest.raises(ValueError, match="fields it does not have"):
+        decode('{"cmd": "measure", "phase": "prefill", "context": 1, "logits": "all"}')
