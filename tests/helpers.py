@@ -37,3 +37,17 @@ def compose(*overrides: str) -> RunConfig:
 def ev(name: str, cat: str, ts: float, dur: float, tid: int = 1, pid: int = 1, **args) -> dict:
     """One complete ("X") event of a torch.profiler Chrome trace, for hand-made traces."""
     return {"ph": "X", "name": name, "cat": cat, "ts": ts, "dur": dur, "pid": pid, "tid": tid, "args": args}
+
+
+def greedy_steps(engine, ids, n: int):
+    """The last-position logits (float32) of `n` greedy cached decode steps after a prefill of `ids`, stacked:
+    two engines (eager and graph-replayed) of the same weights are compared step by step with it."""
+    import torch
+
+    logits, cache, token = engine.prefill(ids, "last", reserve=n + 1)
+    steps = []
+    for i in range(n):
+        logits, cache = engine.decode_step(token, cache, ids.shape[1] + i)
+        token = logits[:, -1].argmax(dim=-1, keepdim=True)
+        steps.append(logits[:, -1].float().clone())
+    return torch.stack(steps)

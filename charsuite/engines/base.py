@@ -81,3 +81,18 @@ class Engine(ABC):
     def profiled_module(self) -> Any:
         """The object profiling scopes hook into (a torch nn.Module), or None."""
         return None
+
+
+class ModuleEngine(Engine):
+    """An engine whose model is one torch module (`self.model`): its weights are the module's parameters and
+    buffers, and profiling scopes hook into it."""
+
+    model: Any = None
+
+    def weight_bytes(self) -> int:
+        from charsuite.trackers.memory import weight_bytes
+
+        return weight_bytes(self.model)
+
+    def profiled_module(self) -> Any:
+        return self.model

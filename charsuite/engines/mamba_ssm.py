@@ -16,8 +16,7 @@ from typing import Any
 import torch
 
 from charsuite.config import ConfigError, ModelConfig
-from charsuite.engines.base import Engine
-from charsuite.trackers.memory import weight_bytes
+from charsuite.engines.base import ModuleEngine
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 INSTALL = "bash scripts/install_kernels.sh (mamba-ssm and causal-conv1d built for this GPU: docs/install.md)"
@@ -44,7 +43,7 @@ def build_mamba_ssm(spec: ModelConfig, device: torch.device) -> torch.nn.Module:
     return mixer_seq_simple.MambaLMHeadModel(config, device=device, dtype=DTYPES[spec.dtype]).eval()
 
 
-class MambaSsmEngine(Engine):
+class MambaSsmEngine(ModuleEngine):
     name = "mamba_ssm"
 
     @classmethod
@@ -123,12 +122,6 @@ class MambaSsmEngine(Engine):
             key = "ssm_state" if isinstance(held, tuple) else "kv_cache"
             found[key] += sum(t.untyped_storage().nbytes() for t in tensors if t is not None)
         return found
-
-    def weight_bytes(self) -> int:
-        return weight_bytes(self.model)
-
-    def profiled_module(self) -> torch.nn.Module:
-        return self.model
 
     def implementations(self) -> dict[str, str | None]:
         return {"attn_implementation": None, "ssm_implementation": "mamba_ssm", "mode": self.mode}

@@ -15,10 +15,10 @@ import torch
 import transformers
 
 from charsuite.config import ConfigError, ModelConfig
-from charsuite.engines.base import Engine
+from charsuite.engines.base import ModuleEngine
 from charsuite.engines.hf_configs import hf_config
 from charsuite.errors import one_line
-from charsuite.trackers.memory import tensor_bytes, weight_bytes
+from charsuite.trackers.memory import tensor_bytes
 
 RECOMPILE_LIMIT = 256  # dynamo's accumulated limit; a static cache of a new length recompiles the forward
 TORCH_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
@@ -107,7 +107,7 @@ def _cache_of(out: Any, passed: Any = None) -> Any:
     return passed if cache is None else cache
 
 
-class TransformersEngine(Engine):
+class TransformersEngine(ModuleEngine):
     name = "transformers"
 
     @classmethod
@@ -206,12 +206,6 @@ class TransformersEngine(Engine):
         if self.model.config.model_type in STATE_IN_MODULES:
             found["ssm_state"] += module_state_bytes(self.model)
         return found
-
-    def weight_bytes(self) -> int:
-        return weight_bytes(self.model)
-
-    def profiled_module(self) -> torch.nn.Module:
-        return self.model
 
     def implementations(self) -> dict[str, str | None]:
         """The attention and SSM code paths: what the modeling module's kernel globals call
