@@ -51,10 +51,6 @@ def stand_ins() -> list[str]:
     return put
 
 
-def is_stand_in(name: str) -> bool:
-    return bool(getattr(sys.modules.get(name), STAND_IN, False))
-
-
 def selective_scan_fwd(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False, *_):
     """selective_scan_cuda.fwd's allocations (module docstring)."""
     batch, dim, seqlen = u.shape
