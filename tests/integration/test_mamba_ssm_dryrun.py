@@ -59,7 +59,7 @@ def test_the_dry_run_is_mamba_ssms_own_code(cli, family):
 def test_its_float16_head_reaches_further_than_transformers_on_a_24_gb_card(cli):
     """Mamba2-780M with logits for every position, as the study ran it: mamba_ssm's head writes float16 logits,
     transformers' Mamba-2 head a float32 copy besides - the boundary moves by their bytes per position."""
-    args = ("+model=mamba2", "model.size=780m", *FP16, "context.min=65536", "context.max=65536")
+    args = ("+model=mamba2", "model.size=780m", *FP16, "context.min=131072", "context.max=131072")
     ours = predict(cli, *args, "engine=mamba_ssm")
     theirs = predict(cli, *args)
     assert ours["predicted_max_context"] > 2 * theirs["predicted_max_context"]
