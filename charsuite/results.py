@@ -215,11 +215,13 @@ def load_summaries(paths: Iterable[Path]):
     recorded for the read side (memory limit, resolved config, model facts)."""
     import pandas as pd
 
+    from charsuite.phase_summary import PhaseSummary
+
     rows = []
     for d in run_dirs(paths):
         run = read_run(d)
-        for s in read_json_or_none(d / SUMMARY, list) or []:
-            rows.append({**s, "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
+        for s in filter(None, map(PhaseSummary.from_dict, read_json_or_none(d / SUMMARY, list) or [])):
+            rows.append({**s.as_dict(), "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
                          "config": run.get("config"), "model_facts": run.get("model_facts"),
                          "calibration": run.get("calibration")})
     return pd.DataFrame(rows)

@@ -16,6 +16,7 @@ from typing import Any
 
 from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
+from charsuite.phase_summary import PhaseSummary
 from charsuite.plan import Boundary, search
 from charsuite.profiling import run_profiles
 from charsuite.recorder import Recorder
@@ -129,9 +130,10 @@ class Sweep:
                         self._skip([phase], [n for n in mine if n > b.failed_at], f"not reached: {b.reason}")
                 if out_of_budget and b.probes == 0:
                     self._skip([phase], lengths, self.budget_reason())
-                summary.append({**self._summary_base(phase), "max_context_ok": b.max_ok, "min_context_oom": b.min_oom,
-                                "probes": b.probes, "stop_reason": b.reason, "failed_at": b.failed_at,
-                                "predicted_start": self.predicted, "noisy_points": self.noisy_points(phase)})
+                summary.append(PhaseSummary(
+                    **self._summary_base(phase), max_context_ok=b.max_ok, min_context_oom=b.min_oom, probes=b.probes,
+                    stop_reason=b.reason, failed_at=b.failed_at, predicted_start=self.predicted,
+                    noisy_points=self.noisy_points(phase)).as_dict())
             if self.run.profile.enabled and not out_of_budget:
                 run_profiles(self.run, self.driver, self.recorder, self.note)
         except BaseException:  # an interrupt or a failure of the driver itself: the worker goes at once

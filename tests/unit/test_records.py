@@ -163,3 +163,15 @@ def test_requests_cross_the_pipe_as_the_records_they_were():
         decode('{"cmd": "reboot"}')
     with pytest.raises(ValueError, match="fields it does not have"):
         decode('{"cmd": "measure", "phase": "prefill", "context": 1, "logits": "all"}')
+
+
+def test_summary_rows_are_read_back_as_records_and_malformed_ones_are_no_rows():
+    from charsuite.phase_summary import PhaseSummary
+
+    row = PhaseSummary("mamba2", "tiny", "ssm", "cpu", "float32", 1, "prefill", max_context_ok=4096, probes=3)
+    assert PhaseSummary.from_dict(row.as_dict()) == row
+    older = {k: v for k, v in row.as_dict().items() if k not in ("mode", "noisy_points", "mixers")}
+    assert PhaseSummary.from_dict({**older, "later_field": 1}) == row  # older rows read, unknown keys ignored
+    for bad in ([1, 2], "x", {**row.as_dict(), "max_context_ok": "4096"}, {**row.as_dict(), "probes": float("nan")},
+                {**row.as_dict(), "model": None}):
+        assert PhaseSummary.from_dict(bad) is None
