@@ -32,7 +32,7 @@ class WorkerDriver:
         return self.worker is None or not self.worker.alive or self.served == 0
 
     def choose_threads(self) -> tuple[int | None, str]:
-        """The plan's threads (run_plan.threads: resolved now where the driver has no plan)."""
+        """The plan's threads (run_plan.plan_threads: resolved now where the driver has no plan)."""
         if self.threads is None:
             from charsuite.run_plan import plan_threads
 
