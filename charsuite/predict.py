@@ -32,7 +32,9 @@ def target_impl(run) -> str:
     return kernel_paths.resolve(run.model.impl, run.device.kind, importable=run.device.kind == "cuda")
 
 
-def assumptions(run, impl: str, method: str) -> list[str]:
+def assumptions(run, impl: str, method: str, autotuned: bool) -> list[str]:
+    """What a prediction rests on; `autotuned`: whether the code predicted launches autotuned Triton kernels (the
+    dry-run saw them launch; the closed form takes the transformers kernel path's model types)."""
     d = run.device
     out = [f"memory: {human_bytes(d.memory_limit_bytes())} usable"
            + (f" ({d.usable_memory_source})" if d.usable_memory_source else
@@ -48,9 +50,9 @@ def assumptions(run, impl: str, method: str) -> list[str]:
                    f"the caching allocator's rounding {'with' if expandable else 'without'} expandable segments; "
                    "the boundary is where what its live blocks hold (`needed`: its reserve less the cached free "
                    "blocks it releases before reporting out of memory) passes the usable memory; a fresh process's "
-                   f"first call allocates once {first_call_terms(run, impl)} (simulate/first_call.py), reported apart, "
-                   "not in the peak (a measured point warms up first: mem.first_call); not modelled: cuDNN's workspace "
-                   "and other processes on the GPU")
+                   f"first call allocates once {first_call_terms(run, autotuned)} (simulate/first_call.py), reported "
+                   "apart, not in the peak (a measured point warms up first: mem.first_call); not modelled: cuDNN's "
+                   "workspace and other processes on the GPU")
     else:
         out.append("the worker's own runtime (interpreter, libraries: a few hundred MB) is not counted")
     chunk = run.workload.prefill_chunk
@@ -98,14 +100,13 @@ def print_latency(out: dict) -> None:
     print(f"  not modelled yet: {lat['gaps']}")
 
 
-def first_call_terms(run, impl: str) -> str:
-    from charsuite.analysis.facts import model_facts
-    from charsuite.simulate.first_call import AUTOTUNED, TRITON_AUTOTUNE_BUFFER, cublas_workspace
+def first_call_terms(run, autotuned: bool) -> str:
+    from charsuite.simulate.first_call import TRITON_AUTOTUNE_BUFFER, cublas_workspace
 
     cap = run.device.compute_capability
     terms = [f"cuBLAS's workspace {human_bytes(cublas_workspace(cap))}"
              + (f" (compute capability {cap:g})" if cap else " (capability unknown: not Hopper assumed)")]
-    if impl == "kernels" and model_facts(run.model).model_type in AUTOTUNED:
+    if autotuned:
         terms.append(f"Triton's autotune buffer {human_bytes(TRITON_AUTOTUNE_BUFFER)}")
     return " + ".join(terms)
 
@@ -128,7 +129,7 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
     out = {"model": spec.name, "size": spec.size, "dtype": spec.dtype, "device": d.name, "method": method,
            "impl": impl, "batch": w.batch, "logits": w.logits, "prefill_chunk": w.prefill_chunk,
            "memory_limit_bytes": limit,
-           "usable_memory_source": d.usable_memory_source, "assumptions": assumptions(run, impl, method)}
+           "usable_memory_source": d.usable_memory_source}
     if method == "analytic":
         from charsuite.engines import memory_model_applies
 
@@ -138,7 +139,10 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
         if w.prefill_chunk:
             raise ConfigError("method=analytic models a one-shot prefill; use method=dryrun (the default) "
                               "for workload.prefill_chunk")
+        from charsuite.simulate.first_call import kernel_path_autotuned
+
         facts = model_facts(spec)
+        out["assumptions"] = assumptions(run, impl, method, kernel_path_autotuned(impl, facts.model_type))
         out["params"] = facts.params
         out["ladder"] = [predict(facts, n, w.batch, w.logits, impl=impl).as_dict() for n in lengths]
         out["predicted_max_context"] = max_context(facts, limit, w.batch, w.logits, impl=impl) if limit else None
@@ -162,6 +166,7 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
             if rec is not None:
                 recorded[n] = rec.costs
         say(f"dry-run {i}/{len(lengths)} of the ladder: {human_tokens(n)} tokens ({time.perf_counter() - t0:.1f} s)")
+    out["assumptions"] = assumptions(run, impl, method, any(r.get("autotuned") for r in rows))
     out["params"] = model_facts(spec).params
     out["ladder"] = rows
     if latency:

@@ -24,7 +24,7 @@ from charsuite.analysis.scaling import fit_exponent
 from charsuite.analysis.setups import PAIR_SETTINGS, bootstrap_speedup, differing, label, like_for_like, modelled, setup
 from charsuite.analysis.stops import max_context_cell
 from charsuite.analysis.trust import include_noisy_arg, incomparable, is_noisy, usable
-from charsuite.engines import baseline_labels, default_label
+from charsuite.engines import DEFAULT, baseline_labels
 from charsuite.errors import UsageError, description, run_command
 from charsuite.units import human_tokens
 
@@ -47,7 +47,7 @@ BASELINES = dict(zip(PAIR_SETTINGS, (("eager",), ("one-shot",), ("reference",), 
 
 
 def _setup_text(s: dict[str, str]) -> str:
-    return label(s, [k for k in PAIR_SETTINGS if s[k] != "-" and not (k == "engine" and s[k] == default_label())])
+    return label(s, [k for k in PAIR_SETTINGS if s[k] != "-" and not (k == "engine" and s[k] == DEFAULT)])
 
 
 def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: bool = False) -> list[list[str]]:

@@ -31,12 +31,12 @@ def _first(rows, col: str) -> Any:
 def setup(rows) -> dict[str, str]:
     """The settings of one run, from its result lines (a DataFrame), lines older than the
     fields read as eager, one-shot."""
-    first = lambda col: _first(rows, col)  # noqa: E731
     logits = "all" if "all" in set(rows["logits"].dropna()) else "last"
-    chunk = first("prefill_chunk")
-    impl = first("impl")
-    engine = setup_label(first("engine"), first("quant"))  # a weight type is part of how it ran: "llamacpp q8_0"
-    return {"logits": logits, "mode": first("mode") or "eager",
+    chunk = _first(rows, "prefill_chunk")
+    impl = _first(rows, "impl")
+    # a weight type is part of how it ran: "llamacpp q8_0"
+    engine = setup_label(_first(rows, "engine"), _first(rows, "quant"))
+    return {"logits": logits, "mode": _first(rows, "mode") or "eager",
             "chunk": f"chunk {human_tokens(int(chunk))}" if chunk else "one-shot",
             "impl": impl_summary(impl if isinstance(impl, dict) else None) or "-", "engine": engine}
 

@@ -97,10 +97,6 @@ def setup_label(name: str | None, quant: Any) -> str:
     return f"{name} {quant}" if _read(name).weight_types and _given(quant) else name
 
 
-def default_label() -> str:
-    return DEFAULT
-
-
 def baseline_labels() -> tuple[str, ...]:
     """The side of an engine pair that is the one compared against: the default engine, and
     within an engine with weight types, its baseline type ("llamacpp f32")."""

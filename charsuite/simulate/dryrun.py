@@ -26,7 +26,7 @@ from charsuite.config import ConfigError, ModelConfig
 from charsuite.engines import spec as engine_spec
 from charsuite.engines.kernel_paths import KERNEL_GLOBALS, reference_path
 from charsuite.simulate import allocator
-from charsuite.simulate.first_call import AUTOTUNED, first_call_bytes
+from charsuite.simulate.first_call import first_call_bytes, kernel_path_autotuned
 from charsuite.simulate.folds import folded
 from charsuite.simulate.kernels import patched
 from charsuite.simulate.tracker import AllocationTracker
@@ -66,6 +66,7 @@ class DryRun:
     swapped: list[str] = field(default_factory=list)
     first_call: int = 0     # CUDA: what a fresh process's first call allocates once (simulate/first_call.py), apart
     needed: int = 0         # what must fit: reserved less the free blocks the allocator gives back under pressure
+    autotuned: bool = False  # the code that ran launched autotuned Triton kernels (their first call's buffer)
 
     @property
     def activations(self) -> int:
@@ -106,7 +107,7 @@ def transformers_on_fakes(spec: ModelConfig, impl: str, cuda: bool, stack: conte
     swapped = stack.enter_context(patched(model_type, ssm_kernels=impl == "kernels", cuda_attention=cuda))
     if impl == "reference" or model_type not in KERNEL_GLOBALS:  # no kernel replaces this loop: fold it
         swapped = swapped + stack.enter_context(folded(model_type))
-    return OnFakes(engine, list(swapped), lambda: impl == "kernels" and model_type in AUTOTUNED)
+    return OnFakes(engine, list(swapped), lambda: kernel_path_autotuned(impl, model_type))
 
 
 def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last", impl: str = "reference",
@@ -166,4 +167,4 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
                   ssm_state=caches["ssm_state"], logits=logit_bytes, prefill_peak=prefill_peak,
                   decode_peak=decode_peak, allocated=allocated, reserved=reserved, needed=needed,
                   seconds=time.perf_counter() - t0, swapped=built.swapped,
-                  first_call=first_call_bytes(device_kind, capability, built.autotuned()))
+                  first_call=first_call_bytes(device_kind, capability, built.autotuned()), autotuned=built.autotuned())

@@ -19,6 +19,11 @@ TRITON_AUTOTUNE_BUFFER = 256 * MIB
 AUTOTUNED = {"mamba2", "zamba2", "falcon_h1", "bamba", "nemotron_h", "granitemoehybrid"}
 
 
+def kernel_path_autotuned(impl: str, model_type: str) -> bool:
+    """Whether transformers' path for `model_type` runs autotuned Triton kernels: its kernels, on an SSD layout."""
+    return impl == "kernels" and model_type in AUTOTUNED
+
+
 def cublas_workspace(capability: float | None) -> int:
     """Bytes of cuBLAS's default workspace on a card of this compute capability (None: not Hopper)."""
     if capability is not None and int(capability) == 9:

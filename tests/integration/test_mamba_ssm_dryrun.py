@@ -54,6 +54,7 @@ def test_the_dry_run_is_mamba_ssms_own_code(cli, family):
         assert "Triton launches: shape-only" in row["swapped"]
         assert row["first_call"] >= 256 * 2**20  # its Triton layer norm is autotuned: the buffer, seen launched
     assert out["ladder"][1]["logits"] == 2 * out["ladder"][0]["logits"]
+    assert any("Triton's autotune buffer" in a for a in out["assumptions"])  # said as the dry-run counted it
 
 
 def test_its_float16_head_reaches_further_than_transformers_on_a_24_gb_card(cli):
