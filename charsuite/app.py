@@ -22,6 +22,7 @@ from charsuite.engines import memory_model_applies
 from charsuite.errors import one_line
 from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id, finished_job, plan
 from charsuite.interrupts import Interrupted, RunInterrupted, kept_points, raise_interrupted, time_limit_reached
+from charsuite.phase_summary import PhaseSummary
 from charsuite.preflight import check_machine
 from charsuite.progress import Progress, print_table
 from charsuite.recorder import Recorder
@@ -29,10 +30,11 @@ from charsuite.records import Status
 from charsuite.results import JOB_STATUS
 from charsuite.run_folder import discard_unused, move_aside
 from charsuite.run_plan import RunPlan, resolve_plan
+from charsuite.run_records import JobStatus, RunRecord
 from charsuite.sweep import Sweep
 
 
-def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
+def execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
     """One run into one folder, holding the folder's lock throughout. SIGTERM, SIGHUP and
     SIGINT end the worker at once, keep every finished point, and exit 143/129/130.
     What would fail at every point is refused first, before the folder exists."""
@@ -70,17 +72,17 @@ def execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
 def predicted_boundary(run: RunConfig, plan: RunPlan, runtime_bytes: int) -> int | None:
     """context.start=predicted: the prefill boundary by bisection on dry-runs of the plan's code path, less the
     worker's resident runtime (interpreter, libraries, weights are counted by the dry-run)."""
-    from charsuite.simulate.boundary import options, search
+    from charsuite.simulate.boundary import dry_run_search, options
 
     if not plan.memory_limit_bytes:
         return None
-    b = search(run.model, plan.memory_limit_bytes, start=run.context.min, upper=run.context.max,
+    b = dry_run_search(run.model, plan.memory_limit_bytes, start=run.context.min, upper=run.context.max,
                tolerance=run.context.tolerance_at, runtime_bytes=runtime_bytes,
                **options(run, plan.kernel_path or "reference"))
     return b.largest
 
 
-def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
+def _execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
     if run.resume:
         check_resumable(run_dir, run)
     else:
@@ -102,25 +104,18 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
             return None
         return predict(facts, context, w.batch, w.logits if phase == "prefill" else "last").as_dict()
 
-    run_info = {
-        "config": run.raw,
-        "fingerprint": fp,
-        "fingerprint_id": fingerprint_id(fp),
-        "params": facts.params,
-        "mixers": mixers(facts.layout),
-        "memory_limit_bytes": limit,
-        "plan": plan.as_dict(),
-        # What the read side (summary, figures) needs, so it never imports torch.
-        "model_facts": facts.to_dict(),
-        "predicted_max_context": (max_context(facts, limit, w.batch, w.logits)
-                                  if limit and not w.prefill_chunk and modelled else None),
-        "environment": environment.describe({**run.device.allocator_env}),
+    record = RunRecord(
+        config=run.raw, fingerprint=fp, fingerprint_id=fingerprint_id(fp), params=facts.params,
+        mixers=mixers(facts.layout), memory_limit_bytes=limit, plan=plan.as_dict(),
+        model_facts=facts.to_dict(),  # what the read side (summary, figures) needs, so it never imports torch
+        predicted_max_context=(max_context(facts, limit, w.batch, w.logits)
+                               if limit and not w.prefill_chunk and modelled else None),
+        environment=environment.describe({**run.device.allocator_env}),
         # the machine's measured roofline (charsuite.calibrate), where one was saved for this profile
-        "calibration": read_calibration(run.device.name),
-    }
-    results.write_json(run_dir / results.RUN, run_info)
+        calibration=read_calibration(run.device.name))
+    results.write_json(run_dir / results.RUN, record.as_dict())
     driver = WorkerDriver(run, plan=plan)
-    recorder = Recorder(run_dir, run, facts.params, run_info["fingerprint_id"], run_info["mixers"], run_info)
+    recorder = Recorder(run_dir, run, facts.params, record.fingerprint_id, record.mixers, record)
     if recorder.elsewhere:
         print(f"charsuite: points in {run_dir} measured on {', '.join(sorted(recorder.elsewhere))} are measured again "
               f"on {recorder.here} (a run replays only what was measured where it runs)", file=sys.stderr)
@@ -144,9 +139,9 @@ def _execute(run: RunConfig, run_dir: Path) -> list[dict[str, Any]]:
     finally:
         driver.retire()  # on any exit, interrupts included: no worker outlives its driver
         progress.stop()
-        run_info.update({"worker": driver.info, "correctness_guard": driver.guard})
-        results.write_json(run_dir / results.RUN, run_info)
-    results.write_json(run_dir / results.SUMMARY, summary)
+        record.worker, record.correctness_guard = driver.info, driver.guard
+        results.write_json(run_dir / results.RUN, record.as_dict())
+    results.write_json(run_dir / results.SUMMARY, [s.as_dict() for s in summary])
     print_table(recorder.points(), summary)
     return summary
 
@@ -162,6 +157,7 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     batch = hc.mode == RunMode.MULTIRUN
     overrides = list(hc.overrides.task)
     exit_code = 0
+    batch_id = os.environ.get(results.BATCH_ID_ENV) if batch else None  # counted in this batch's report
     try:
         run = to_run_config(cfg)
         done = finished_job(run, run_dir)
@@ -170,54 +166,52 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
             noisy = sum(bool(p.noisy) for p in kept)
             print(f"charsuite: {run_dir} holds this run, finished; nothing to measure (resume=false measures it "
                   "again" + (f"; remeasure=noisy its {noisy} noisy points" if noisy else "") + ")", file=sys.stderr)
-            print_table(kept, done.get("summary") or [])
-            if batch:  # counted in this batch's report
-                done["batch_id"] = os.environ.get(results.BATCH_ID_ENV)
-                results.write_json(run_dir / JOB_STATUS, done)
-            return done
+            print_table(kept, list(filter(None, map(PhaseSummary.from_dict, done.summary or []))))
+            if batch:
+                done.batch_id = batch_id
+                results.write_json(run_dir / JOB_STATUS, done.as_dict())
+            return done.as_dict()
         summary = execute(run, run_dir)
         failed = failed_points(run_dir)
-        status = {"status": "ok", "error": None, "overrides": overrides, "summary": summary, "plan": plan(run),
-                  "measured_on": environment.measured_on()}
+        status = JobStatus(status="ok", overrides=overrides, summary=[s.as_dict() for s in summary], plan=plan(run),
+                           measured_on=environment.measured_on())
         if failed:
-            status.update(status="failed", error=f"{failed} point(s) failed (error, crashed or timeout); see "
-                                                 f"{run_dir / results.RESULTS}")
-            print(f"charsuite: {status['error']}", file=sys.stderr)
+            status.status = "failed"
+            status.error = f"{failed} point(s) failed (error, crashed or timeout); see {run_dir / results.RESULTS}"
+            print(f"charsuite: {status.error}", file=sys.stderr)
             exit_code = 1
     except RunInterrupted as exc:  # scancel, requeue, preemption: say so, keep the exit code
         if batch:
             run_dir.mkdir(parents=True, exist_ok=True)
-            results.write_json(run_dir / JOB_STATUS, {
-                "status": "failed", "interrupted": True, "overrides": overrides,
-                "batch_id": os.environ.get(results.BATCH_ID_ENV),
-                "error": f"interrupted (exit {exc.code}: cancelled, preempted or requeued); {exc.kept} points kept, "
-                         "re-submit the batch to resume"})
+            results.write_json(run_dir / JOB_STATUS, JobStatus(
+                interrupted=True, overrides=overrides, batch_id=batch_id,
+                error=f"interrupted (exit {exc.code}: cancelled, preempted or requeued); {exc.kept} points kept, "
+                      "re-submit the batch to resume").as_dict())
         raise
     except ConfigError as exc:
-        status = {"status": "failed", "error": str(exc), "overrides": overrides}
+        status = JobStatus(error=str(exc), overrides=overrides)
         if not batch:
             discard_unused(run_dir)
             print(f"charsuite: {exc}", file=sys.stderr)
             raise SystemExit(2) from None
     except Exception as exc:  # noqa: BLE001 - one line, and the batch report says why
-        status = {"status": "failed", "error": one_line(exc)[:300], "overrides": overrides}
+        status = JobStatus(error=one_line(exc)[:300], overrides=overrides)
         if time_limit_reached(exc):
             from charsuite.scheduler import ended_without_result
 
-            status.update(interrupted=True, error=f"{ended_without_result('TIMEOUT')} ({kept_points(run_dir)} "
-                                                  "points kept)")
+            status.interrupted = True
+            status.error = f"{ended_without_result('TIMEOUT')} ({kept_points(run_dir)} points kept)"
         if not batch:
-            print(f"charsuite: {status['error']}", file=sys.stderr)
+            print(f"charsuite: {status.error}", file=sys.stderr)
             raise SystemExit(1) from None
     run_dir.mkdir(parents=True, exist_ok=True)
-    if batch:
-        status["batch_id"] = os.environ.get(results.BATCH_ID_ENV)
-    results.write_json(run_dir / JOB_STATUS, status)
-    if batch and status["status"] != "ok":
-        print(f"charsuite: job {run_dir.name} failed: {status['error']}", file=sys.stderr)
+    status.batch_id = batch_id
+    results.write_json(run_dir / JOB_STATUS, status.as_dict())
+    if batch and status.status != "ok":
+        print(f"charsuite: job {run_dir.name} failed: {status.error}", file=sys.stderr)
     if exit_code and not batch:
         raise SystemExit(exit_code)
-    return status
+    return status.as_dict()
 
 
 def failed_points(run_dir: Path) -> int:

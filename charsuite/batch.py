@@ -15,62 +15,64 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 from hydra.experimental.callback import Callback
 from omegaconf import OmegaConf
 
 from charsuite.config import CONF_DIR, ConfigError, choices
+from charsuite.phase_summary import PhaseSummary
 from charsuite.results import BATCH_ID_ENV, JOB_STATUS, SLURM_JOBS  # noqa: F401 - re-exported: callers import them from here
-from charsuite.scheduler import describe
+from charsuite.run_records import JobStatus
+from charsuite.scheduler import job_line
 
 REPORTED_BY_PARENT = "CHARSUITE_BATCH_REPORTS"  # set for the families charsuite.batch runs
 # Jobs that failed in the last batch this process reported (the CLI's exit code reads it).
 LAST_FAILED: list[int] = []
 
 
-def job_statuses(sweep_dir: Path, batch_id: str | None = None) -> list[dict[str, Any]]:
+def job_statuses(sweep_dir: Path, batch_id: str | None = None) -> list[JobStatus]:
     """One entry per job folder under a batch folder: ok, failed (with why) or missing; with
     `batch_id`, only the jobs that batch ran (an earlier batch's jobs in the same folder are not its own)."""
     out = []
     for status_file in sorted(Path(sweep_dir).rglob(JOB_STATUS)):
         try:
-            status = json.loads(status_file.read_text())
-            status = status if isinstance(status, dict) else {"status": "failed", "error": "unreadable"}
+            status = JobStatus.from_dict(json.loads(status_file.read_text())) or JobStatus(error="unreadable")
         except (OSError, ValueError):
-            status = {"status": "failed", "error": "unreadable job_status.json"}
-        if batch_id is not None and status.get("batch_id") != batch_id:
+            status = JobStatus(error="unreadable job_status.json")
+        if batch_id is not None and status.batch_id != batch_id:
             continue
-        out.append({"job": str(status_file.parent.relative_to(sweep_dir)), **status})
+        status.job = str(status_file.parent.relative_to(sweep_dir))
+        out.append(status)
     return out
 
 
-def never_started(sweep_dir: Path) -> list[dict[str, Any]]:
+def never_started(sweep_dir: Path) -> list[JobStatus]:
     """Jobs the scheduler ended before they opened a folder (cancelled while pending), from the
     batch's slurm_jobs.json (charsuite.scheduler)."""
     try:
         jobs = json.loads((Path(sweep_dir) / SLURM_JOBS).read_text())["jobs"]
     except (OSError, ValueError, KeyError, TypeError):
         return []
-    return [{"job": " ".join(j.get("overrides") or []), "status": "failed", "scheduler": j,
-             "error": f"never started (state {j.get('state') or 'unknown'})"} for j in jobs if not j.get("job_dir")]
+    return [JobStatus(job=" ".join(j.get("overrides") or []), scheduler=j,
+                      error=f"never started (state {j.get('state') or 'unknown'})")
+            for j in jobs if isinstance(j, dict) and not j.get("job_dir")]
 
 
 def report(sweep_dir: Path, file=sys.stderr, batch_id: str | None = None) -> tuple[int, int]:
     jobs = job_statuses(sweep_dir, batch_id) + never_started(sweep_dir)
-    ok = [j for j in jobs if j["status"] == "ok"]
-    failed = [j for j in jobs if j["status"] != "ok"]
+    ok = [j for j in jobs if j.status == "ok"]
+    failed = [j for j in jobs if j.status != "ok"]
     print(f"\ncharsuite batch {sweep_dir}: {len(ok)} job(s) succeeded, {len(failed)} failed", file=file)
 
-    def name(j: dict[str, Any]) -> str:
-        return f"{j['job']} [{describe(j['scheduler'])}]" if j.get("scheduler") else j["job"]
+    def name(j: JobStatus) -> str:
+        return f"{j.job} [{job_line(j.scheduler)}]" if j.scheduler else str(j.job)
 
     for j in ok:
-        stops = "; ".join(f"{s['phase']} max {s['max_context_ok']} ({s['stop_reason']})"
-                          for s in j.get("summary") or [])
+        stops = "; ".join(f"{s.phase} max {s.max_context_ok} ({s.stop_reason})"
+                          for s in filter(None, map(PhaseSummary.from_dict, j.summary or [])))
         print(f"  ok      {name(j)}: {stops}", file=file)
     for j in failed:
-        print(f"  FAILED  {name(j)}: {j.get('error')}", file=file)
+        print(f"  FAILED  {name(j)}: {j.error}", file=file)
     return len(ok), len(failed)
 
 

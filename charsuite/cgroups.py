@@ -64,7 +64,7 @@ def check_available() -> None:
                           "use device.memory_enforcement=rlimit")
 
 
-def resolve(requested: str, device_kind: str) -> tuple[str, str]:
+def resolve_enforcement(requested: str, device_kind: str) -> tuple[str, str]:
     """The enforcement a run uses, and why: `auto` is a memory cgroup on a CPU device where
     one can be made (the cap then limits resident memory, so the heap's history cannot move
     the boundary), else RLIMIT_DATA (which counts virtual data). On CUDA the cap is the
@@ -78,7 +78,7 @@ def resolve(requested: str, device_kind: str) -> tuple[str, str]:
     return "cgroup", "auto: a writable memory cgroup caps the worker's resident memory"
 
 
-def sweep_stale(parent: Path) -> list[Path]:
+def sweep_stale_groups(parent: Path) -> list[Path]:
     """Remove worker groups a killed driver left (kill -9 runs no clean-up): charsuite-PID-N
     folders whose driver PID is gone and that hold no process. Returns what it removed."""
     removed = []
@@ -108,7 +108,7 @@ class MemoryCgroup:
         if found is None:
             check_available()
         parent, self.version = found
-        sweep_stale(parent)
+        sweep_stale_groups(parent)
         self.path = parent / f"charsuite-{os.getpid()}-{next(_serial)}"
         self.path.mkdir()
         if self.version == 1:

@@ -51,9 +51,9 @@ def _method_text(name: str, method: dict) -> str:
 
 def _reach(claim: dict, device: str, name: str, method: dict) -> ClaimNumber:
     from charsuite.compose import compose
-    from charsuite.predict import report
+    from charsuite.predict import prediction
 
-    tops = {side: report(compose(_overrides(claim[side], side, device, method, ["context.min=1024",
+    tops = {side: prediction(compose(_overrides(claim[side], side, device, method, ["context.min=1024",
                                                                                 "context.max=1024"])))
             ["predicted_max_context"] for side in ("ssm", "transformer")}
     n, tn = tops["ssm"], tops["transformer"]

@@ -122,7 +122,7 @@ def slurm() -> tuple[bool, str]:
                   + ("on (sacct)" if acct.returncode == 0 else "off: the batch report has no state, time or RSS"))
 
 
-def memory() -> tuple[bool, str]:
+def memory_headroom() -> tuple[bool, str]:
     fields = {}
     with open("/proc/meminfo") as f:
         for line in f:
@@ -134,11 +134,11 @@ def memory() -> tuple[bool, str]:
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
     "CUDA": cuda, "SSM kernels": kernels, "NVML": nvml, "RAPL": rapl, "Jetson rails": jetson,
     "memory cgroup": cgroup, "llama.cpp": llamacpp, "Chromium": chromium, "C++ compiler": compiler, "Slurm": slurm,
-    "memory": memory,
+    "memory": memory_headroom,
 }
 
 
-def report() -> list[dict]:
+def doctor_rows() -> list[dict]:
     rows = []
     for name, check in CHECKS.items():
         try:
@@ -159,7 +159,7 @@ def _main(argv: list[str] | None = None) -> int:
             fmt = a.split("=", 1)[1]
         else:
             raise ConfigError(f"unknown argument {a!r}; usage: python -m charsuite.doctor [format=table|json]")
-    rows = report()
+    rows = doctor_rows()
     if fmt == "json":
         print(json.dumps(rows, indent=2))
         return 0

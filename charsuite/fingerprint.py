@@ -14,6 +14,7 @@ from charsuite.config import ConfigError, RunConfig
 from charsuite.engines import fingerprint_part
 from charsuite.environment import measured_on
 from charsuite.results import JOB_STATUS
+from charsuite.run_records import JobStatus
 
 # Settings that change what a point measures: a run folder holds one combination.
 FINGERPRINT_KEYS = ("model", "device", "workload")
@@ -74,23 +75,23 @@ def plan(run: RunConfig) -> dict[str, Any]:
             "phases": raw["workload"]["phases"], "profile": raw["profile"]}
 
 
-def finished_job(run: RunConfig, run_dir: Path) -> dict[str, Any] | None:
+def finished_job(run: RunConfig, run_dir: Path) -> JobStatus | None:
     """The job status of an earlier run of exactly this plan that ended ok with every point kept, or None."""
     if not run.resume:
         return None
-    status = results.read_json_or_none(run_dir / JOB_STATUS, dict) if (run_dir / JOB_STATUS).is_file() else None
-    if not status or status.get("status") != "ok" or status.get("plan") != json_safe(plan(run)):
+    status = JobStatus.from_dict(results.read_json_or_none(run_dir / JOB_STATUS, dict)
+                                 if (run_dir / JOB_STATUS).is_file() else None)
+    if status is None or status.status != "ok" or status.plan != json_safe(plan(run)):
         return None
-    if status.get("measured_on") not in (None, measured_on()):  # measured elsewhere: never replayed here
+    if status.measured_on not in (None, measured_on()):  # measured elsewhere: never replayed here
         return None
     try:  # and the folder's run.json is this run's (a damaged one is check_resumable's to report)
         recorded = (results.read_json(run_dir / results.RUN, dict) or {}).get("fingerprint_id")
-        if recorded != status["plan"]["fingerprint_id"]:
+        if recorded != status.plan["fingerprint_id"]:
             return None
     except (OSError, ValueError, RecursionError):
         return None
-    points = results.latest(results.read_points(run_dir / results.RESULTS, quiet=True),
-                            status["plan"]["fingerprint_id"])
+    points = results.latest(results.read_points(run_dir / results.RESULTS, quiet=True), status.plan["fingerprint_id"])
     again = run.remeasure == "noisy"
     return status if points and all(p.kept and not (again and p.noisy) for p in points.values()) else None
 

@@ -18,10 +18,11 @@ import sys
 import tempfile
 import time
 from dataclasses import asdict
-from typing import Any
 
 from charsuite.config import RunConfig
 from charsuite.records import Reply, Status
+from charsuite.run_plan import RunPlan
+from charsuite.run_records import WorkerInfo
 from charsuite.worker_requests import Exit, Measure, Request, Setup, encode
 
 STDERR_TAIL_LINES = 8
@@ -35,15 +36,14 @@ START_TRIES = 5  # starts of a worker process before a refused fork counts as an
 class Worker:
     """One warm worker process holding one built model."""
 
-    def __init__(self, run: RunConfig, setup_timeout_s: float = 900.0, engine_files: dict[str, str] | None = None,
-                 threads: int | None = None, enforcement: str = "rlimit"):
+    def __init__(self, run: RunConfig, plan: RunPlan, setup_timeout_s: float = 900.0):
+        """`plan`: the run's resolved plan (run_plan.py): the cap and how it is enforced, the threads, the files
+        the engine's prepare() made in the driver (a GGUF)."""
         self.run = run
-        self.engine_files = engine_files or {}  # what the engine's prepare() made in the driver (a GGUF)
-        self.threads = threads
-        self.enforcement = enforcement  # rlimit | cgroup (cgroups.resolve), CPU devices only
+        self.plan = plan
         self.setup_timeout_s = setup_timeout_s
         self.proc: subprocess.Popen | None = None
-        self.info: dict[str, Any] = {}
+        self.info = WorkerInfo()
         self._reply = None
         self._stderr = None
         self.cgroup = None
@@ -68,9 +68,9 @@ class Worker:
         env = self.env()
         env["CHARSUITE_RESULT_FD"] = str(write_fd)
         env["CHARSUITE_DRIVER_PID"] = str(os.getpid())
-        limit = self.run.device.memory_limit_bytes()
+        limit = self.plan.memory_limit_bytes
         cpu = self.run.device.kind == "cpu"
-        if self.enforcement == "cgroup" and cpu and limit:
+        if self.plan.enforcement == "cgroup" and cpu and limit:
             from charsuite.cgroups import MemoryCgroup
 
             self.cgroup = MemoryCgroup(limit)
@@ -94,15 +94,18 @@ class Worker:
         self._reply = os.fdopen(read_fd, "r")
         run = self.run
         setup = Setup(
-            engine=run.engine.name, engine_settings=asdict(run.engine), engine_files=self.engine_files,
-            model=asdict(run.model), device=asdict(run.device), workload=asdict(run.workload), threads=self.threads,
+            engine=run.engine.name, engine_settings=asdict(run.engine), engine_files=self.plan.engine_files,
+            model=asdict(run.model), device=asdict(run.device), workload=asdict(run.workload),
+            threads=self.plan.threads,
             memory_limit_bytes=limit,  # CUDA: torch's per-process fraction
             # the CPU's cap, unless a cgroup enforces it (RLIMIT_DATA would fail first); never
             # on CUDA, whose contexts map far more virtual memory than the device's cap
             rlimit_bytes=limit if cpu and self.cgroup is None else None)
         reply = self.request(setup, self.setup_timeout_s)
         if reply.ok:
-            self.info = reply.info or {}
+            self.info = reply.info or WorkerInfo()
+            self.info.memory_enforcement = ("cgroup" if self.cgroup is not None else "rlimit") if cpu and limit else (
+                "torch's per-process fraction" if limit else None)
         return reply
 
     def request(self, req: Request, timeout_s: float) -> Reply:
@@ -138,7 +141,7 @@ class Worker:
         how = f"signal {signal.Signals(-code).name}" if code is not None and code < 0 else f"exit code {code}"
         if self.cgroup is not None and self.cgroup.oom_kills() > 0:
             return Reply.failed(Status.oom, f"killed by the kernel's OOM killer at the memory cgroup's "
-                                            f"{self.run.device.memory_limit_bytes():,} bytes ({how})",
+                                            f"{self.plan.memory_limit_bytes:,} bytes ({how})",
                                 stderr_tail=self.stderr_tail(), wall_s=time.perf_counter() - t0)
         return Reply.failed(Status.crashed, f"worker died ({how})", stderr_tail=self.stderr_tail(),
                             wall_s=time.perf_counter() - t0)

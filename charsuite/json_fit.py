@@ -12,7 +12,7 @@ _JSON_TYPES = {"int": (int,), "float": (int, float), "str": (str,), "bool": (boo
                "dict": (dict,), "Status": (str,), "Any": (object,)}
 
 
-def _fits(value: Any, annotation: str) -> bool:
+def fits(value: Any, annotation: str) -> bool:
     """Whether a JSON value fits a field's annotation (as written: "float | None", "list[float] | None"):
     the outer type, and a list's items or a dict's values one level down. A bool is no number, and
     NaN or infinity is no measurement."""
@@ -33,7 +33,7 @@ def _fits(value: Any, annotation: str) -> bool:
             item = inner[:-1]  # list[ITEM] or dict[str, ITEM]
             item = f"{item.split(',', 1)[1].strip()} | None" if outer == "dict" else item  # a dict's value may be null
             items = value.values() if isinstance(value, dict) else value
-            if not all(_fits(v, item) for v in items):
+            if not all(fits(v, item) for v in items):
                 continue
         return True
     return False
@@ -43,5 +43,5 @@ def check_types(cls, data: dict[str, Any]) -> None:
     """ValueError naming the first field whose value does not fit its type (a line from another
     program, a hand edit): readers skip such a line rather than fail on it later."""
     for f in fields(cls):
-        if f.name in data and not _fits(data[f.name], str(f.type)):
+        if f.name in data and not fits(data[f.name], str(f.type)):
             raise ValueError(f"{f.name} is {data[f.name]!r:.60}, not {f.type}")

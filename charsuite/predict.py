@@ -116,7 +116,7 @@ def say(line: str) -> None:
     print(f"charsuite.predict: {line}", file=sys.stderr, flush=True)
 
 
-def report(run, method: str = "dryrun", latency: bool = False) -> dict:
+def prediction(run, method: str = "dryrun", latency: bool = False) -> dict:
     """Memory at each ladder length and the predicted boundary; with `latency`, the ladder's dry-runs record
     each op's cost too and out["latency"] holds the simulated latency."""
     from charsuite.analysis.facts import model_facts
@@ -149,7 +149,7 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
         if latency:  # the closed form has no ops: the ladder is dry-run for them
             out["latency"] = predicted_latency(run, out)
         return out
-    from charsuite.simulate.boundary import options, search
+    from charsuite.simulate.boundary import dry_run_search, options
     from charsuite.simulate.dryrun import PastPositions, dry_run
     from charsuite.simulate.op_costs import OpCostRecorder
 
@@ -176,7 +176,7 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
         upper = {"upper": run.context.max} if w.prefill_chunk else {}
         probes = iter(range(1, 1000))
         say(f"searching the largest context within {human_bytes(limit)} (doubling, then bisecting)")
-        b = search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **upper, **kw,
+        b = dry_run_search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **upper, **kw,
                    on_probe=lambda n, ok, s: say(f"boundary dry-run {next(probes)}: {human_tokens(n)} tokens "
                                                   f"{'fits' if ok else 'does not fit'} ({s:.1f} s)"))
         out["predicted_max_context"] = b.largest
@@ -185,7 +185,7 @@ def report(run, method: str = "dryrun", latency: bool = False) -> dict:
     return out
 
 
-def print_table(out: dict) -> None:
+def print_prediction(out: dict) -> None:
     print(f"{out['model']} {out['size']} ({out['dtype']}, {out['params']:,} parameters) on {out['device']}: "
           f"{out['method']}, SSM path {out['impl']}, batch {out['batch']}, logits={out['logits']}")
     cols = ("weights", "kv_cache", "ssm_state", "logits", "activations")
@@ -229,11 +229,11 @@ def _main(argv: list[str] | None = None) -> int:
     _, overrides = split_argv(rest)
     if not any(o.lstrip("+~").startswith("model=") for o in overrides):
         raise ConfigError(f"no model chosen; add +model=NAME with NAME one of: {', '.join(choices('model'))}")
-    out = report(compose(overrides), opts["method"], latency=opts["latency"] == "true")
+    out = prediction(compose(overrides), opts["method"], latency=opts["latency"] == "true")
     if opts["format"] == "json":
         print(json.dumps(out, indent=2))
     else:
-        print_table(out)
+        print_prediction(out)
     return 0
 
 

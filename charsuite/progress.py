@@ -6,14 +6,15 @@ Rich draws it; in a log file (no terminal) only the per-point lines are written.
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from charsuite.phase_summary import PhaseSummary
+from charsuite.point_view import BY_NAME, RUN_TABLE, cells, in_order
 from charsuite.records import Point, Status
-from charsuite.units import confidence, human_bytes, human_seconds, human_tokens
+from charsuite.units import human_tokens
 
 
 def remaining_s(walls: dict[str, list[tuple[int, float]]], todo: list[tuple[str, int]]) -> float | None:
@@ -113,15 +114,15 @@ class Progress:
                 self.warn_if_long(phase, context, seconds)
             took = f"  took {seconds:.1f} s, {self.left()}"
         self.current = None
-        lat = point.latency_s
-        detail = f"{human_seconds(lat):>9s}" if lat is not None else f"{(point.error or '')[:70]}"
-        mem = point.peak_mem_bytes
-        mark = " (recorded earlier)" if resumed else ""
+        # the run table's cells (point_view.py), the error where there is no latency
+        phase_, ctx, status, lat, mem = (BY_NAME[c].cell(point) for c in ("phase", "context", "status", "latency",
+                                                                          "peak mem"))
+        detail = f"{lat:>9s}" if point.latency_s is not None else f"{(point.error or '')[:70]}"
         spread = f" +-{point.median_rel_ci:.0%}" if point.median_rel_ci is not None else ""
+        mark = " (recorded earlier)" if resumed else ""
         noisy = f"  [yellow]NOISY[/yellow]: {point.noise_reason}" if point.noisy else ""
-        self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase:15s} {human_tokens(context):>6s} "
-                           f"{point.status.value:8s} {detail}{spread:>6s}  {human_bytes(mem) if mem else ''}{mark}"
-                           f"{took}{noisy}", soft_wrap=True)
+        self.console.print(f"[{self.count}/{self.total} {self.elapsed()}] {phase_:15s} {ctx:>6s} {status:8s} {detail}"
+                           f"{spread:>6s}  {mem if point.peak_mem_bytes else ''}{mark}{took}{noisy}", soft_wrap=True)
 
     def warn_if_long(self, phase: str, context: int, seconds: float) -> None:
         """After the first measured point: the plan's least time, its points growing at least linearly
@@ -143,26 +144,19 @@ class Progress:
             self.status = None
 
 
-TABLE_COLUMNS = ("phase", "context", "status", "latency", "interval (conf.)", "n", "tokens/s", "peak mem", "noisy")
 
 
-def print_table(points: list[Point], summary: list[dict[str, Any]], console: Console | None = None) -> None:
+def print_table(points: list[Point], summary: list[PhaseSummary], console: Console | None = None) -> None:
+    """The run's table (point_view.RUN_TABLE's columns), its noisy points, and how each phase's search ended."""
     console = console or Console(highlight=False)
     if not console.is_terminal:  # a log file: wide enough for every column unabbreviated
         console.width = max(console.width, 110)
-    rows = [[f"profile ({p.profiled_phase})" if p.phase == "profile" and p.profiled_phase else p.phase,
-             human_tokens(p.context), p.status.value, human_seconds(p.latency_s),
-             f"+-{p.median_rel_ci:.1%} ({confidence(p.ci_coverage)})" if p.median_rel_ci is not None else "-",
-             str(len(p.latency_samples_s)) if p.latency_samples_s else "-",
-             f"{p.tokens_per_s:,.0f}" if p.tokens_per_s is not None else "-",
-             human_bytes(p.peak_mem_bytes) if p.peak_mem_bytes else "-", "noisy" if p.noisy else ""]
-            for p in sorted(points, key=lambda r: (r.phase != "prefill", r.phase, r.context))]
+    rows = [cells(p, RUN_TABLE) for p in in_order(points)]
     table = Table(title="charsuite results", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-    for i, col in enumerate(TABLE_COLUMNS):
+    for i, col in enumerate(RUN_TABLE):
         # no column narrower than its longest word: a narrow terminal wraps cells at spaces, never cuts a number
-        width = max(len(word) for cell in [col, *(r[i] for r in rows)] for word in cell.split() or [""])
-        table.add_column(col, justify="left" if col in ("phase", "status", "noisy") else "right", min_width=width,
-                         overflow="fold")
+        width = max(len(word) for cell in [col.name, *(r[i] for r in rows)] for word in cell.split() or [""])
+        table.add_column(col.name, justify="left" if col.left else "right", min_width=width, overflow="fold")
     for r in rows:
         table.add_row(*r[:-1], f"[yellow]{r[-1]}[/yellow]" if r[-1] else "")
     console.print(table)
@@ -174,8 +168,8 @@ def print_table(points: list[Point], summary: list[dict[str, Any]], console: Con
                       f"quieter. First: {noisy[0].phase} {human_tokens(noisy[0].context)}: {noisy[0].noise_reason}",
                       soft_wrap=True)
     for s in summary:
-        ok = human_tokens(s["max_context_ok"]) if s["max_context_ok"] else "none"
-        oom = human_tokens(s["min_context_oom"]) if s["min_context_oom"] else "-"
-        noisy = f"; {s['noisy_points']} noisy" if s.get("noisy_points") else ""
-        console.print(f"{s['phase']}: largest context that ran {ok}; smallest out of memory {oom}; "
-                      f"{s['probes']} probes{noisy}; stopped: {s['stop_reason']}", soft_wrap=True)
+        ok = human_tokens(s.max_context_ok) if s.max_context_ok else "none"
+        oom = human_tokens(s.min_context_oom) if s.min_context_oom else "-"
+        noisy = f"; {s.noisy_points} noisy" if s.noisy_points else ""
+        console.print(f"{s.phase}: largest context that ran {ok}; smallest out of memory {oom}; "
+                      f"{s.probes} probes{noisy}; stopped: {s.stop_reason}", soft_wrap=True)

@@ -15,15 +15,16 @@ from charsuite.analysis.roofline import point_shares
 from charsuite.config import RunConfig
 from charsuite.environment import measured_on
 from charsuite.records import Point, Status
+from charsuite.run_records import RunRecord
 
 
 class Recorder:
     def __init__(self, run_dir: Path, run: RunConfig, params: int | None, run_id: str | None = None,
-                 mixers: dict[str, int] | None = None, run_info: dict | None = None):
-        """`run_info`: run.json's record (model facts, config, calibration) - each ok point's roofline
-        position (mfu, mbu) is read against it as the point is recorded."""
+                 mixers: dict[str, int] | None = None, record: RunRecord | None = None):
+        """`record`: run.json's record (model facts, config, calibration, the plan's cap) - each ok point's
+        roofline position (mfu, mbu) is read against it as the point is recorded."""
         self.run_dir, self.run, self.params, self.run_id, self.mixers = run_dir, run, params, run_id, mixers
-        self.run_info = run_info
+        self.record_of_run = record
         self.done: dict[tuple, Point] = {}
         self.skipped: set[tuple] = set()
         self.here = measured_on()
@@ -44,7 +45,8 @@ class Recorder:
                     device=d.name, dtype=m.dtype, batch=w.batch, phase=phase, context=context,
                     logits=w.logits if phase == "prefill" else "last",
                     mode=w.mode, prefill_chunk=w.prefill_chunk,
-                    memory_limit_bytes=d.memory_limit_bytes(), run_id=self.run_id, session=self.session,
+                    memory_limit_bytes=(self.record_of_run.memory_limit_bytes if self.record_of_run is not None
+                                        else d.memory_limit_bytes()), run_id=self.run_id, session=self.session,
                     measured_on=self.here)
         return Point(**{**base, **fields})
 
@@ -58,8 +60,8 @@ class Recorder:
 
     def record(self, point: Point) -> Point:
         point.finished_at = time.time()
-        if self.run_info is not None and point.status is Status.ok and point.phase in ("prefill", "decode"):
-            shares = point_shares(self.run_info, point.to_dict())
+        if self.record_of_run is not None and point.status is Status.ok and point.phase in ("prefill", "decode"):
+            shares = point_shares(self.record_of_run, point.to_dict())
             if shares is not None and (shares["flops_share"] is not None or shares["bandwidth_share"] is not None):
                 point.mfu, point.mbu = shares["flops_share"], shares["bandwidth_share"]
                 point.peak_basis = shares["peak_basis"]

@@ -5,7 +5,7 @@ Energy       what the power/thermal trackers add to a point (one home for those 
 Noise        how far a point's samples can be trusted, and the machine's load while it ran
 Measurement  what measuring yields (status, latency, memory, energy): a Reply's and a Point's alike
 Breakdown    a profile line's seconds per category, as the line carries it
-Reply        what the worker answers the driver over its pipe
+Reply        what the worker answers the driver over its pipe (its setup and guard parts: run_records.py)
 
 Every field says its unit in its name. Records are plain JSON on disk; `from_dict`
 ignores keys it does not know and leaves missing ones None, so an old or partial line
@@ -20,6 +20,7 @@ from enum import Enum
 from typing import Any
 
 from charsuite.json_fit import check_types
+from charsuite.run_records import GuardVerdict, WorkerInfo
 
 SCHEMA = 1
 
@@ -221,8 +222,8 @@ class Point(Measurement):
 class Reply(Measurement):
     """The worker's answer to one request (setup, guard, measure or profile)."""
 
-    info: dict[str, Any] | None = None           # setup: what the worker built and runs with
-    guard: dict[str, Any] | None = None          # guard: max_abs_dlogit, tolerance, passed
+    info: WorkerInfo | None = None               # setup: what the worker built and runs with
+    guard: GuardVerdict | None = None            # guard: the correctness guard's verdict
     trace_path: str | None = None                # profile: where the trace was written
     worker_s: float | None = None                # seconds the worker spent on the request
     wall_s: float | None = None                  # seconds the driver waited for it
@@ -237,7 +238,9 @@ class Reply(Measurement):
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Reply:
-        return cls(**_known(cls, data))
+        reply = cls(**_known(cls, data))
+        reply.info, reply.guard = WorkerInfo.from_dict(reply.info), GuardVerdict.from_dict(reply.guard)
+        return reply
 
     @classmethod
     def failed(cls, status: Status | str, error: str, **kw: Any) -> Reply:

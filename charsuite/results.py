@@ -18,6 +18,7 @@ from typing import Any
 
 from charsuite.folder_lock import RunFolderBusy, lock
 from charsuite.records import SCHEMA, Point, Status
+from charsuite.run_records import RunRecord
 
 RESULTS = "results.jsonl"
 RUN = "run.json"
@@ -142,20 +143,15 @@ def read_json_or_none(path: Path, shape: type | None = None) -> Any:
         return None
 
 
-# What the read side takes from run.json, and the JSON type each must have.
-_RUN_FIELDS = {"fingerprint_id": str, "fingerprint": dict, "config": dict, "model_facts": dict,
-               "memory_limit_bytes": int, "params": int, "predicted_max_context": int, "calibration": dict}
-
-
-def read_run(folder: Path) -> dict[str, Any]:
-    """run.json for a reader: {} where it is missing or unreadable, and a field the read side
-    uses dropped (with one warning line) where its type is wrong."""
-    run = read_json_or_none(folder / RUN, dict) or {}
-    wrong = [k for k, t in _RUN_FIELDS.items()
-             if run.get(k) is not None and (not isinstance(run[k], t) or isinstance(run[k], bool))]
+def read_run(folder: Path) -> RunRecord:
+    """run.json for a reader, as its record: empty where it is missing or unreadable, and a field of the wrong
+    type left out (with one warning line)."""
+    data = read_json_or_none(folder / RUN, dict) or {}
+    record = RunRecord.from_dict(data)
+    wrong = [k for k, v in record.as_dict().items() if v is None and data.get(k) is not None]
     if wrong:
         print(f"charsuite: ignoring {', '.join(wrong)} in {folder / RUN} (of the wrong type)", file=sys.stderr)
-    return {k: v for k, v in run.items() if k not in wrong}
+    return record
 
 
 def check_folders(paths: Iterable[Path]) -> None:
@@ -194,25 +190,30 @@ def run_dirs(paths: Iterable[Path]) -> list[Path]:
     return out
 
 
-def load_table(paths: Iterable[Path]):
-    """All points of the given run and batch folders as one pandas DataFrame,
-    deduplicated (latest line per point and run wins), each row knowing its run folder."""
-    import pandas as pd
-
-    rows = []
+def load_points(paths: Iterable[Path]) -> list[tuple[Path, Point]]:
+    """Every point of the given run and batch folders with its run folder, deduplicated (latest line per point
+    and run wins); lines written under other settings left out (said once per folder), skipped ones too."""
+    out = []
     for d in run_dirs(paths):
-        run_id = read_run(d).get("fingerprint_id")
         points = read_points(d / RESULTS)
-        mine = latest(points, run_id)
+        mine = latest(points, read_run(d).fingerprint_id)
         if len(mine) < len({p.key for p in points}):
             print(f"charsuite: {d}: leaving out lines written under other settings", file=sys.stderr)
-        rows.extend({**p.to_dict(), "run_dir": str(d)} for p in mine.values() if p.status is not Status.skipped)
-    return pd.DataFrame(rows)
+        out.extend((d, p) for p in mine.values() if p.status is not Status.skipped)
+    return out
+
+
+def load_table(paths: Iterable[Path]):
+    """All points of the given run and batch folders as one pandas DataFrame (load_points), each row knowing its
+    run folder."""
+    import pandas as pd
+
+    return pd.DataFrame([{**p.to_dict(), "run_dir": str(d)} for d, p in load_points(paths)])
 
 
 def load_summaries(paths: Iterable[Path]):
-    """Every run's summary.json rows (one per phase) as a DataFrame, with what run.json
-    recorded for the read side (memory limit, resolved config, model facts)."""
+    """Every run's summary.json rows (one per phase) as a DataFrame, with its run's memory limit and run.json's
+    record (`run`: the resolved config, model facts, calibration)."""
     import pandas as pd
 
     from charsuite.phase_summary import PhaseSummary
@@ -221,7 +222,5 @@ def load_summaries(paths: Iterable[Path]):
     for d in run_dirs(paths):
         run = read_run(d)
         for s in filter(None, map(PhaseSummary.from_dict, read_json_or_none(d / SUMMARY, list) or [])):
-            rows.append({**s.as_dict(), "run_dir": str(d), "memory_limit_bytes": run.get("memory_limit_bytes"),
-                         "config": run.get("config"), "model_facts": run.get("model_facts"),
-                         "calibration": run.get("calibration")})
+            rows.append({**s.as_dict(), "run_dir": str(d), "memory_limit_bytes": run.memory_limit_bytes, "run": run})
     return pd.DataFrame(rows)

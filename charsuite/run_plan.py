@@ -1,9 +1,9 @@
 """One run's resolved plan: what its "auto" settings became, decided once before any worker starts, written to
 run.json (`plan`) and handed down - the driver starts every worker from it, the recorder writes its cap on every
 line, the boundary prediction takes its kernel path. Each setting has one resolver, and this is where a run calls
-it: the cap (DeviceConfig.memory_limit_bytes), its enforcement (cgroups.resolve), the threads (device.threads, else
-trackers/load.choose_threads on a CPU), the SSM mixers' path (engines/kernel_paths.resolve), the engine's files
-(its prepare())."""
+it: the cap (DeviceConfig.memory_limit_bytes), its enforcement (cgroups.resolve_enforcement), the threads
+(device.threads, else trackers/load.choose_threads on a CPU), the SSM mixers' path (engines/kernel_paths.resolve),
+the engine's files (its prepare())."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def plan_kernel_path(run: RunConfig) -> str | None:
 
 def resolve_plan(run: RunConfig) -> RunPlan:
     """The plan of `run` on this machine now (a CPU's free cores are read once, here)."""
-    from charsuite.cgroups import resolve as enforcement
+    from charsuite.cgroups import resolve_enforcement as enforcement
     from charsuite.engines import engine_class
 
     how, why = enforcement(run.device.memory_enforcement, run.device.kind)

@@ -27,6 +27,7 @@ from typing import Any
 from charsuite import results
 from charsuite.job_watch import JobWatch
 from charsuite.results import JOB_STATUS, SLURM_JOBS
+from charsuite.run_records import JobStatus
 
 # Job states after which a job does no more work (sacct's words, first word only: "CANCELLED by 0").
 ENDED = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
@@ -98,7 +99,7 @@ def settled_accounting(job_ids: list[str], wait_s: float = 60, run: Callable[...
         pause(1.0)
 
 
-def describe(acct: dict[str, Any]) -> str:
+def job_line(acct: dict[str, Any]) -> str:
     """`slurm 6_0 COMPLETED 34 s max RSS 787 MiB`, for the batch report."""
     parts = [f"slurm {acct.get('job_id')}", str(acct.get("state") or "state unknown")]
     if acct.get("elapsed_s") is not None:
@@ -141,13 +142,13 @@ def record(sweep_dir: Path, jobs: list[tuple[str, list[str]]], acct: dict[str, d
         entries.append({**a, "overrides": overrides, "job_dir": str(folder) if folder else None})
         if folder is None or acct is None:
             continue
-        status = results.read_json(folder / JOB_STATUS) or {
-            "status": "failed", "error": ended_without_result(a.get("state")), "overrides": overrides,
-            "batch_id": os.environ.get(results.BATCH_ID_ENV)}
-        if status["status"] == "ok" and a.get("state") not in (None, "COMPLETED"):
-            status.update(status="failed", error=ended_without_result(a.get("state")))
-        status["scheduler"] = a
-        results.write_json(folder / JOB_STATUS, status)
+        status = JobStatus.from_dict(results.read_json(folder / JOB_STATUS)) or JobStatus(
+            error=ended_without_result(a.get("state")), overrides=overrides,
+            batch_id=os.environ.get(results.BATCH_ID_ENV))
+        if status.status == "ok" and a.get("state") not in (None, "COMPLETED"):
+            status.status, status.error = "failed", ended_without_result(a.get("state"))
+        status.scheduler = a
+        results.write_json(folder / JOB_STATUS, status.as_dict())
     results.write_json(Path(sweep_dir) / SLURM_JOBS, {"accounting": acct is not None, "jobs": entries})
     if acct is None:
         print("charsuite: Slurm accounting is not available here (sacct answered nothing), so the report has no "
@@ -161,15 +162,16 @@ class _Tolerant:
         self.job, self.overrides, self.why = job, overrides, why
 
     def results(self) -> list[Any]:
-        from hydra.core.utils import JobReturn, JobStatus
+        from hydra.core.utils import JobReturn
+        from hydra.core.utils import JobStatus as HydraJobStatus
         from submitit.core.utils import FailedJobError, UncompletedJobError
 
         try:
             return self.job.results()
         except (UncompletedJobError, FailedJobError) as exc:
-            ret = JobReturn(overrides=self.overrides, status=JobStatus.COMPLETED)
-            ret.return_value = {"status": "failed", "error": self.why(self.job) or str(exc).splitlines()[0],
-                                "overrides": self.overrides}
+            ret = JobReturn(overrides=self.overrides, status=HydraJobStatus.COMPLETED)
+            ret.return_value = JobStatus(error=self.why(self.job) or str(exc).splitlines()[0],
+                                         overrides=self.overrides).as_dict()
             return [ret]
 
 

@@ -69,11 +69,11 @@ def model_rows(points: pd.DataFrame, summaries: pd.DataFrame, include_noisy: boo
         noisy = f"{int(is_noisy(ok).sum())} of {len(ok)}"
         how = setup(mine)
         pred = None if not modelled(mine) else predicted_max_for_run(
-            g.iloc[0], g.iloc[0]["memory_limit_bytes"], runtime_baseline(mine["mem"]) if "mem" in mine else 0)
+            g.iloc[0]["run"], g.iloc[0]["memory_limit_bytes"], runtime_baseline(mine["mem"]) if "mem" in mine else 0)
         roof = {}
         for phase in ("prefill", "decode"):
             p = mine[(mine["phase"] == phase) & (mine["status"] == "ok")]
-            r = point_shares(g.iloc[0], p.sort_values("context").iloc[-1].to_dict()) if len(p) else None
+            r = point_shares(g.iloc[0]["run"], p.sort_values("context").iloc[-1].to_dict()) if len(p) else None
             if r is None:
                 roof[phase] = "-"
             elif phase == "prefill":

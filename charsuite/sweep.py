@@ -75,17 +75,17 @@ class Sweep:
                 reply.error = f"{reply.error} (and before: {first.error}; retried once in a fresh worker)"
         guard = self.driver.guard
         point = dataclasses.replace(point, **reply.measurement())
-        point.power_monitor = reply.power_monitor or self.driver.info.get("power_monitor")
+        point.power_monitor = reply.power_monitor or self.driver.info.power_monitor
         point.isolation_overhead_s = reply.isolation_overhead_s
-        point.device_name = self.driver.info.get("device_name")
-        point.threads = self.driver.info.get("threads")
-        point.engine, point.impl = self.driver.info.get("engine"), self.driver.info.get("impl")
-        point.quant = self.driver.info.get("quant")
+        point.device_name = self.driver.info.device_name
+        point.threads = self.driver.info.threads
+        point.engine, point.impl = self.driver.info.engine, self.driver.info.impl
+        point.quant = self.driver.info.quant
         # what the worker built and ran, where it says (the driver's facts are the zoo's transformers build)
-        point.params = self.driver.info.get("params") or point.params
-        point.mode = self.driver.info.get("mode") or point.mode
+        point.params = self.driver.info.params or point.params
+        point.mode = self.driver.info.mode or point.mode
         point.probe = how
-        point.guard_max_abs_dlogit = guard["max_abs_dlogit"] if phase == "decode" and guard else None
+        point.guard_max_abs_dlogit = guard.max_abs_dlogit if phase == "decode" and guard else None
         point.mem_predicted = self.predict_mem(phase, context)
         self.recorder.record(point)
         self.note(phase, context, point, resumed=False)
@@ -95,7 +95,7 @@ class Sweep:
         if self.progress:
             self.progress.done(phase, context, point, resumed)
 
-    def execute(self) -> list[dict[str, Any]]:
+    def execute(self) -> list[PhaseSummary]:
         """Every phase searched, then the profiles; returns summary.json's rows."""
         lengths = self.run.context.lengths()
         phases = list(self.run.workload.phases)
@@ -105,7 +105,7 @@ class Sweep:
             if self.run.workload.prefill_chunk:
                 self.driver.check_chunking()
             if self.run.context.start == "predicted" and self.predict_boundary is not None:
-                self.predicted = self.predict_boundary(int(self.driver.info.get("resident_bytes") or 0))
+                self.predicted = self.predict_boundary(int(self.driver.info.resident_bytes or 0))
             if self.progress:
                 profiled = ([(f"profile:{p}", n) for n in self.run.profile.contexts for p in phases]
                             if self.run.profile.enabled else [])
@@ -115,14 +115,14 @@ class Sweep:
                 mine = [n for n in lengths if reach is None or n <= reach]
                 if len(mine) < len(lengths):
                     self._skip([phase], [n for n in lengths if n not in mine],
-                               f"past the model's {self.driver.info['max_positions']} learned positions")
+                               f"past the model's {self.driver.info.max_positions} learned positions")
                 if out_of_budget:
                     b = Boundary(stop_reason=Status.skipped.value)
                 else:
                     b = search(mine, lambda n, how, p=phase: self.probe(p, n, how), self.run.context.tolerance_at,
                                self.predicted) if mine else Boundary()
                     if len(mine) < len(lengths) and b.stop_reason == "reached context.max":
-                        b.stop_reason = f"reached the model's {self.driver.info['max_positions']} learned positions"
+                        b.stop_reason = f"reached the model's {self.driver.info.max_positions} learned positions"
                     if b.stop_reason == Status.skipped.value:
                         out_of_budget = True
                         self._skip([phase], [n for n in mine if n >= (b.failed_at or 0)], self.budget_reason())
@@ -133,7 +133,7 @@ class Sweep:
                 summary.append(PhaseSummary(
                     **self._summary_base(phase), max_context_ok=b.max_ok, min_context_oom=b.min_oom, probes=b.probes,
                     stop_reason=b.reason, failed_at=b.failed_at, predicted_start=self.predicted,
-                    noisy_points=self.noisy_points(phase)).as_dict())
+                    noisy_points=self.noisy_points(phase)))
             if self.run.profile.enabled and not out_of_budget:
                 run_profiles(self.run, self.driver, self.recorder, self.note)
         except BaseException:  # an interrupt or a failure of the driver itself: the worker goes at once
@@ -146,7 +146,7 @@ class Sweep:
     def reach(self, phase: str) -> int | None:
         """The longest context a phase can run on a model with learned positions (decode adds its tokens
         after the context: GPT-Neo's 2,048 positions once made its 2K decode point an IndexError)."""
-        limit = self.driver.info.get("max_positions")
+        limit = self.driver.info.max_positions
         if not limit:
             return None
         return limit - (self.run.workload.decode_tokens + 1 if phase == "decode" else 0)

@@ -22,6 +22,7 @@ from charsuite import allocator
 from charsuite.errors import one_line
 from charsuite.faults import inject_fault
 from charsuite.records import Reply, Status
+from charsuite.run_records import ChunkVerdict, GuardVerdict, WorkerInfo
 from charsuite.worker_requests import Guard, Measure, Profile, Setup, decode
 
 OOM_MARKERS = ("out of memory", "can't allocate memory", "cannot allocate memory", "failed to allocate")
@@ -82,22 +83,13 @@ class Session:
         self.power = power_tracker(self.device_cfg.power_monitor, self.device_cfg.kind)
         self.load = LoadTracker()
         self.idle_power_w = self.power.idle_power_w() if self.power.name != "none" else None
-        self.info = {
-            "engine": self.engine.name,
-            "params": self.engine.params,
-            "build_s": build_s,
-            "resident_bytes": current_bytes(torch.device("cpu")),  # the worker's resident set after the build
-            "pid": os.getpid(),
-            "threads": self.engine.threads or torch.get_num_threads(),
-            "quant": getattr(self.engine, "quant", None),
-            "max_positions": self.engine.max_positions,
-            "device_name": device_name(self.device),
-            "power_monitor": self.power.name,
-            "idle_power_w": self.idle_power_w,
-            "malloc": malloc_info,
-            **self.engine.implementations(),
-            "impl": impl,
-        }
+        self.info = WorkerInfo.of_engine(
+            self.engine.implementations(), engine=self.engine.name, params=self.engine.params, build_s=build_s,
+            resident_bytes=current_bytes(torch.device("cpu")),  # the worker's resident set after the build
+            pid=os.getpid(), threads=self.engine.threads or torch.get_num_threads(),
+            max_positions=self.engine.max_positions, device_name=device_name(self.device),
+            power_monitor=self.power.name, idle_power_w=self.idle_power_w, malloc=malloc_info, impl=impl,
+            quant=getattr(self.engine, "quant", None))
 
     def guard(self) -> Reply:
         """Cached decode against a full forward; with workload.prefill_chunk also the chunked
@@ -106,10 +98,10 @@ class Session:
 
         delta = decode_matches_forward(self.engine, self.device)
         tol = self.engine.guard_tolerance(self.workload.guard_tolerance.get(self.model_cfg.dtype, 1e-3))
-        guard = {"max_abs_dlogit": delta, "tolerance": tol, "passed": delta <= tol, "mode": self.engine.mode}
+        guard = GuardVerdict(max_abs_dlogit=delta, tolerance=tol, passed=delta <= tol, mode=self.engine.mode)
         if self.workload.prefill_chunk:
             d, c, n = chunked_matches_one_shot(self.engine, self.device, self.workload.prefill_chunk)
-            guard["chunk"] = {"max_abs_dlogit": d, "chunk": c, "length": n, "passed": d <= tol}
+            guard.chunk = ChunkVerdict(max_abs_dlogit=d, chunk=c, length=n, passed=d <= tol)
         return Reply(guard=guard)
 
     def _input(self, context: int):

@@ -22,7 +22,7 @@ def main() -> None:
     from charsuite.batch import experiment_devices
     from charsuite.compose import compose
     from charsuite.config import CONF_DIR
-    from charsuite.simulate.boundary import options, search
+    from charsuite.simulate.boundary import dry_run_search, options
     from charsuite.units import human_tokens
 
     name, extra = sys.argv[1], sys.argv[2:]
@@ -36,7 +36,7 @@ def main() -> None:
                 w = run.workload
                 limit = run.device.memory_limit_bytes()
                 t0 = time.perf_counter()
-                b = search(run.model, limit, start=run.context.min, tolerance=run.context.tolerance_at,
+                b = dry_run_search(run.model, limit, start=run.context.min, tolerance=run.context.tolerance_at,
                            **options(run, impl))
                 wall = time.perf_counter() - t0
                 facts = model_facts(run.model)

@@ -17,6 +17,7 @@ from typing import Any
 from charsuite.analysis.architectures import Layout
 from charsuite.analysis.mixer_memory import mixer_bytes
 from charsuite.narrowing import narrow
+from charsuite.run_records import RunRecord
 
 BYTES = {"float32": 4, "float16": 2, "bfloat16": 2}
 LOGITS_FP32 = ("mamba", "mamba2", "nemotron_h", "falcon_mamba", "xlstm")
@@ -223,16 +224,16 @@ def max_context(facts: ModelFacts, limit_bytes: int, batch: int = 1, logits: str
     return narrow(1, upper, fits)[0]
 
 
-def predicted_max_for_run(run_info: Any, limit_bytes: int | None, runtime_bytes: int = 0) -> int | None:
-    """Predicted largest context for a run (run.json, or a summary row: `model_facts` and `config`) and
+def predicted_max_for_run(run: RunRecord | None, limit_bytes: int | None, runtime_bytes: int = 0) -> int | None:
+    """Predicted largest context for a run (its run.json's record: `model_facts` and `config`) and
     memory limit, less the worker's measured runtime baseline (interpreter, libraries,
     CUDA context)."""
-    if run_info is None or not limit_bytes or limit_bytes != limit_bytes:  # NaN from a table
+    if run is None or not limit_bytes or limit_bytes != limit_bytes:  # NaN from a table
         return None
-    facts = ModelFacts.from_dict(run_info.get("model_facts"))
+    facts = ModelFacts.from_dict(run.model_facts)
     if facts is None:
         return None
-    w = (run_info.get("config") or {}).get("workload", {})
+    w = run.section("workload")
     return max_context(facts, int(limit_bytes), w.get("batch", 1), w.get("logits", "last"), runtime_bytes=runtime_bytes)
 
 

@@ -11,6 +11,7 @@ Decode per token: the same with one token, reading the whole KV cache and SSM st
 from __future__ import annotations
 
 from charsuite.analysis.architectures import Layout
+from charsuite.run_records import RunRecord
 
 
 def flops(lay: Layout, params_body: int, context: int, batch: int, phase: str, logits_positions: int = 1) -> float:
@@ -49,12 +50,12 @@ def shares(flop: float, nbytes: float, latency_s: float, peak_tflops: float | No
     }
 
 
-def point_shares(run_info, point: dict) -> dict[str, float | None] | None:
-    """Roofline figures of one measured point, from its run's run.json or summary row
-    (`model_facts`, `config`)."""
+def point_shares(run: RunRecord | None, point: dict) -> dict[str, float | None] | None:
+    """Roofline figures of one measured point, from its run's record (run.json: `model_facts`, `config`,
+    `calibration`)."""
     from charsuite.analysis.memory_model import ModelFacts
 
-    facts = ModelFacts.from_dict(run_info.get("model_facts")) if run_info is not None else None
+    facts = ModelFacts.from_dict(run.model_facts) if run is not None else None
     if point.get("status") != "ok" or not point.get("latency_s") or facts is None:
         return None
     lay = facts.layout
@@ -66,19 +67,19 @@ def point_shares(run_info, point: dict) -> dict[str, float | None] | None:
     mem = point.get("mem_predicted") or point.get("mem") or {}
     b = bytes_moved(mem.get("weights", 0), mem.get("kv_cache", 0), mem.get("ssm_state", 0), mem.get("logits", 0),
                     phase)
-    peak_tflops, peak_gbs, basis = peaks(run_info, facts.dtype)
+    peak_tflops, peak_gbs, basis = peaks(run, facts.dtype)
     return {**shares(f, b, point["latency_s"], peak_tflops, peak_gbs), "peak_basis": basis}
 
 
-def peaks(run_info, dtype: str) -> tuple[float | None, float | None, str]:
+def peaks(run: RunRecord, dtype: str) -> tuple[float | None, float | None, str]:
     """(TFLOP/s, GB/s, where they come from): the machine's own calibration (charsuite.calibrate: the large
     matmul in the run's dtype, the triad) when run.json carries one, else the profile's data-sheet peaks."""
-    cal = run_info.get("calibration")
+    cal = run.calibration
     tflops = number_at(cal, "matmul_tflops", dtype, "large", "value")
     gbs = number_at(cal, "bandwidth", "triad_gbs", "value")
     if tflops or gbs:
         return tflops, gbs, f"calibrated {cal.get('measured_at') or ''}".strip()
-    dev = (run_info.get("config") or {}).get("device", {})
+    dev = run.section("device")
     return (dev.get("peak_tflops") or {}).get(dtype), dev.get("peak_bandwidth_gbs"), "data sheet"
 
 

@@ -112,11 +112,11 @@ def _write(spec: ModelConfig, out: Path, quant: str) -> None:
     torch.manual_seed(0)
     model = build(spec)
     if quant in ("f32", "f16"):
-        gguf_model.write(model, out, quant)
+        gguf_model.write_gguf(model, out, quant)
         return
     f32 = out.with_name(out.name.replace(".tmp", ".f32.tmp"))  # NAME.f32.tmpPID: swept like its output
     try:
-        gguf_model.write(model, f32, "f32")
+        gguf_model.write_gguf(model, f32, "f32")
         del model
         quantize(f32, out, quant)
     finally:

@@ -134,7 +134,7 @@ def tensors(model: torch.nn.Module, arch: str) -> list[tuple[str, torch.Tensor]]
     return out
 
 
-def write(model: torch.nn.Module, path: Path, file_type: str = "f32") -> dict[str, Any]:
+def write_gguf(model: torch.nn.Module, path: Path, file_type: str = "f32") -> dict[str, Any]:
     """Write `model` as a GGUF (`file_type` f32 or f16; llama.cpp's quantizer makes the others
     from the f32 file). Returns {"arch", "params", "tensors"}: params as transformers counts them."""
     import gguf

@@ -36,7 +36,8 @@ def find_browser() -> str | None:
     return None
 
 
-def build(paths: list[Path], include_noisy: bool = False, group_by: str = "family") -> tuple[dict, list[str], Data]:
+def build_figures(paths: list[Path], include_noisy: bool = False,
+                  group_by: str = "family") -> tuple[dict, list[str], Data]:
     data = Data(results.load_table(paths), results.load_summaries(paths), include_noisy, group_by)
     if data.points.empty:
         raise UsageError(f"no results.jsonl under {', '.join(map(str, paths))}")
@@ -49,7 +50,7 @@ def build(paths: list[Path], include_noisy: bool = False, group_by: str = "famil
     return figures, notes, data
 
 
-def export(figures: dict, out: Path, formats=FORMATS) -> list[Path]:
+def export_figures(figures: dict, out: Path, formats=FORMATS) -> list[Path]:
     import plotly.io as pio
 
     paths, figs, widths, heights, scales = [], [], [], [], []
@@ -81,7 +82,7 @@ def _main(argv: list[str] | None = None) -> int:
         raise UsageError(f"unknown --group-by {args.group_by!r}; choose from: {', '.join(GROUPINGS)}")
     results.check_folders(args.dirs)
     results.check_writable(args.out)  # before any work
-    figures, notes, data = build(args.dirs, include_noisy, args.group_by)
+    figures, notes, data = build_figures(args.dirs, include_noisy, args.group_by)
     for n in notes:
         print(f"note: {n}", file=sys.stderr)
     report.write(args.out / "report.html", figures, data, notes, [str(d) for d in args.dirs])  # first: no
@@ -93,7 +94,7 @@ def _main(argv: list[str] | None = None) -> int:
                   "chromium) or set BROWSER_PATH; report.html needs none", file=sys.stderr)
         else:
             try:
-                written = export(figures, args.out, formats)
+                written = export_figures(figures, args.out, formats)
             except Exception as exc:  # noqa: BLE001 - a browser that does not start: report.html is written
                 print(f"charsuite.figures: no PDF/SVG/PNG: the browser {browser} failed ({one_line(exc)[:200]}); "
                       f"report.html is in {args.out}; set BROWSER_PATH to a working Chrome/Chromium",

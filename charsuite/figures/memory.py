@@ -120,7 +120,7 @@ def _wrapped(label: str, width: int = 18) -> str:
     return "<br>".join(line for part in parts for line in textwrap.wrap(part, width, break_on_hyphens=True))
 
 
-def max_context(data: Data) -> go.Figure:
+def max_context_bars(data: Data) -> go.Figure:
     s = data.summaries
     if s.empty:
         raise Skip("no summary.json")
@@ -145,8 +145,9 @@ def max_context(data: Data) -> go.Figure:
     for _, r in s.iterrows():
         mine = data.points[data.points["run_dir"] == r["run_dir"]]
         runtime = runtime_baseline(mine["mem"]) if "mem" in mine else 0
-        predicted.append(predicted_max_for_run(r, r.get("memory_limit_bytes"), runtime) if modelled(mine) else None)
-        w = ((r.get("config") or {}).get("workload") or {}) if isinstance(r.get("config"), dict) else {}
+        predicted.append(predicted_max_for_run(r["run"], r.get("memory_limit_bytes"), runtime) if modelled(mine)
+                         else None)
+        w = r["run"].section("workload")
         limit = r.get("memory_limit_bytes")
         if predicted[-1] and limit and not pd.isna(limit):
             assumptions.append(f"{r['label']}: cap {human_bytes(int(limit))} less a measured runtime of "

@@ -14,6 +14,6 @@ FIGURES = {
     "operator_breakdown_devices": breakdown.breakdown_devices,
     "operator_breakdown_study": breakdown.breakdown_study,
     "throughput_energy": energy.throughput_energy,
-    "max_context": memory.max_context,
+    "max_context": memory.max_context_bars,
     "roofline": roofline.roofline,
 }

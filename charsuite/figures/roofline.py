@@ -11,13 +11,14 @@ import plotly.graph_objects as go
 from charsuite.analysis.roofline import peaks, point_shares
 from charsuite.figures import theme
 from charsuite.figures.common import Data, Skip, legend_group, width_for_legend
+from charsuite.run_records import RunRecord
 
 SYMBOLS = {"prefill": "circle", "decode": "diamond"}
 
 
-def _run_info(data: Data, run_dir: str) -> dict | None:
+def _run_record(data: Data, run_dir: str) -> RunRecord | None:
     s = data.summaries[data.summaries["run_dir"] == run_dir] if "run_dir" in data.summaries else None
-    return s.iloc[0].to_dict() if s is not None and len(s) else None
+    return s.iloc[0]["run"] if s is not None and len(s) else None
 
 
 def roofline(data: Data) -> go.Figure:
@@ -28,7 +29,7 @@ def roofline(data: Data) -> go.Figure:
     xs: list[float] = []
     for phase in ("prefill", "decode"):
         for label, fam, model, device, f in data.series(phase):
-            info = _run_info(data, f.iloc[0]["run_dir"])
+            info = _run_record(data, f.iloc[0]["run_dir"])
             if info is None:
                 continue
             got = [point_shares(info, r.to_dict()) for _, r in f.iterrows()]
@@ -36,7 +37,7 @@ def roofline(data: Data) -> go.Figure:
                    if g and g["arithmetic_intensity"] and g["achieved_tflops"]]
             if not pts:
                 continue
-            tflops, gbs, basis = peaks(info, (info.get("model_facts") or {}).get("dtype", ""))
+            tflops, gbs, basis = peaks(info, (info.model_facts or {}).get("dtype", ""))
             roofs[(device, basis)] = (tflops, gbs)
             xs += [p[0] for p in pts]
             group, title = legend_group(data, fam, f)

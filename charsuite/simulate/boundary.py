@@ -42,12 +42,13 @@ def needed_bytes(d: DryRun) -> int:
     return d.needed if d.device_kind == "cuda" else d.allocated
 
 
-def search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str = "last", impl: str = "reference",
-           device_kind: str = "cpu", expandable_segments: bool = True, start: int = 1024, upper: int = 1 << 22,
-           lowest: int = 1, tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
-           runtime_bytes: int = 0, chunk: int | None = None, capability: float | None = None,
-           engine: str | None = None, engine_settings: dict | None = None,
-           on_probe: Callable[[int, bool, float], None] | None = None) -> PredictedBoundary:
+def dry_run_search(spec: ModelConfig, limit_bytes: int, *, batch: int = 1, logits: str = "last",
+                   impl: str = "reference", device_kind: str = "cpu", expandable_segments: bool = True,
+                   start: int = 1024, upper: int = 1 << 22, lowest: int = 1,
+                   tolerance: Callable[[int], int] = lambda n: max(256, n // 100),
+                   runtime_bytes: int = 0, chunk: int | None = None, capability: float | None = None,
+                   engine: str | None = None, engine_settings: dict | None = None,
+                   on_probe: Callable[[int, bool, float], None] | None = None) -> PredictedBoundary:
     """`on_probe(length, fits, seconds)` after each dry-run (predict's progress lines)."""
     out = PredictedBoundary(None, None)
 

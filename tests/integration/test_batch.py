@@ -45,10 +45,10 @@ def test_a_failing_job_does_not_stop_the_batch(tmp_path):
                 f"hydra.sweep.dir={sweep}")
     assert r.returncode == 1, r.stderr[-3000:]  # the batch ran to its end, and says that one job failed
     assert "will fail: unknown model.size '9b'" in r.stderr
-    jobs = {j["job"].split("-float32")[0]: j for j in job_statuses(sweep)}
-    assert jobs["qwen2_5-tiny"]["status"] == "ok"
-    assert jobs["qwen2_5-9b"]["status"] == "failed"
-    assert "unknown model.size '9b'" in jobs["qwen2_5-9b"]["error"]
+    jobs = {j.job.split("-float32")[0]: j for j in job_statuses(sweep)}
+    assert jobs["qwen2_5-tiny"].status == "ok"
+    assert jobs["qwen2_5-9b"].status == "failed"
+    assert "unknown model.size '9b'" in jobs["qwen2_5-9b"].error
     assert "1 job(s) succeeded, 1 failed" in r.stderr and "FAILED  qwen2_5-9b-float32_cpu" in r.stderr
     assert len(results.load_table([sweep])) == 2
 

@@ -12,7 +12,7 @@ from torch._subclasses.fake_tensor import FakeTensorMode
 from charsuite.engines.transformers import TransformersEngine
 from charsuite.measure import measure_phase, random_tokens
 from charsuite.simulate import allocator, kernels
-from charsuite.simulate.boundary import search
+from charsuite.simulate.boundary import dry_run_search
 from charsuite.simulate.dryrun import dry_run
 from charsuite.simulate.tracker import AllocationTracker
 from helpers import compose
@@ -140,10 +140,10 @@ def test_boundary_search_finds_the_dry_run_boundary():
     run = compose("+model=qwen2_5", "model.size=tiny")
     at = {n: dry_run(run.model, n).allocated for n in (4096, 8192)}
     limit = (at[4096] + at[8192]) // 2
-    b = search(run.model, limit, start=1024, tolerance=lambda n: 64)
+    b = dry_run_search(run.model, limit, start=1024, tolerance=lambda n: 64)
     assert 4096 <= b.largest < 8192 and b.smallest_failing - b.largest <= 64
     assert dry_run(run.model, b.largest).allocated <= limit < dry_run(run.model, b.smallest_failing).allocated
-    assert search(run.model, 1000, start=1024).largest is None
+    assert dry_run_search(run.model, 1000, start=1024).largest is None
 
 
 @pytest.mark.slow

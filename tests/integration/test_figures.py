@@ -98,10 +98,10 @@ def test_missing_data_skips_figures_with_a_note(tmp_path, capsys):
 
 
 def test_legends_group_by_the_token_mixers_when_asked(batch):
-    from charsuite.figures.__main__ import build
+    from charsuite.figures.__main__ import build_figures
 
-    by_family, _, _ = build([batch])
-    by_mixers, _, _ = build([batch], group_by="mixers")
+    by_family, _, _ = build_figures([batch])
+    by_mixers, _, _ = build_figures([batch], group_by="mixers")
     titles = {t.legendgrouptitle.text for t in by_family["prefill_latency"].data if t.legendgrouptitle.text}
     assert titles == {"SSM", "Transformer"}
     titles = {t.legendgrouptitle.text for t in by_mixers["prefill_latency"].data if t.legendgrouptitle.text}

@@ -43,11 +43,14 @@ def test_the_command_saves_its_record_and_refuses_what_this_machine_cannot_measu
 
 def test_the_roofline_shares_use_the_calibration_when_run_json_carries_one():
     from charsuite.analysis.roofline import peaks
+    from charsuite.run_records import RunRecord
 
     sheet = {"config": {"device": {"peak_tflops": {"float32": 1.0}, "peak_bandwidth_gbs": 50.0}}}
-    assert peaks(sheet, "float32") == (1.0, 50.0, "data sheet")
+    assert peaks(RunRecord.from_dict(sheet), "float32") == (1.0, 50.0, "data sheet")
     cal = {"measured_at": "2026-12-05T19:00:00Z", "matmul_tflops": {"float32": {"large": {"value": 0.2}}},
            "bandwidth": {"triad_gbs": {"value": 9.5}}}
-    assert peaks({**sheet, "calibration": cal}, "float32") == (0.2, 9.5, "calibrated 2026-12-05T19:00:00Z")
+    calibrated = RunRecord.from_dict({**sheet, "calibration": cal})
+    assert peaks(calibrated, "float32") == (0.2, 9.5, "calibrated 2026-12-05T19:00:00Z")
     hostile = {**sheet, "calibration": {"matmul_tflops": 5, "bandwidth": {"triad_gbs": {"value": "fast"}}}}
-    assert peaks(hostile, "float32") == (1.0, 50.0, "data sheet")  # a hand-edited file never breaks a summary
+    # a hand-edited file never breaks a summary
+    assert peaks(RunRecord.from_dict(hostile), "float32") == (1.0, 50.0, "data sheet")

@@ -26,7 +26,7 @@ def _written(tmp_path, family: str, file_type: str = "f32", **config):
     torch.manual_seed(0)
     model = build(spec)
     path = tmp_path / f"{family}.gguf"
-    info = gguf_model.write(model, path, file_type)
+    info = gguf_model.write_gguf(model, path, file_type)
     return model, info, gguf.GGUFReader(str(path))
 
 

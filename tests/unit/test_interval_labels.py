@@ -6,7 +6,7 @@ import io
 from rich.console import Console
 
 from charsuite import results
-from charsuite.figures.__main__ import build
+from charsuite.figures.__main__ import build_figures
 from charsuite.noise import spread
 from charsuite.progress import print_table
 from synthetic import ssm_vs_transformer
@@ -31,7 +31,7 @@ def test_latency_captions_say_the_plotted_intervals_confidence(tmp_path):
     for path in runs.rglob(results.RESULTS):  # every point with three samples: 75% intervals
         lines = path.read_text().replace('"ci_coverage": null', '"ci_coverage": 0.75')
         path.write_text(lines)
-    figures, _, _ = build([runs])
+    figures, _, _ = build_figures([runs])
     caption = " ".join(a.text for a in figures["prefill_latency"].layout.annotations if a.name == "caption")
     caption = caption.replace("<br>", " ")  # the theme wraps long captions
     assert "75% interval (95% needs six samples)" in caption and "95% interval" not in caption

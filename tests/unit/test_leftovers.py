@@ -109,10 +109,12 @@ def test_repacked_buffers_are_probed_once_and_the_choice_says_why(tmp_path, monk
 
 def test_a_refused_fork_is_tried_again_before_it_counts(monkeypatch):
     # issue 32: a failed fork once ended a phase as an error, and every length above it was skipped
+    import dataclasses
     import errno
     import subprocess
 
     from charsuite import isolation
+    from charsuite.run_plan import resolve_plan
     from helpers import compose
 
     real, calls, naps = subprocess.Popen, [], []
@@ -126,7 +128,8 @@ def test_a_refused_fork_is_tried_again_before_it_counts(monkeypatch):
     monkeypatch.setattr(isolation.subprocess, "Popen", refuse_once)
     monkeypatch.setattr(isolation.time, "sleep", naps.append)
     run = compose("+model=qwen2_5", "model.size=tiny", "device.memory_enforcement=rlimit")
-    worker = isolation.Worker(run, setup_timeout_s=600, threads=1, enforcement="rlimit")
+    plan = dataclasses.replace(resolve_plan(run), threads=1, enforcement="rlimit")
+    worker = isolation.Worker(run, plan, setup_timeout_s=600)
     try:
         reply = worker.start()
         assert reply.ok and len(calls) == 2 and len(naps) == 1, reply.error
@@ -137,5 +140,5 @@ def test_a_refused_fork_is_tried_again_before_it_counts(monkeypatch):
         raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
 
     monkeypatch.setattr(isolation.subprocess, "Popen", refuse)
-    reply = isolation.Worker(run, setup_timeout_s=600, threads=1, enforcement="rlimit").start()
+    reply = isolation.Worker(run, plan, setup_timeout_s=600).start()
     assert reply.status.value == "error" and f"tried {isolation.START_TRIES} times" in reply.error

@@ -2,7 +2,7 @@
 per panel where sizes differ, legends that name each run once and fit, a dash per setup of one model,
 ticks a reader says aloud."""
 
-from charsuite.figures.__main__ import build
+from charsuite.figures.__main__ import build_figures
 from synthetic import SSM_LAYOUT, TFM_LAYOUT, write_run
 
 
@@ -14,7 +14,7 @@ def test_max_context_puts_measured_beside_predicted_on_a_log_axis_and_predicts_n
     write_run(tmp_path, "qwen2_5", "transformer", lambda n: 1e-6 * n * n, lambda n: 1e-5 * n, TFM_LAYOUT, "qwen2",
               5 * 10**8, lengths=(256, 512), memory_limit_bytes=64 * 2**30, setup={"engine": "llamacpp"},
               suffix="_llamacpp")
-    figures, _, _ = build([tmp_path])
+    figures, _, _ = build_figures([tmp_path])
     fig = figures["max_context"]
     predicted = [t for t in fig.data if t.name.startswith("predicted")]
     assert fig.layout.yaxis.type == "log"
@@ -30,7 +30,7 @@ def test_memory_panels_get_their_own_scale_when_sizes_differ_tenfold(tmp_path):
     for name, params in (("big", 10**9), ("small", 10**6)):
         write_run(tmp_path, name, "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", params,
                   lengths=(256, 512))
-    fig = build([tmp_path])[0]["memory_prefill"]
+    fig = build_figures([tmp_path])[0]["memory_prefill"]
     assert fig.layout.yaxis2.matches is None  # each panel its own scale
     caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
     assert "Each panel its own y-axis" in caption
@@ -41,7 +41,7 @@ def test_a_single_pair_within_a_narrow_range_gets_its_legend_and_readable_ticks(
     write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 0.05, SSM_LAYOUT, "mamba2", 10**8)
     write_run(tmp_path, "gpt_neo", "transformer", lambda n: 5e-4 * n, lambda n: 0.03 + 1e-6 * n, TFM_LAYOUT,
               "gpt_neo", 10**8)
-    fig = build([tmp_path])[0]["speedup_decode"]
+    fig = build_figures([tmp_path])[0]["speedup_decode"]
     assert fig.layout.showlegend and [t.name for t in fig.data if t.mode == "lines+markers"]
     ticks = list(fig.layout.yaxis.ticktext)
     assert len(ticks) >= 3 and "1x" in ticks, ticks
@@ -52,7 +52,7 @@ def test_setups_of_one_model_differ_by_dash_in_the_latency_figures(tmp_path):
     for mode in ("eager", "compile"):
         write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
                   setup={"mode": mode}, suffix=f"_{mode}")
-    fig = build([tmp_path])[0]["prefill_latency"]
+    fig = build_figures([tmp_path])[0]["prefill_latency"]
     lines = [t for t in fig.data if t.mode == "lines+markers"]
     assert len(lines) == 2 and lines[0].line.color == lines[1].line.color and lines[0].line.dash != lines[1].line.dash
     caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
@@ -66,7 +66,7 @@ def test_throughput_gives_a_panel_per_phase_a_dash_per_setup_one_legend_entry_pe
         write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
                   setup={"mode": mode}, suffix=f"_{mode}")
     write_run(tmp_path, "gpt_neo", "transformer", lambda n: 5e-4 * n, lambda n: 0.03, TFM_LAYOUT, "gpt_neo", 10**8)
-    fig = build([tmp_path])[0]["throughput_energy"]
+    fig = build_figures([tmp_path])[0]["throughput_energy"]
     lines = [t for t in fig.data if t.mode == "lines+markers"]
     named = [t.name for t in lines if t.showlegend is not False]
     assert len(named) == len(set(named)) == 4  # each run once, not once per phase
@@ -91,7 +91,7 @@ def test_the_same_setup_measured_twice_gets_two_legend_names(tmp_path):
                   10**8)
     write_run(tmp_path / "b", "qwen2_5", "transformer", lambda n: 5e-4 * n, lambda n: 0.03, TFM_LAYOUT, "qwen2",
               10**8, setup={"mode": "compile"}, suffix="_compile")
-    fig = build([tmp_path / "a", tmp_path / "b"])[0]["prefill_latency"]
+    fig = build_figures([tmp_path / "a", tmp_path / "b"])[0]["prefill_latency"]
     names = [t.name for t in fig.data if t.mode == "lines+markers"]
     assert len(names) == 3 and len(set(names)) == 3, names
 
@@ -114,7 +114,7 @@ def test_two_setups_of_one_model_get_their_own_breakdown_panels_named_by_run_and
     for mode in ("eager", "compile"):
         write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
                   setup={"mode": mode}, suffix=f"_{mode}", profile_shares={"ssm_scan": 0.7, "other": 0.3})
-    figures = build([tmp_path])[0]
+    figures = build_figures([tmp_path])[0]
     titles = [a.text for a in figures["operator_breakdown"].layout.annotations if a.name != "caption"]
     assert len(titles) == 4 and any("compile" in t and "decode" in t for t in titles), titles
     study = [a.text for a in figures["operator_breakdown_study"].layout.annotations if a.name != "caption"]
@@ -134,7 +134,7 @@ def test_a_sweep_stopped_by_a_timeout_is_marked_where_it_stopped_in_the_latency_
     for row in summary:
         row.update(stop_reason="timeout at 1024", failed_at=1024)
     (run / results.SUMMARY).write_text(json.dumps(summary))
-    fig = build([tmp_path])[0]["prefill_latency"]
+    fig = build_figures([tmp_path])[0]["prefill_latency"]
     (mark,) = [t for t in fig.data if getattr(t.marker, "symbol", None) == "triangle-up-open"]
     assert list(mark.x) == [1024] and "timeout at 1K" in mark.hovertext
     caption = " ".join(a.text for a in fig.layout.annotations if a.name == "caption").replace("<br>", " ")
@@ -146,7 +146,7 @@ def test_a_run_of_one_length_gets_a_stacked_bar_not_an_empty_memory_panel(tmp_pa
     write_run(tmp_path, "mamba2", "ssm", lambda n: 1e-3 * n, lambda n: 1e-2, SSM_LAYOUT, "mamba2", 10**8,
               lengths=(256,))
     write_run(tmp_path, "gpt_neo", "transformer", lambda n: 5e-4 * n, lambda n: 0.03, TFM_LAYOUT, "gpt_neo", 10**8)
-    fig = build([tmp_path])[0]["memory_prefill"]
+    fig = build_figures([tmp_path])[0]["memory_prefill"]
     bars = [t for t in fig.data if t.type == "bar"]
     assert bars and all(list(t.x) == ["256"] for t in bars) and any(max(t.y) > 0 for t in bars)
     names = [t.name for t in fig.data if t.showlegend]

@@ -77,7 +77,9 @@ class WarmHeapDriver:
 
     def __init__(self, limit: int, penalty: int):
         self.limit, self.penalty = limit, penalty
-        self.alive, self.served, self.info, self.guard, self.log = False, 0, {}, None, []
+        from charsuite.run_records import WorkerInfo
+
+        self.alive, self.served, self.info, self.guard, self.log = False, 0, WorkerInfo(), None, []
 
     @property
     def fresh(self):
@@ -122,8 +124,8 @@ def test_one_boundary_whatever_the_path_because_an_oom_counts_only_from_a_fresh_
                   "context.max=16K", "context.tolerance=256", *ladder)
     driver = WarmHeapDriver(limit=10_000, penalty=3_000)
     (row,) = Sweep(run, driver, Recorder(tmp_path, run, params=1)).execute()
-    assert row["max_context_ok"] <= 10_000 < row["min_context_oom"]
-    assert row["min_context_oom"] - row["max_context_ok"] <= (1024 if ladder else 256)
+    assert row.max_context_ok <= 10_000 < row.min_context_oom
+    assert row.min_context_oom - row.max_context_ok <= (1024 if ladder else 256)
     warm_ooms = [i for i, (n, fresh) in enumerate(driver.log) if n > 7_000 and not fresh]
     assert warm_ooms and all(driver.log[i + 1] == (driver.log[i][0], True) for i in warm_ooms)  # retried fresh
 
@@ -160,7 +162,7 @@ def test_a_timeout_is_tried_again_only_on_a_quieter_machine(tmp_path, monkeypatc
                   "context.max=2K")
     driver = TimingOutDriver(slow=2048)
     (row,) = Sweep(run, driver, Recorder(tmp_path, run, params=1)).execute()
-    assert row["stop_reason"] == "timeout at 2048" and len(driver.log) == tries
+    assert row.stop_reason == "timeout at 2048" and len(driver.log) == tries
     from charsuite import results
 
     point = results.read_points(tmp_path / results.RESULTS)[-1]

@@ -10,7 +10,7 @@ import pytest
 
 from charsuite import results
 from charsuite.export import export
-from charsuite.figures.__main__ import build
+from charsuite.figures.__main__ import build_figures
 from charsuite.summary import markdown
 from helpers import REPO
 from synthetic import ssm_vs_transformer
@@ -62,7 +62,7 @@ def _k(text: str) -> float:
 
 
 def test_figures_mark_the_crossovers_and_the_oom(batch):
-    figures, notes, _ = build([batch])
+    figures, notes, _ = build_figures([batch])
     assert {"prefill_latency", "speedup_prefill", "speedup_decode", "memory_prefill", "operator_breakdown",
             "operator_breakdown_study", "max_context"} <= set(figures)
     study = figures["operator_breakdown_study"]
@@ -89,6 +89,35 @@ def test_export_holds_every_point(batch, tmp_path):
     assert len(ok["latency_samples_s"]) == 5
     csv_mem = pd.read_csv(csv)["mem"].dropna().iloc[0]
     assert json.loads(csv_mem)["weights"] > 0   # JSON text in the CSV
+
+
+def test_every_format_prints_from_one_field_list(batch, tmp_path, capsys):
+    """issue 27: the machine formats carry every field of every line, the person's formats (markdown, the run's
+    table, the progress line) the columns of point_view.COLUMNS, whatever format prints them."""
+    import io
+
+    from rich.console import Console
+
+    from charsuite.point_view import COLUMNS, RUN_TABLE
+    from charsuite.progress import print_table
+    from charsuite.records import Point
+
+    jsonl, md = export([batch], tmp_path / "t", ("jsonl", "md"))
+    lines = [json.loads(ln) for ln in jsonl.read_text().splitlines()]
+    fields = set(Point.__dataclass_fields__)
+    assert lines and all(fields <= set(ln) for ln in lines)  # every field, every line
+    rows = md.read_text().splitlines()
+    assert rows[0] == "| " + " | ".join(c.name for c in COLUMNS) + " |" and len(rows) == len(lines) + 2
+    points = [p for _, p in results.load_points([batch])]
+    out = io.StringIO()
+    print_table(points[:3], [], console=Console(file=out, width=300))
+    header = next(ln for ln in out.getvalue().splitlines() if "phase" in ln)
+    import re
+
+    at = [re.search(rf"(?<!\S){re.escape(c.name)}(?!\S)", header) for c in RUN_TABLE]
+    assert all(at) and [m.start() for m in at] == sorted(m.start() for m in at)  # all, in order
+    with pytest.raises(Exception, match="--format: xml"):
+        export([batch], tmp_path / "t", ("xml",))
 
 
 def test_read_side_imports_no_torch(batch, tmp_path):

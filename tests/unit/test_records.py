@@ -129,13 +129,14 @@ def test_an_ok_line_carries_its_roofline_position_against_the_peaks_it_names(tmp
     from charsuite.analysis.facts import model_facts
     from charsuite.analysis.roofline import bytes_moved, flops
     from charsuite.recorder import Recorder
+    from charsuite.run_records import RunRecord
     from helpers import compose
 
     run = compose("+model=mamba2", "model.size=tiny", "device=rtx4090")
     facts = model_facts(run.model)
-    info = {"model_facts": facts.to_dict(), "config": run.raw}
+    info = RunRecord(model_facts=facts.to_dict(), config=run.raw)
     mem = {"weights": 4000, "kv_cache": 0, "ssm_state": 100, "logits": 2000}
-    rec = Recorder(tmp_path, run, facts.params, run_info=info)
+    rec = Recorder(tmp_path, run, facts.params, record=info)
     p = rec.record(rec.point("decode", 1024, status=Status.ok, latency_s=0.01, mem=mem))
     lay = facts.layout
     body = facts.params - lay.vocab * lay.hidden  # tied embeddings
@@ -145,7 +146,7 @@ def test_an_ok_line_carries_its_roofline_position_against_the_peaks_it_names(tmp
     bare = dataclasses.replace(run, device=dataclasses.replace(run.device, peak_tflops={}, peak_bandwidth_gbs=None))
     (tmp_path / "bare").mkdir()
     rec = Recorder(tmp_path / "bare", bare, facts.params,
-                   run_info={"model_facts": facts.to_dict(), "config": bare.raw})
+                   record=RunRecord(model_facts=facts.to_dict(), config=bare.raw))
     p = rec.record(rec.point("decode", 1024, status=Status.ok, latency_s=0.01, mem=mem))
     assert p.mfu is None and p.mbu is None and p.peak_basis is None
 

@@ -27,10 +27,31 @@ def test_the_plan_resolves_each_setting_once(engine, path, monkeypatch):
     json.dumps(plan.as_dict())  # plain data for run.json
 
 
-def test_the_driver_starts_workers_from_the_plan_not_from_its_own_choices():
+def test_the_driver_starts_workers_from_the_plan_not_from_its_own_choices(monkeypatch):
+    from charsuite import isolation
+
     run = compose("+model=mamba2", "model.size=tiny")
-    plan = RunPlan(engine="transformers", memory_limit_bytes=None, enforcement="rlimit", enforcement_reason="test",
+    plan = RunPlan(engine="transformers", memory_limit_bytes=12345, enforcement="rlimit", enforcement_reason="test",
                    threads=1, threads_reason="the plan's", kernel_path="reference", engine_files={"f": "x"})
+    sent = []
+    monkeypatch.setattr(isolation.Worker, "request", lambda self, req, timeout_s: sent.append(req) or isolation.Reply(
+        status="error", error="not started here"))
+    monkeypatch.setattr(isolation.subprocess, "Popen", lambda *a, **k: _NoProcess())
     driver = WorkerDriver(run, plan=plan)
-    assert driver.choose_threads() == (1, "the plan's") and driver.enforcement == ("rlimit", "test")
-    assert driver.engine_files == {"f": "x"}
+    driver.ensure()
+    (setup,) = sent
+    assert (setup.threads, setup.engine_files, setup.memory_limit_bytes) == (1, {"f": "x"}, 12345)
+    assert setup.rlimit_bytes == 12345  # the plan's cap, enforced as the plan says
+
+
+class _NoProcess:
+    stdin = None
+
+    def poll(self):
+        return 0
+
+    def kill(self):
+        pass
+
+    def wait(self, timeout=None):
+        return 0

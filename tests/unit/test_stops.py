@@ -6,7 +6,7 @@ import pandas as pd
 
 from charsuite import results
 from charsuite.analysis.stops import ended, max_context_cell
-from charsuite.figures.__main__ import build
+from charsuite.figures.__main__ import build_figures
 from charsuite.records import Point, Status
 from charsuite.summary import markdown
 from synthetic import ssm_vs_transformer
@@ -37,7 +37,7 @@ def test_a_run_that_timed_out_says_so_in_the_summary_and_the_figure(tmp_path):
                                   error="no answer within 900 s; worker killed"))
     md = markdown([runs])
     assert "16K (timeout at 32K: no answer within 900 s; worker killed)" in md
-    figures, _, _ = build([runs])
+    figures, _, _ = build_figures([runs])
     bars = [t for t in figures["max_context"].data if t.name.startswith("measured")]
     texts = " ".join(" ".join(t.text) for t in bars).replace("<br>", " ")
     assert "timeout at 32K" in texts and "OOM at 32K" in texts
