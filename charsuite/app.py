@@ -77,8 +77,8 @@ def predicted_boundary(run: RunConfig, plan: RunPlan, runtime_bytes: int) -> int
     if not plan.memory_limit_bytes:
         return None
     b = dry_run_search(run.model, plan.memory_limit_bytes, start=run.context.min, upper=run.context.max,
-               tolerance=run.context.tolerance_at, runtime_bytes=runtime_bytes,
-               **options(run, plan.kernel_path or "reference"))
+                       tolerance=run.context.tolerance_at, runtime_bytes=runtime_bytes,
+                       **options(run, plan.kernel_path or "reference"))
     return b.largest
 
 

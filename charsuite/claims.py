@@ -53,9 +53,9 @@ def _reach(claim: dict, device: str, name: str, method: dict) -> ClaimNumber:
     from charsuite.compose import compose
     from charsuite.predict import prediction
 
-    tops = {side: prediction(compose(_overrides(claim[side], side, device, method, ["context.min=1024",
-                                                                                "context.max=1024"])))
-            ["predicted_max_context"] for side in ("ssm", "transformer")}
+    window = ["context.min=1024", "context.max=1024"]
+    tops = {side: prediction(compose(_overrides(claim[side], side, device, method, window)))["predicted_max_context"]
+            for side in ("ssm", "transformer")}
     n, tn = tops["ssm"], tops["transformer"]
     ratio = n / tn if n and tn else None
     value = (f"{human_tokens(n) if n else 'none'} tokens"

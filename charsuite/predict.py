@@ -177,8 +177,8 @@ def prediction(run, method: str = "dryrun", latency: bool = False) -> dict:
         probes = iter(range(1, 1000))
         say(f"searching the largest context within {human_bytes(limit)} (doubling, then bisecting)")
         b = dry_run_search(spec, limit, start=lengths[0], tolerance=run.context.tolerance_at, **upper, **kw,
-                   on_probe=lambda n, ok, s: say(f"boundary dry-run {next(probes)}: {human_tokens(n)} tokens "
-                                                  f"{'fits' if ok else 'does not fit'} ({s:.1f} s)"))
+                           on_probe=lambda n, ok, s: say(f"boundary dry-run {next(probes)}: {human_tokens(n)} "
+                                                         f"tokens {'fits' if ok else 'does not fit'} ({s:.1f} s)"))
         out["predicted_max_context"] = b.largest
         out["search"] = {"probes": len(b.probes), "seconds": round(b.seconds, 1),
                          "smallest_failing": b.smallest_failing}

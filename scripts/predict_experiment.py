@@ -37,7 +37,7 @@ def main() -> None:
                 limit = run.device.memory_limit_bytes()
                 t0 = time.perf_counter()
                 b = dry_run_search(run.model, limit, start=run.context.min, tolerance=run.context.tolerance_at,
-                           **options(run, impl))
+                                   **options(run, impl))
                 wall = time.perf_counter() - t0
                 facts = model_facts(run.model)
                 a = max_context(facts, limit, w.batch, w.logits, impl=impl)
