@@ -13,7 +13,7 @@ from omegaconf import DictConfig
 from charsuite import environment, results
 from charsuite.analysis.architectures import mixers
 from charsuite.analysis.facts import model_facts
-from charsuite.analysis.memory_model import max_context, predict
+from charsuite.analysis.memory_model import max_context
 from charsuite.calibrate import read_calibration
 from charsuite.compose import to_run_config
 from charsuite.config import ConfigError, RunConfig
@@ -29,7 +29,8 @@ from charsuite.recorder import Recorder
 from charsuite.records import Status
 from charsuite.results import JOB_STATUS
 from charsuite.run_folder import discard_unused, move_aside
-from charsuite.run_plan import RunPlan, resolve_plan
+from charsuite.run_plan import resolve_plan
+from charsuite.run_predictions import RunPredictions
 from charsuite.run_records import JobStatus, RunRecord
 from charsuite.sweep import Sweep
 
@@ -69,19 +70,6 @@ def execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
         held.close()
 
 
-def predicted_boundary(run: RunConfig, plan: RunPlan, runtime_bytes: int) -> int | None:
-    """context.start=predicted: the prefill boundary by bisection on dry-runs of the plan's code path, less the
-    worker's resident runtime (interpreter, libraries, weights are counted by the dry-run)."""
-    from charsuite.simulate.boundary import dry_run_search, options
-
-    if not plan.memory_limit_bytes:
-        return None
-    b = dry_run_search(run.model, plan.memory_limit_bytes, start=run.context.min, upper=run.context.max,
-                       tolerance=run.context.tolerance_at, runtime_bytes=runtime_bytes,
-                       **options(run, plan.kernel_path or "reference"))
-    return b.largest
-
-
 def _execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
     if run.resume:
         check_resumable(run_dir, run)
@@ -98,12 +86,6 @@ def _execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
     limit = plan.memory_limit_bytes
 
     modelled = memory_model_applies(run.engine.name, w.prefill_chunk)
-
-    def predict_mem(phase: str, context: int) -> dict[str, int] | None:
-        if not modelled:  # the closed form models a one-shot prefill of the engine it was derived from
-            return None
-        return predict(facts, context, w.batch, w.logits if phase == "prefill" else "last").as_dict()
-
     record = RunRecord(
         config=run.raw, fingerprint=fp, fingerprint_id=fingerprint_id(fp), params=facts.params,
         mixers=mixers(facts.layout), memory_limit_bytes=limit, plan=plan.as_dict(),
@@ -123,17 +105,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
                f"device={run.device.name} context.max={run.context.max}")
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
                         f"-> {run_dir}", quicker=quicker)
-    weights = predict(facts, 1).weights
-
-    def boundary(resident: int) -> int | None:  # on the CPU the cap also holds the worker's runtime
-        try:
-            return predicted_boundary(run, plan, max(0, resident - weights) if run.device.kind == "cpu" else 0)
-        except Exception as exc:  # noqa: BLE001 - no prediction: the plain ladder still finds the boundary
-            print(f"charsuite: context.start=predicted: no dry-run prediction ({one_line(exc)}); walking the "
-                  "whole ladder", file=sys.stderr)
-            return None
-
-    sweep = Sweep(run, driver, recorder, progress, predict_mem, boundary)
+    sweep = Sweep(run, driver, recorder, progress, RunPredictions(run, plan, facts))
     try:
         summary = sweep.execute()
     finally:

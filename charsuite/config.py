@@ -272,6 +272,7 @@ class WorkloadConfig:
     budget_s: float | None = None
     seed: int = 0
     guard_tolerance: dict[str, float] = field(default_factory=dict)
+    predict_latency: bool = False  # each line's latency_predicted_s: the latency model beside the measurement
 
     def __post_init__(self) -> None:
         if not self.phases:

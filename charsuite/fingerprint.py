@@ -20,6 +20,7 @@ from charsuite.run_records import JobStatus
 FINGERPRINT_KEYS = ("model", "device", "workload")
 # How long and how often a point is sampled changes its interval, not what its median measures.
 NOT_FINGERPRINTED = {("workload", "timeout_s"), ("workload", "budget_s"), ("workload", "phases"),
+                     ("workload", "predict_latency"),
                      ("workload", "max_repeats"), ("workload", "target_rel_ci"), ("workload", "repeat_time_s")}
 
 

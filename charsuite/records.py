@@ -177,6 +177,8 @@ class Point(Measurement):
     impl: dict[str, str] | None = None  # what ran, watched: kernel function -> implementation, attention, SDPA backend
     profiled_phase: str | None = None
     mem_predicted: dict[str, int] | None = None
+    latency_predicted_s: float | None = None      # workload.predict_latency: the latency model's (simulated)
+    latency_predicted_basis: str | None = None    # ... and the peaks it used (calibrated AT | data sheet)
     memory_limit_bytes: int | None = None
     breakdown: dict[str, Any] | None = None
     breakdown_host: dict[str, Any] | None = None

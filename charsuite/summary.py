@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from charsuite import __version__, results
-from charsuite.analysis.crossover import bootstrap_crossings
+from charsuite.analysis.crossover import bootstrap_crossings, crossings, speedup_curve
 from charsuite.analysis.memory_model import predicted_max_for_run, runtime_baseline
 from charsuite.analysis.roofline import point_shares
 from charsuite.analysis.scaling import fit_exponent
@@ -39,7 +39,7 @@ MODEL_COLUMNS = ["model", "size", "family", "device", "max context prefill (how 
                  "prefill TFLOP/s (share of peak: calibrated* or data sheet) at max",
                  "decode GB/s (share of peak) at max", "setup", "weights (MiB)"]
 CROSSOVER_COLUMNS = ["SSM/hybrid", "Transformer", "device", "phase", "crossover (tokens)", "95% bootstrap interval",
-                     "setup"]
+                     "predicted (simulated)", "setup"]
 PATH_COLUMNS = ["model", "size", "device", "phase", "compared", "speedup", "95% bootstrap interval", "contexts"]
 # Which side of a pair is the one tried: compile/cudagraph over eager, chunked over one-shot, kernels over
 # reference, another engine over transformers (and, within llama.cpp, a quantized weight type over f32).
@@ -118,13 +118,25 @@ def crossover_rows(points: pd.DataFrame, include_noisy: bool = False) -> list[li
                 pair = [f"{m1} {s1}", f"{m2} {s2}", d1, phase]
                 how = _setup_text({**setup(g1), "impl": "-"})
                 apart = incomparable(g1, g2)
+                predicted = predicted_crossings(g1[g1["phase"] == phase], g2[g2["phase"] == phase])
                 for res in bootstrap_crossings(a, b, n=500) or [{"estimate": None, "ci95": None}]:
                     est, ci = res["estimate"], res["ci95"]
                     rows.append([*pair, human_tokens(int(round(est))) if est else "no crossover in range",
                                  f"- (not comparable: {apart})" if apart and est else
                                  f"{human_tokens(int(ci[0]))} - {human_tokens(int(ci[1]))}" if ci and est else "-",
-                                 how])
+                                 predicted, how])
     return rows if found else None
+
+
+def predicted_crossings(a: pd.DataFrame, b: pd.DataFrame) -> str:
+    """Where the latency model's predictions of the same two runs cross (workload.predict_latency: each line's
+    latency_predicted_s), for the measured crossing beside it; "-" where either run predicted nothing."""
+    pa, pb = ({int(r["context"]): float(r["latency_predicted_s"]) for _, r in g.iterrows()
+               if pd.notna(r.get("latency_predicted_s"))} if "latency_predicted_s" in g else {} for g in (a, b))
+    if len(set(pa) & set(pb)) < 2:
+        return "-"
+    found = crossings(speedup_curve(pa, pb))
+    return ", ".join(human_tokens(int(round(x))) for x in found) if found else "none in range"
 
 
 def no_crossings(points: pd.DataFrame, include_noisy: bool) -> str:

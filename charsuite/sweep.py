@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import time
-from collections.abc import Callable
 from typing import Any
 
 from charsuite.config import ConfigError, RunConfig
@@ -21,17 +20,18 @@ from charsuite.plan import Boundary, search
 from charsuite.profiling import run_profiles
 from charsuite.recorder import Recorder
 from charsuite.records import Point, Reply, Status
+from charsuite.run_predictions import RunPredictions
 from charsuite.worker_requests import Measure
 
 
 class Sweep:
     def __init__(self, run: RunConfig, driver: WorkerDriver, recorder: Recorder, progress: Any = None,
-                 predict_mem: Callable[[str, int], dict[str, int] | None] | None = None,
-                 predict_boundary: Callable[[int], int | None] | None = None):
+                 predictions: RunPredictions | None = None):
+        """`predictions`: what the run's own models predict beside each point (run_predictions.py); None: nothing
+        (a test's sweep)."""
         self.run, self.driver, self.recorder, self.progress = run, driver, recorder, progress
-        self.predict_boundary = predict_boundary
+        self.predictions = predictions
         self.predicted: int | None = None
-        self.predict_mem = predict_mem or (lambda phase, context: None)
         self.deadline = time.monotonic() + run.workload.budget_s if run.workload.budget_s is not None else None
 
     def measure(self, phase: str, context: int) -> Reply:
@@ -86,7 +86,11 @@ class Sweep:
         point.mode = self.driver.info.mode or point.mode
         point.probe = how
         point.guard_max_abs_dlogit = guard.max_abs_dlogit if phase == "decode" and guard else None
-        point.mem_predicted = self.predict_mem(phase, context)
+        if self.predictions is not None:
+            point.mem_predicted = self.predictions.memory(phase, context)
+            if point.status is Status.ok:
+                point.latency_predicted_s = self.predictions.latency(phase, context)
+                point.latency_predicted_basis = self.predictions.latency_basis if point.latency_predicted_s else None
         self.recorder.record(point)
         self.note(phase, context, point, resumed=False)
         return point.status
@@ -104,8 +108,8 @@ class Sweep:
             self.start_worker()
             if self.run.workload.prefill_chunk:
                 self.driver.check_chunking()
-            if self.run.context.start == "predicted" and self.predict_boundary is not None:
-                self.predicted = self.predict_boundary(int(self.driver.info.resident_bytes or 0))
+            if self.run.context.start == "predicted" and self.predictions is not None:
+                self.predicted = self.predictions.boundary(int(self.driver.info.resident_bytes or 0))
             if self.progress:
                 profiled = ([(f"profile:{p}", n) for n in self.run.profile.contexts for p in phases]
                             if self.run.profile.enabled else [])

@@ -28,11 +28,12 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
               repeats: int = 5, rel_noise: float = 0.0, seed: int = 0, device: str = "cpu",
               memory_limit_bytes: int = 8 * 2**30, profile_shares: dict[str, float] | None = None,
               noisy: dict[tuple[str, int], float] | None = None, setup: dict | None = None,
-              suffix: str = "") -> Path:
+              suffix: str = "", predicted: dict[str, Callable[[int], float]] | None = None) -> Path:
     """One run folder: prefill and decode lines at `lengths` (samples around the law by
     `rel_noise`), an `oom` line at `oom_at`, profile lines, run.json and summary.json.
     `noisy` {(phase, length): factor}: those points off the law by the factor, flagged noisy.
-    `setup`: execution fields every line carries (mode, prefill_chunk, impl); `suffix`: of the folder."""
+    `setup`: execution fields every line carries (mode, prefill_chunk, impl); `suffix`: of the folder;
+    `predicted` {phase: law}: each line's latency_predicted_s (as workload.predict_latency writes it)."""
     rng = random.Random(seed)
     run_dir = root / f"{model}-x-float32_{device}{suffix}"
     run_dir.mkdir(parents=True)
@@ -50,9 +51,12 @@ def write_run(root: Path, model: str, family: str, prefill: Callable[[int], floa
             mem = {"weights": params * 4, "kv_cache": kv, "ssm_state": 10**6 if layout.ssm_layers else 0,
                    "logits": layout.vocab * 4, "activations": 1000 * n, "runtime": 3 * 10**8, "tensor_peak": 1000 * n}
             tokens_per_s = (n if phase == "prefill" else 1) / lat
+            guess = (predicted or {}).get(phase)
             results.append(run_dir, Point(**base, phase=phase, context=n, status=Status.ok, latency_s=lat,
                                           latency_samples_s=samples, tokens_per_s=tokens_per_s,
-                                          peak_mem_bytes=sum(mem.values()), mem=mem, probe="ladder", **flag))
+                                          peak_mem_bytes=sum(mem.values()), mem=mem, probe="ladder", **flag,
+                                          latency_predicted_s=guess(n) if guess else None,
+                                          latency_predicted_basis="data sheet" if guess else None))
         if oom_at:
             results.append(run_dir, Point(**base, phase=phase, context=oom_at, status=Status.oom, probe="ladder",
                                           error="OutOfMemoryError: synthetic"))

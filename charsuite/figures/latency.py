@@ -48,6 +48,7 @@ def latency(data: Data, phase: str) -> go.Figure:
                             "<br>%{customdata[2]}<extra></extra>")
         last_y[f.iloc[0]["run_dir"]] = (float(f["context"].max()), float(y.iloc[-1]))
         all_y.extend(y.tolist())
+        all_y.extend(predicted_line(fig, label, fam, model, f))
 
     def y_of(r):
         v = last_y.get(r["run_dir"])
@@ -61,9 +62,28 @@ def latency(data: Data, phase: str) -> go.Figure:
     setups = "; a colour per model, a dash per setup" if dashes.several else ""
     stopped = ("; triangle: stopped by a timeout, error or crash there"
                if any(getattr(t.marker, "symbol", None) == "triangle-up-open" for t in fig.data) else "")
+    bases = sorted({t.meta for t in fig.data if isinstance(t.meta, str) and t.meta})
+    simulated = (f"; dotted: the latency model's prediction (simulated: the dry-run's ops at the {', '.join(bases)} "
+                 "peaks)" if bases else "")
     caption = (f"Median of the timed repeats, bars: its {interval_level(data, phase)}; "
-               f"x: out of memory{stopped}{hollow_note(data)}{setups}.")
+               f"x: out of memory{stopped}{hollow_note(data)}{setups}{simulated}.")
     return theme.style(fig, title, width=width_for_legend(fig, theme.ONE_COLUMN_PX), caption=caption)
+
+
+def predicted_line(fig: go.Figure, label: str, fam: str, model: str, f: pd.DataFrame) -> list[float]:
+    """The latency model's prediction of the same points (workload.predict_latency), dotted in the measured line's
+    colour; its values in ms (for the axis), none where the run predicted nothing."""
+    if "latency_predicted_s" not in f or not f["latency_predicted_s"].notna().any():
+        return []
+    g = f[f["latency_predicted_s"].notna()]
+    y = (g["latency_predicted_s"] * 1e3).tolist()
+    basis = g["latency_predicted_basis"].dropna().iloc[0] if "latency_predicted_basis" in g and \
+        g["latency_predicted_basis"].notna().any() else "unrecorded"
+    fig.add_trace(go.Scatter(x=g["context"], y=y, mode="lines", name=f"{label}: predicted", legendgroup=fam,
+                             line=dict(color=theme.model_color(fam, model), dash="dot", width=1.5), meta=basis,
+                             hovertemplate=f"{label} predicted (simulated)<br>%{{x}} tokens: %{{y:.3g}} ms"
+                                           "<extra></extra>"))
+    return y
 
 
 FINE_RATIOS = (0.25, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0)

@@ -12,7 +12,7 @@ CPU = torch.device("cpu")
 
 def test_every_rate_is_measured_with_its_repeats_interval_and_noise_verdict():
     r = calibrate(CPU, ["float32"], quick=True)
-    probes = [r["bandwidth"]["copy_gbs"], r["bandwidth"]["triad_gbs"], r["dispatch"],
+    probes = [r["bandwidth"]["copy_gbs"], r["bandwidth"]["triad_gbs"], r["dispatch"], r["module_dispatch"],
               *r["matmul_tflops"]["float32"].values()]
     for p in probes:
         low, high = p["median_ci_s"]
@@ -21,6 +21,8 @@ def test_every_rate_is_measured_with_its_repeats_interval_and_noise_verdict():
     large = r["matmul_tflops"]["float32"]["large"]
     assert large["mnk"] == [256, 256, 256] and large["value"] == 2 * 256**3 / 1e12 / large["seconds"]
     assert r["dispatch"]["us_per_op"] > 0 and "cuda_graph" not in r
+    # a block: rsqrt-norm (pow, mean, add, rsqrt, mul, mul), gated MLP (mm, split, silu, mul, mm), residual add
+    assert r["module_dispatch"]["ops"] >= 4 * 10 and r["module_dispatch"]["us_per_op"] > 0
 
 
 def test_the_command_saves_its_record_and_refuses_what_this_machine_cannot_measure(tmp_path, capsys):

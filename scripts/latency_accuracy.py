@@ -1,0 +1,94 @@
+"""Predicted against measured latency on this machine (issue 30's table): for each model, a real run measures time to
+first token and seconds per decoded token at each length, and charsuite.predict's latency model (the dry-run's
+ops at this machine's calibration) predicts them; one markdown row per (model, length, phase) with the error and
+what the model says bounds the phase, then the median and largest absolute error. Nothing is fitted: the
+prediction never sees the measurement.
+
+    python -m charsuite.calibrate                 # first: this machine's roofline (conf/device/calibrated/cpu.json)
+    python scripts/latency_accuracy.py --out /tmp/acc [--models mamba2:tiny,qwen2_5:130m] [--lengths 512,1024]
+
+Run folders are kept under --out: a second call measures only what is missing (the run's own resume).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+TINY = "mamba:tiny,mamba2:tiny,qwen2_5:tiny,llama3_2:tiny,falcon_h1:tiny,zamba2:tiny"
+
+
+def measured(family: str, size: str, lengths: list[int], folder: Path, extra: list[str]) -> dict:
+    """{(phase, context): median seconds} of a real run (prefill: the whole forward; decode: per token)."""
+    ladder = "[" + ",".join(map(str, lengths)) + "]"
+    cmd = [sys.executable, "-m", "charsuite", f"+model={family}", f"model.size={size}", f"context.ladder={ladder}",
+           f"context.min={min(lengths)}", f"context.max={max(lengths)}", "workload.phases=[prefill,decode]",
+           f"hydra.run.dir={folder}", *extra]
+    r = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    if r.returncode not in (0, 1):
+        raise SystemExit(f"{family} {size}: the run failed: {r.stderr.strip().splitlines()[-1:]}")
+    from charsuite import results
+
+    pts = results.latest(results.read_points(folder / results.RESULTS, quiet=True)).values()
+    return {(p.phase, p.context): (p.latency_s, bool(p.noisy)) for p in pts if p.status.value == "ok"}
+
+
+def predicted(family: str, size: str, lengths: list[int], extra: list[str]) -> tuple[dict, dict]:
+    from charsuite.compose import compose
+    from charsuite.predict import prediction
+
+    ladder = "[" + ",".join(map(str, lengths)) + "]"
+    run = compose([f"+model={family}", f"model.size={size}", f"context.ladder={ladder}",
+                   f"context.min={min(lengths)}", f"context.max={max(lengths)}", "device.memory_gb=null", *extra])
+    out = prediction(run, latency=True)
+    rows = {}
+    for r in out["ladder"]:
+        if "prefill_s" in r:
+            rows[("prefill", r["context"])] = (r["prefill_s"], r["latency_bound"])
+            rows[("decode", r["context"])] = (r["decode_s_per_token"], r["decode_bound"])
+    return rows, out.get("latency", {})
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--models", default=TINY, help="family:size,... (default: every family at tiny size)")
+    ap.add_argument("--lengths", default="512,1024,2048,4096,8192")
+    ap.add_argument("overrides", nargs="*", help="Hydra overrides for both sides (e.g. model.dtype=float32)")
+    args = ap.parse_args()
+    lengths = [int(x) for x in args.lengths.split(",")]
+    rows, errors, peaks = [], [], None
+    for item in args.models.split(","):
+        family, size = item.split(":")
+        t0 = time.perf_counter()
+        got = measured(family, size, lengths, args.out / f"{family}-{size}", args.overrides)
+        pred, lat = predicted(family, size, lengths, args.overrides)
+        peaks = lat.get("peaks") or peaks
+        for key in sorted(pred, key=lambda k: (k[0] != "prefill", k[1])):
+            if key not in got:
+                continue
+            (m, noisy), (p, bound) = got[key], pred[key]
+            err = (p - m) / m
+            errors.append(abs(err))
+            rows.append(f"| {family} | {size} | {key[0]} | {key[1]} | {m * 1e3:.4g} | {p * 1e3:.4g} | {err:+.0%} | "
+                        f"{bound} |{' noisy' if noisy else ''}")
+        print(f"latency_accuracy: {family} {size} done in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    print(f"peaks: {json.dumps(peaks)}\n")
+    print("| model | size | phase | context | measured ms | predicted ms | error | predicted bound | |")
+    print("|---|---|---|---:|---:|---:|---:|---|---|")
+    print("\n".join(rows))
+    if errors:
+        print(f"\n{len(errors)} rows: median |error| {statistics.median(errors):.0%}, largest {max(errors):.0%}, "
+              f"beyond 50%: {sum(e > 0.5 for e in errors)}")
+
+
+if __name__ == "__main__":
+    main()
