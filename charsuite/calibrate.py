@@ -17,6 +17,8 @@ from typing import Any
 
 import torch
 
+from charsuite.calibrate_grids import GRID, QUICK_GRID, attention_grid, gemm_grid
+from charsuite.calibrate_host import first_touch, library_dispatch, module_dispatch
 from charsuite.config import CONF_DIR
 from charsuite.measure import timed
 from charsuite.noise import assess
@@ -73,54 +75,6 @@ def dispatch(device: torch.device, calls: int, repeats: int) -> dict[str, Any]:
     return {**r, "us_per_op": 1e6 / r["value"], "calls": calls}
 
 
-class _DecoderBlock(torch.nn.Module):
-    """A decoder block's op mix (an RMS norm, a gated MLP, the residual) at a width small enough that its time is
-    the host's: what eager module code costs per aten op, Python's module calls and glue included."""
-
-    def __init__(self, width: int):
-        super().__init__()
-        self.scale = torch.nn.Parameter(torch.ones(width))
-        self.up = torch.nn.Linear(width, 2 * width, bias=False)
-        self.down = torch.nn.Linear(width, width, bias=False)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + 1e-6) * self.scale
-        gate, value = self.up(h).chunk(2, dim=-1)
-        return x + self.down(torch.nn.functional.silu(gate) * value)
-
-
-def aten_ops(fn: Callable[[], Any]) -> int:
-    """The aten ops one call of `fn` dispatches (what a dry-run counts per op: OpCostRecorder)."""
-    from torch.utils._python_dispatch import TorchDispatchMode
-
-    class Count(TorchDispatchMode):
-        n = 0
-
-        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-            Count.n += not func._schema.name.startswith("prim::")
-            return func(*args, **(kwargs or {}))
-
-    with Count():
-        fn()
-    return Count.n
-
-
-def module_dispatch(device: torch.device, blocks: int, repeats: int) -> dict[str, Any]:
-    """Microseconds of host time per aten op of eager module code (a stack of tiny decoder blocks, one token, no
-    autograd, as a decode step runs): the tight loop of `dispatch` pays no module call or Python glue, which a
-    model's decode step does for every op."""
-    model = torch.nn.Sequential(*(_DecoderBlock(64) for _ in range(blocks))).to(device).eval()
-    x = torch.randn(1, 1, 64, device=device)
-
-    def step():
-        with torch.inference_mode():
-            model(x)
-
-    ops = aten_ops(step)
-    r = measured(step, device, ops, repeats)
-    return {**r, "us_per_op": 1e6 / r["value"], "ops": ops}
-
-
 def cuda_graph_saving(device: torch.device, calls: int, repeats: int) -> dict[str, Any]:
     """The same tiny ops eagerly and replayed from a captured CUDA graph: launch cost per op and the saving."""
     x = torch.zeros(1, device=device)
@@ -151,8 +105,12 @@ def calibrate(device: torch.device, dtypes: list[str], quick: bool = False) -> d
         "threads": torch.get_num_threads(), "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "bandwidth": bandwidth(device, 4 if quick else big * 4, repeats),
         "matmul_tflops": {d: matmul(device, d, shapes, repeats) for d in dtypes},
+        "gemm_grid_tflops": {d: gemm_grid(device, d, QUICK_GRID if quick else GRID, 3) for d in dtypes},
+        "attention_grid_tflops": {d: attention_grid(device, d, quick) for d in dtypes},
+        "first_touch": first_touch(device, 4 if quick else 16, repeats),
         "dispatch": dispatch(device, 200 if quick else 2000, repeats),
-        "module_dispatch": module_dispatch(device, 4 if quick else 32, repeats)}
+        "module_dispatch": module_dispatch(device, 4 if quick else 32, repeats),
+        "library_dispatch": library_dispatch(device, 3 if quick else 9)}
     if device.type == "cuda":
         out["cuda_graph"] = cuda_graph_saving(device, 200 if quick else 2000, repeats)
     return out
@@ -215,8 +173,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bandwidth: copy {b['copy_gbs']['value']:.1f} GB/s, triad {b['triad_gbs']['value']:.1f} GB/s")
     for d, shapes in record["matmul_tflops"].items():
         print(f"matmul {d}: " + ", ".join(f"{k} {v['value']:.3g} TFLOP/s" for k, v in shapes.items() if "value" in v))
+    lib = record.get("library_dispatch") or {}
     print(f"dispatch: {record['dispatch']['us_per_op']:.2f} us per eager op in a tight loop, "
-          f"{record['module_dispatch']['us_per_op']:.2f} us per aten op of eager module code")
+          f"{record['module_dispatch']['us_per_op']:.2f} us per aten op of eager module code"
+          + (f", {lib['us_per_op']:.2f} us per aten op of transformers' decode step" if lib else ""))
     noisy = [k for k, v in (("copy", b["copy_gbs"]), ("triad", b["triad_gbs"]), ("dispatch", record["dispatch"]))
              if v["noisy"]]
     print(f"saved to {path}" + (f"; noisy: {', '.join(noisy)} (re-run on a quieter machine)" if noisy else ""))

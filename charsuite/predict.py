@@ -79,7 +79,9 @@ def predicted_latency(run, out: dict, recorded: dict | None = None) -> dict:
                 f"device={run.device.name}` on it (the profile has no data-sheet peaks for {run.model.dtype})"}
     for row, lat in zip(out["ladder"], rows):
         row.update({k: v for k, v in lat.items() if k != "context"})
-    return {"simulated": True, "peaks": vars(roof), "gaps": latency.KNOWN_GAPS}
+    peaks = {k: v for k, v in vars(roof).items() if k not in ("grid", "attention")}
+    peaks.update(gemm_shapes=len(roof.grid), attention_shapes=len(roof.attention))
+    return {"simulated": True, "peaks": peaks, "gaps": latency.KNOWN_GAPS}
 
 
 def print_latency(out: dict) -> None:

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 
 from charsuite.engines.kernel_paths import modeling_module
+from charsuite.simulate.op_costs import OpCost, OpCostRecorder, active_recorder
 
 FOLDED = ("mamba", "jamba", "falcon_mamba", "recurrent_gemma")
 
@@ -47,11 +48,35 @@ def folded_selective_scan(hidden_states, dt, A, B, C, D=None, z=None, delta_bias
     del product
     last = torch.matmul(state.to(input_dtype), C[:, -1, :].unsqueeze(-1))
     scan_output = torch.cat([outputs, last], dim=-1)  # the list stays alive until the function returns
+    rec = active_recorder()
+    if rec is not None and seq_len > 1:  # a latency prediction: the steps the fold did not run, each as it would
+        record_scan_steps(rec, batch, d_inner, A.shape[-1], input_dtype, discrete_A.dtype, seq_len - 1)
     if D is not None:
         scan_output = scan_output + hidden_states * D[None, :, None]
     if z is not None:
         scan_output = scan_output * F.silu(z)
     return (scan_output, state) if return_last_state else scan_output
+
+
+def record_scan_steps(rec: OpCostRecorder, batch: int, d_inner: int, d_state: int, dtype: torch.dtype,
+                      state_dtype: torch.dtype, steps: int) -> None:
+    """The loop's ops per step as transformers' mamba_selective_scan runs them (modeling_mamba.py, its recurrent
+    branch), `steps` times: `discrete_A[:, :, i] * state + deltaB_u[:, :, i]` (two selects, a mul, an add on a
+    batch x d_inner x d_state state), `state.to(dtype)` (a view where the dtype is the state's), `C[:, i, :]
+    .unsqueeze(-1)` (a select, an unsqueeze), their matmul, and the select of its output into the list: nine
+    dispatches a step, two elementwise kernels over the state and a (d_state x 1) GEMM per row."""
+    n = batch * d_inner * d_state
+    fs, es = (torch.empty((), dtype=t).element_size() for t in (state_dtype, dtype))
+    same = dtype == state_dtype
+    per_step = [("aten::select", 0.0, 0, True, None), ("aten::select", 0.0, 0, True, None),
+                ("aten::mul", float(n), 3 * n * fs, False, None), ("aten::add", float(n), 3 * n * fs, False, None),
+                ("aten::to", 0.0 if same else float(n), 0 if same else n * (fs + es), same, None),
+                ("aten::select", 0.0, 0, True, None), ("aten::unsqueeze", 0.0, 0, True, None),
+                ("aten::matmul", 2.0 * n, (n + batch * d_state + batch * d_inner) * es, False,
+                 (batch * d_inner, d_state, 1)),
+                ("aten::select", 0.0, 0, True, None)]
+    for op, flops, nbytes, view, mnk in per_step:
+        rec.add(OpCost(op, rec.category_of(op=op), flops, nbytes, view, mnk, count=steps))
 
 
 def folded_rnn_scan(original):

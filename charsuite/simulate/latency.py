@@ -7,14 +7,17 @@ What it does not model yet is KNOWN_GAPS, printed with every prediction."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from charsuite.analysis.roofline import number_at
 from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
 
-KNOWN_GAPS = ("the SSM kernels' arithmetic is not counted, their traffic is (flash attention's FLOPs are); every op is "
-              "taken at the peak rates (no efficiency by shape yet); the host's cost per aten op is calibrate's, on a "
-              "stack of small decoder blocks - a model's own Python glue (cache bookkeeping, masks) may cost more")
+KNOWN_GAPS = ("the SSM kernels' arithmetic is not counted, their traffic is (attention's FLOPs are); a GEMM is "
+              "taken at the calibrated rate of the nearest measured shape, every other op at the triad bandwidth "
+              "(no efficiency by op yet: a cumsum or a strided copy is slower); the host's cost per aten op is "
+              "calibrate's, on a stack of small decoder blocks - a model's own Python glue (cache bookkeeping, "
+              "masks) may cost more")
 
 
 @dataclass(frozen=True)
@@ -23,6 +26,19 @@ class Roof:
     gbs: float
     dispatch_us: float
     basis: str
+    grid: tuple[tuple[tuple[int, int, int], float], ...] = ()       # calibrate's GEMM rates by (m, k, n)
+    attention: tuple[tuple[tuple[int, int, int], float], ...] = ()  # ... causal attention's by (L, D, L)
+    loop_us: float | None = None   # host cost per op dispatched back to back from one frame (a folded loop's steps)
+    first_touch_ns: float = 0.0    # per byte of a fresh large allocation where glibc maps it afresh (a CPU prefill)
+
+    def rate(self, mnk: tuple[int, int, int] | None, attention: bool = False) -> float:
+        """TFLOP/s of a GEMM or of attention: the calibrated rate at the nearest measured shape (in log m, log k,
+        log n), else the peak (calibrate_grids.py: decode's one row to prefill's thousands)."""
+        grid = self.attention if attention else self.grid
+        if mnk is None or not grid:
+            return self.tflops
+        logs = [math.log(max(1, v)) for v in mnk]
+        return min(grid, key=lambda g: sum(abs(a - math.log(b)) for a, b in zip(logs, g[0])))[1]
 
 
 @dataclass(frozen=True)
@@ -43,25 +59,41 @@ def roof_of(calibration: dict | None, device_cfg, dtype: str) -> Roof | None:
     # per aten op of eager module code where calibrate measured it (the dry-run counts aten ops), else the tight loop's
     us = number_at(cal, "module_dispatch", "us_per_op") or number_at(cal, "dispatch", "us_per_op") or 0.0
     if tflops and gbs:
-        return Roof(tflops, gbs, us, f"calibrated {cal.get('measured_at') or ''}".strip())
+        return Roof(tflops, gbs, us, f"calibrated {cal.get('measured_at') or ''}".strip(),
+                    _grid(cal, "gemm_grid_tflops", dtype), _grid(cal, "attention_grid_tflops", dtype),
+                    number_at(cal, "dispatch", "us_per_op"), number_at(cal, "first_touch", "ns_per_byte") or 0.0)
     sheet_tflops = (device_cfg.peak_tflops or {}).get(dtype)
     if sheet_tflops and device_cfg.peak_bandwidth_gbs:
         return Roof(float(sheet_tflops), float(device_cfg.peak_bandwidth_gbs), us, "data sheet")
     return None
 
 
-def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = True) -> PhaseLatency:
+def _grid(cal: dict, key: str, dtype: str) -> tuple[tuple[tuple[int, int, int], float], ...]:
+    rows = (cal.get(key) or {}).get(dtype) if isinstance(cal.get(key), dict) else None
+    return tuple((tuple(int(v) for v in g["mnk"]), float(g["value"])) for g in rows or []
+                 if isinstance(g, dict) and len(g.get("mnk") or []) == 3 and number_at(g, "value"))
+
+
+def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = True,
+                  mapped: bool = False) -> PhaseLatency:
     """`synchronous` (a CPU): each op runs on the thread that dispatched it, so host and device time add up; on
-    a GPU the host queues ahead and the slower of the two bounds the phase."""
-    compute = memory = device = 0.0
+    a GPU the host queues ahead and the slower of the two bounds the phase. On a CPU a GEMM priced at a calibrated
+    shape's rate carries its own dispatch (calibrate timed the whole call), so it adds no host time of its own; a
+    folded loop's steps (count > 1) are dispatched back to back, at the tight loop's cost per op. `mapped`: glibc
+    maps every large block afresh (a CPU worker's prefill, allocator.py): each fresh output pays calibrate's first
+    touch on top of its traffic."""
+    compute = memory = device = host = 0.0
     by_category: dict[str, float] = {}
-    ops = costs.phases.get(phase, [])
-    for o in ops:
-        c, m = o.flops / (roof.tflops * 1e12), o.nbytes / (roof.gbs * 1e9)
+    for o in costs.phases.get(phase, []):
+        attention = "scaled_dot_product" in o.op
+        priced = o.mnk is not None and bool(roof.attention if attention else roof.grid)
+        c = o.count * o.flops / (roof.rate(o.mnk, attention) * 1e12)
+        m = o.count * (o.nbytes / (roof.gbs * 1e9) + (o.new_bytes * roof.first_touch_ns * 1e-9 if mapped else 0.0))
+        per_op = roof.loop_us if o.count > 1 and roof.loop_us else roof.dispatch_us
+        h = 0.0 if priced and synchronous else o.count * per_op * 1e-6
         compute, memory = compute + (c if c >= m else 0.0), memory + (m if m > c else 0.0)
-        device += max(c, m)
-        by_category[o.category] = by_category.get(o.category, 0.0) + max(c, m) + roof.dispatch_us * 1e-6
-    host = len(ops) * roof.dispatch_us * 1e-6
+        device, host = device + max(c, m), host + h
+        by_category[o.category] = by_category.get(o.category, 0.0) + max(c, m) + h
     bound = max((("compute", compute), ("memory", memory), ("host", host)), key=lambda kv: kv[1])[0]
     return PhaseLatency(device + host if synchronous else max(device, host), device, host, bound, by_category)
 
@@ -90,7 +122,9 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
                 rows.append({"context": n, "latency_error": str(exc)})
                 continue
             costs = rec.costs
-        pre, dec = (phase_latency(costs, p, roof, synchronous=sync) for p in ("prefill", "decode"))
+        # a CPU worker's glibc maps large blocks afresh in the prefill, and reuses its heap in decode steps
+        mapped = {"prefill": sync and run.device.malloc == "phase", "decode": False}
+        pre, dec = (phase_latency(costs, p, roof, synchronous=sync, mapped=mapped[p]) for p in ("prefill", "decode"))
         # the names ../shared/CONTRACT.md gives predict's ladder rows (latency_bound and latency_by_category:
         # the prefill's; decode_bound beside them)
         rows.append({"context": n, "prefill_s": pre.seconds, "latency_bound": pre.bound,

@@ -3,13 +3,18 @@ of the path a run would take (reference or kernels, one-shot or chunked) on fake
 FLOPs, the bytes it must move, its taxonomy category and that it costs one dispatch.
 
 FLOPs: torch's own flop counter where it knows the op (torch.utils.flop_counter: mm, addmm, bmm, baddbmm,
-convolutions, SDPA's kernels); one per output element for the rest (elementwise: memory-bound, the count barely
-matters). The dry-run's kernel fakes (simulate/kernels.py) are Python functions that allocate their outputs only,
+convolutions, SDPA's CUDA kernels); attention the counter does not know (SDPA as the CPU runs it) from its algorithm:
+two GEMMs per head, 4 B H Lq Lk D, half where it is causal over a square (ATen's CPU flash kernel stops each query
+block's keys at the diagonal: aten/src/ATen/native/cpu/FlashAttentionKernel.cpp); one per output element for the
+rest (elementwise: memory-bound, the count barely matters). A GEMM also records its (m, k, n), whose measured rate
+the latency model looks up (calibrate's shape grid).
+The dry-run's kernel fakes (simulate/kernels.py) are Python functions that allocate their outputs only,
 so a fused kernel's own arithmetic is not counted here: a known gap, said where predictions are printed. Where
 a kernel library's own wrappers run with shape-only launches (simulate/launches.py: engine=mamba_ssm), each
 launch is one kernel moving its tensor arguments (`launch`).
 Bytes: every tensor an op reads plus what it writes; a view (an output aliasing an input without writing) moves
-nothing and is not a kernel, though it is still one dispatch."""
+nothing and is not a kernel, though it is still one dispatch. A loop the dry-run folds (simulate/folds.py) records
+its per-step ops once, with the count of steps it stands for (`count`)."""
 
 from __future__ import annotations
 
@@ -28,9 +33,12 @@ from kernels_profile.taxonomy import load as load_taxonomy
 class OpCost:
     op: str
     category: str
-    flops: float
-    nbytes: int
+    flops: float                 # of one call
+    nbytes: int                  # of one call
     view: bool
+    mnk: tuple[int, int, int] | None = None   # a GEMM's shape (batched: m counts every row)
+    count: int = 1               # calls it stands for (a folded loop's steps)
+    new_bytes: int = 0           # its fresh outputs in blocks of MAPPED_BLOCK or more (glibc maps each afresh)
 
 
 @dataclass
@@ -41,14 +49,18 @@ class OpCosts:
 
     def totals(self, phase: str) -> dict[str, float]:
         ops = self.phases.get(phase, [])
-        return {"ops": len(ops), "kernels": sum(not o.view for o in ops), "flops": sum(o.flops for o in ops),
-                "bytes": sum(o.nbytes for o in ops)}
+        return {"ops": sum(o.count for o in ops), "kernels": sum(o.count for o in ops if not o.view),
+                "flops": sum(o.flops * o.count for o in ops), "bytes": sum(o.nbytes * o.count for o in ops)}
 
     def by_category(self, phase: str) -> dict[str, Counter]:
         out: dict[str, Counter] = {}
         for o in self.phases.get(phase, []):
-            out.setdefault(o.category, Counter()).update({"ops": 1, "flops": o.flops, "bytes": o.nbytes})
+            out.setdefault(o.category, Counter()).update({"ops": o.count, "flops": o.flops * o.count,
+                                                          "bytes": o.nbytes * o.count})
         return out
+
+
+MAPPED_BLOCK = 128 * 1024  # glibc's mmap threshold in a CPU worker's prefill (allocator.py, mode `mapped`)
 
 
 def _bytes(values) -> int:
@@ -74,22 +86,93 @@ class OpCostRecorder(TorchDispatchMode):
         returns = func._schema.returns
         view = bool(returns) and all(r.alias_info is not None and not r.alias_info.is_write for r in returns)
         packet = func.overloadpacket
-        if packet in flop_registry:
+        mnk = gemm_shape(name, args) if name != "aten::einsum" else einsum_shape(args)
+        if "scaled_dot_product" in name and packet not in flop_registry:
+            flops, mnk = attention_cost(func, args, kwargs)
+        elif packet in flop_registry:
             flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
+        elif mnk is not None:  # a GEMM the counter sees whole (linear, matmul): 2 m k n
+            flops = 2.0 * mnk[0] * mnk[1] * mnk[2]
         else:
             flops = 0.0 if view else float(sum(t.numel() for t in tree_leaves(out) if isinstance(t, torch.Tensor)))
         nbytes = 0 if view else _bytes((args, kwargs)) + _bytes(out)
-        if name not in self._category:
-            self._category[name] = self._taxonomy.classify(op=name)
-        self.costs.phases.setdefault(self.phase, []).append(
-            OpCost(name, self._category[name], flops, nbytes, view))
+        fresh = not view and not any(r.alias_info is not None for r in returns)  # not in place, not out=
+        new = sum(b for b in map(_bytes, tree_leaves(out)) if b >= MAPPED_BLOCK) if fresh else 0
+        self.add(OpCost(name, self.category_of(op=name), flops, nbytes, view, mnk, new_bytes=new))
         return out
+
+    def category_of(self, **what: str) -> str:
+        key = next(iter(what.values()))
+        if key not in self._category:
+            self._category[key] = self._taxonomy.classify(**what)
+        return self._category[key]
+
+    def add(self, cost: OpCost) -> None:
+        self.costs.phases.setdefault(self.phase, []).append(cost)
 
     def launch(self, kernel: str, args: tuple, kwargs: dict, flops: float = 0.0) -> None:
         """A shape-only kernel launch (simulate/launches.py, or a kernel fake that knows its arithmetic): one
         kernel that moves its tensor arguments once - what it reads and what it writes, its own traffic -
         classified by its name; `flops` where the caller derived them (else not counted: KNOWN_GAPS)."""
-        if kernel not in self._category:
-            self._category[kernel] = self._taxonomy.classify(kernel=kernel)
-        self.costs.phases.setdefault(self.phase, []).append(
-            OpCost(kernel, self._category[kernel], float(flops), _bytes((args, kwargs)), False))
+        self.add(OpCost(kernel, self.category_of(kernel=kernel), float(flops), _bytes((args, kwargs)), False))
+
+
+def active_recorder() -> OpCostRecorder | None:
+    """The recorder of the dry-run running now, if it records costs (a folded loop tells it its steps)."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode_stack
+
+    return next((m for m in _get_current_dispatch_mode_stack() if isinstance(m, OpCostRecorder)), None)
+
+
+GEMMS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::matmul", "aten::linear")
+
+
+def gemm_shape(name: str, args) -> tuple[int, int, int] | None:
+    """(m, k, n) of a GEMM: the rows of every batch, the inner dimension, the columns."""
+    if name not in GEMMS:
+        return None
+    tensors = [a for a in args if isinstance(a, torch.Tensor)]
+    if name in ("aten::addmm", "aten::baddbmm"):
+        tensors = tensors[1:]  # the bias first
+    if len(tensors) < 2 or tensors[0].dim() == 0:
+        return None
+    a, b = tensors[0], tensors[1]
+    k = a.shape[-1]
+    n = b.shape[0] if name == "aten::linear" else (b.shape[-1] if b.dim() > 1 else 1)
+    return max(1, a.numel() // max(1, k)), int(k), int(n)
+
+
+def einsum_shape(args) -> tuple[int, int, int] | None:
+    """A two-operand einsum as the GEMM it is (torch.einsum contracts pairwise through bmm): rows = the batch
+    letters (in both operands and the output) times the first operand's own, inner = the contracted letters,
+    columns = the second operand's own; None for any other einsum (taken as elementwise)."""
+    if len(args) < 2 or not isinstance(args[0], str) or len(args[1]) != 2 or "..." in args[0]:
+        return None
+    ins, out = args[0].replace(" ", "").split("->") if "->" in args[0] else (args[0], None)
+    (ea, eb), (a, b) = ins.split(","), args[1]
+    if out is None or len(ea) != a.dim() or len(eb) != b.dim():
+        return None
+    size = {**dict(zip(ea, a.shape)), **dict(zip(eb, b.shape))}
+
+    def prod(letters) -> int:
+        n = 1
+        for c in set(letters):
+            n *= int(size[c])
+        return n
+
+    both = set(ea) & set(eb)
+    return (prod((both & set(out)) | (set(ea) - set(eb))), prod(both - set(out)), prod(set(eb) - set(ea)))
+
+
+def attention_cost(func, args, kwargs) -> tuple[float, tuple[int, int, int] | None]:
+    """FLOPs of attention the flop counter does not know, and its per-head GEMM shape (Lq, D, Lk)."""
+    named = {a.name: v for a, v in zip(func._schema.arguments, args)} | dict(kwargs)
+    q, k = named.get("query"), named.get("key")
+    if not isinstance(q, torch.Tensor) or not isinstance(k, torch.Tensor) or q.dim() < 3:
+        return 0.0, None
+    lq, d, lk = q.shape[-2], q.shape[-1], k.shape[-2]
+    heads = q.numel() // (lq * d)
+    flops = 4.0 * heads * lq * lk * d
+    if named.get("is_causal") and lq == lk:
+        flops /= 2
+    return flops, (int(lq), int(d), int(lk))

@@ -23,6 +23,11 @@ def test_every_rate_is_measured_with_its_repeats_interval_and_noise_verdict():
     assert r["dispatch"]["us_per_op"] > 0 and "cuda_graph" not in r
     # a block: rsqrt-norm (pow, mean, add, rsqrt, mul, mul), gated MLP (mm, split, silu, mul, mm), residual add
     assert r["module_dispatch"]["ops"] >= 4 * 10 and r["module_dispatch"]["us_per_op"] > 0
+    grid = r["gemm_grid_tflops"]["float32"]
+    assert len(grid) == 8 and all(g["value"] > 0 and len(g["mnk"]) == 3 for g in grid)  # the quick grid: 2 x 2 x 2
+    assert [g["mnk"] for g in r["attention_grid_tflops"]["float32"]] == [[64, 16, 64]]
+    touch = r["first_touch"]
+    assert touch is None or (touch["ns_per_byte"] >= 0 and touch["fresh_gbs"] > 0)  # None: not glibc
 
 
 def test_the_command_saves_its_record_and_refuses_what_this_machine_cannot_measure(tmp_path, capsys):

@@ -46,7 +46,7 @@ def test_the_peaks_come_from_the_calibration_else_the_data_sheet_else_nowhere():
 
     cal = {"measured_at": "t", "matmul_tflops": {"float32": {"large": {"value": 0.2}}},
            "bandwidth": {"triad_gbs": {"value": 9.5}}, "dispatch": {"us_per_op": 3.0}}
-    assert roof_of(cal, Dev, "float32") == Roof(0.2, 9.5, 3.0, "calibrated t")
+    assert roof_of(cal, Dev, "float32") == Roof(0.2, 9.5, 3.0, "calibrated t", loop_us=3.0)
     assert roof_of(None, Dev, "float16") == Roof(165.2, 1008.0, 0.0, "data sheet")
     assert roof_of(None, Dev, "float32") is None
 
@@ -72,3 +72,59 @@ def test_predict_prints_latency_beside_memory_labelled_simulated_with_its_peaks(
     assert 0 < short["prefill_s"] < long["prefill_s"] and short["decode_s_per_token"] > 0 and short["prefill_ops"] > 100
     assert short["latency_bound"] in ("compute", "memory", "host") and sum(short["latency_by_category"].values()) > 0
     assert main(["+model=qwen2_5", "model.size=tiny", "latency=maybe"]) == 2
+
+
+@pytest.mark.parametrize("whole", [True, False])
+def test_gemms_einsums_and_attention_count_their_arithmetic_and_shapes(whole):
+    """linear, einsum and SDPA reach the recorder whole under inference mode (a dry-run's), as mm, bmm and the CPU's
+    flash kernel otherwise: 2 m k n either way; causal SDPA on a square half of 4 H L^2 D, as the CPU's flash kernel
+    runs it; each with the (m, k, n) calibrate's grids are looked up by."""
+    with FakeTensorMode():
+        x, w = torch.empty(3, 10, 16), torch.empty(8, 16)
+        a, b = torch.empty(2, 3, 5, 7), torch.empty(2, 3, 11, 7)
+        q = torch.empty(1, 4, 32, 16)
+        with torch.inference_mode() if whole else torch.no_grad(), OpCostRecorder() as rec:
+            torch.nn.functional.linear(x, w)
+            torch.einsum("bhln,bhsn->bhls", a, b)
+            torch.nn.functional.scaled_dot_product_attention(q, q, q, is_causal=True)
+    linear, einsum, sdpa = [(o.mnk, o.flops) for o in rec.costs.phases["prefill"] if o.mnk]
+    assert linear == ((30, 16, 8), 2 * 30 * 16 * 8) and einsum == ((30, 7, 11), 2 * 30 * 7 * 11)
+    assert sdpa == ((32, 16, 32), 4 * 4 * 32 * 32 * 16 / 2)
+
+
+def test_a_fresh_large_output_is_a_new_mapping_and_an_in_place_op_is_none():
+    with FakeTensorMode():
+        big, small = torch.empty(64 * 1024), torch.empty(16)   # 256 KiB and 64 bytes
+        with OpCostRecorder() as rec:
+            torch.exp(big)
+            torch.exp(small)
+            big.add_(1)
+    fresh, tiny, in_place = rec.costs.phases["prefill"]
+    assert (fresh.new_bytes, tiny.new_bytes, in_place.new_bytes) == (4 * 64 * 1024, 0, 0)
+
+
+def test_calibrated_shapes_allocation_and_loops_price_what_the_peaks_cannot():
+    from charsuite.simulate.op_costs import OpCost, OpCosts
+
+    gemm = OpCost("aten::mm", "gemm", 2e9, 0, False, mnk=(1, 4096, 4096))
+    exp = OpCost("aten::exp", "other", 0.0, 10**9, False, new_bytes=5 * 10**8)
+    step = OpCost("aten::mul", "other", 0.0, 0, False, count=1000)
+    costs = OpCosts({"prefill": [gemm, exp, step]})
+    roof = Roof(1.0, 10.0, 5.0, "test", grid=(((1, 4096, 4096), 0.02), ((8192, 2048, 4096), 0.5)), loop_us=2.0,
+                first_touch_ns=0.2)
+    p = phase_latency(costs, "prefill", roof, mapped=True)
+    # the GEMV at its measured 0.02 TFLOP/s (not the 1.0 peak), carrying its own dispatch; the exp's traffic plus
+    # the first touch of its 0.5 GB fresh output; the loop's thousand steps at the tight loop's 2 us, not 5
+    assert p.device_s == pytest.approx(2e9 / 0.02e12 + 0.1 + 5e8 * 0.2e-9)
+    assert p.host_s == pytest.approx(5e-6 + 1000 * 2e-6)
+    assert phase_latency(costs, "prefill", roof).device_s == pytest.approx(2e9 / 0.02e12 + 0.1)  # decode: no maps
+
+
+def test_a_folded_loop_counts_every_step_it_stands_for():
+    from charsuite.simulate.folds import record_scan_steps
+
+    rec = OpCostRecorder()
+    record_scan_steps(rec, 1, 8, 4, torch.float32, torch.float32, steps=99)
+    steps = rec.costs.phases["prefill"]
+    assert len(steps) == 9 and all(o.count == 99 for o in steps)  # transformers' nine dispatches a step
+    assert rec.costs.totals("prefill")["ops"] == 9 * 99 and sum(not o.view for o in steps) == 3
