@@ -38,7 +38,7 @@ def measured(family: str, size: str, lengths: list[int], folder: Path, extra: li
     from charsuite import results
 
     pts = results.latest(results.read_points(folder / results.RESULTS, quiet=True)).values()
-    return {(p.phase, p.context): (p.latency_s, bool(p.noisy)) for p in pts if p.status.value == "ok"}
+    return {(p.phase, p.context): (p.latency_s, bool(p.noisy), p.family) for p in pts if p.status.value == "ok"}
 
 
 def predicted(family: str, size: str, lengths: list[int], extra: list[str]) -> tuple[dict, dict]:
@@ -65,7 +65,7 @@ def main() -> None:
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for both sides (e.g. model.dtype=float32)")
     args = ap.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")]
-    rows, errors, peaks = [], [], None
+    rows, errors, peaks, curves = [], [], None, {}
     for item in args.models.split(","):
         family, size = item.split(":")
         t0 = time.perf_counter()
@@ -75,7 +75,9 @@ def main() -> None:
         for key in sorted(pred, key=lambda k: (k[0] != "prefill", k[1])):
             if key not in got:
                 continue
-            (m, noisy), (p, bound) = got[key], pred[key]
+            (m, noisy, family_kind), (p, bound) = got[key], pred[key]
+            curve = curves.setdefault((f"{family} {size}", family_kind, key[0]), ({}, {}))
+            curve[0][key[1]], curve[1][key[1]] = m, p
             err = (p - m) / m
             errors.append(abs(err))
             rows.append(f"| {family} | {size} | {key[0]} | {key[1]} | {m * 1e3:.4g} | {p * 1e3:.4g} | {err:+.0%} | "
@@ -88,6 +90,23 @@ def main() -> None:
     if errors:
         print(f"\n{len(errors)} rows: median |error| {statistics.median(errors):.0%}, largest {max(errors):.0%}, "
               f"beyond 50%: {sum(e > 0.5 for e in errors)}")
+    print_crossovers(curves)
+
+
+def print_crossovers(curves: dict) -> None:
+    """Where each SSM or hybrid and each Transformer cross, measured and predicted, per phase."""
+    from charsuite.analysis.crossover import crossings, speedup_curve
+
+    print("\n| SSM/hybrid | Transformer | phase | measured crossing | predicted crossing | ratio |")
+    print("|---|---|---|---|---|---|")
+    for (a, kind_a, phase), (ma, pa) in sorted(curves.items()):
+        for (b, kind_b, phase_b), (mb, pb) in sorted(curves.items()):
+            if kind_a not in ("ssm", "hybrid") or kind_b != "transformer" or phase_b != phase:
+                continue
+            m, p = crossings(speedup_curve(ma, mb)), crossings(speedup_curve(pa, pb))
+            ratio = f"{p[0] / m[0]:.2f}" if m and p else "-"
+            print(f"| {a} | {b} | {phase} | {', '.join(f'{x:.0f}' for x in m) or 'none in range'} | "
+                  f"{', '.join(f'{x:.0f}' for x in p) or 'none in range'} | {ratio} |")
 
 
 if __name__ == "__main__":
