@@ -11,7 +11,6 @@ import json
 import socket
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,25 +18,8 @@ import torch
 
 from charsuite.calibrate_grids import GRID, QUICK_GRID, attention_grid, gemm_grid
 from charsuite.calibrate_host import first_touch, library_dispatch, module_dispatch
+from charsuite.calibrate_timing import DTYPES, measured
 from charsuite.config import CONF_DIR
-from charsuite.measure import timed
-from charsuite.noise import assess
-from charsuite.trackers.load import LoadTracker
-
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
-TARGET_REL_CI = 0.05
-
-
-def measured(fn: Callable[[], Any], device: torch.device, work: float, repeats: int) -> dict[str, Any]:
-    """`work` units per second over `repeats` timed calls after one warm-up: the median rate, the interval of
-    the median seconds, and the noise verdict of the calls (load, spread)."""
-    timed(fn, device)
-    with LoadTracker().track() as load:
-        samples = [timed(fn, device)[0] for _ in range(repeats)]
-    noise = assess(samples, load, None, TARGET_REL_CI, torch.get_num_threads() if device.type == "cpu" else 1)
-    median = sorted(samples)[len(samples) // 2]
-    return {"value": work / median, "seconds": median, "median_ci_s": noise.median_ci_s, "repeats": repeats,
-            "noisy": noise.noisy, "noise_reason": noise.noise_reason, "load_avg": noise.load_avg}
 
 
 def bandwidth(device: torch.device, mib: int, repeats: int) -> dict[str, Any]:

@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from charsuite.calibrate_timing import DTYPES, measured
+
 # GEMM shapes (m rows, k inner, n columns) from decode's one row to prefill's thousands, a small head's inner
 # dimension to a wide hidden size: the latency model takes a GEMM at the rate of the nearest.
 GRID = {"m": (1, 64, 1024, 8192), "k": (16, 64, 256, 2048), "n": (1, 64, 512, 4096)}
@@ -20,8 +22,6 @@ HEADS = 4
 
 def gemm_grid(device: torch.device, dtype: str, grid: dict[str, tuple[int, ...]], repeats: int) -> list[dict]:
     """TFLOP/s of (m x k) @ (k x n) at every shape of the grid: [{"mnk": [m, k, n], "value": ...}, ...]."""
-    from charsuite.calibrate import DTYPES, measured
-
     out = []
     for m in grid["m"]:
         for k in grid["k"]:
@@ -39,8 +39,6 @@ def gemm_grid(device: torch.device, dtype: str, grid: dict[str, tuple[int, ...]]
 def attention_grid(device: torch.device, dtype: str, quick: bool = False, repeats: int = 3) -> list[dict[str, Any]]:
     """TFLOP/s of causal SDPA (FLOPs counted as the latency model counts them: 4 H L^2 D, halved for causal),
     keyed like a GEMM by its per-head shape [L, D, L]."""
-    from charsuite.calibrate import DTYPES, measured
-
     shapes = QUICK_ATTENTION if quick else ATTENTION
     out = []
     for n in shapes["length"]:

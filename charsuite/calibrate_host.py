@@ -10,6 +10,8 @@ from typing import Any
 
 import torch
 
+from charsuite.calibrate_timing import measured
+
 
 class _DecoderBlock(torch.nn.Module):
     """A decoder block's op mix (an RMS norm, a gated MLP, the residual) at a width small enough that its time is
@@ -54,8 +56,6 @@ def module_dispatch(device: torch.device, blocks: int, repeats: int) -> dict[str
         with torch.inference_mode():
             model(x)
 
-    from charsuite.calibrate import measured
-
     ops = aten_ops(step)
     r = measured(step, device, ops, repeats)
     return {**r, "us_per_op": 1e6 / r["value"], "ops": ops}
@@ -65,8 +65,6 @@ def library_dispatch(device: torch.device, repeats: int) -> dict[str, Any] | Non
     """Microseconds per aten op of transformers' own cached decode step (GPT-2, 2 layers of width 64: its time is
     the host's) - the module calls, cache bookkeeping and mask building between ops that a model's decode pays and a
     bare module stack does not; None where transformers cannot build it."""
-    from charsuite.calibrate import measured
-
     try:
         from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -109,8 +107,6 @@ def first_touch(device: torch.device, mib: int, repeats: int) -> dict[str, Any] 
 
 def first_touch_here(mib: int, repeats: int) -> dict[str, Any] | None:
     from charsuite import allocator
-    from charsuite.calibrate import measured
-
     if not allocator.set_mode("mapped"):
         return None
     n, cpu = mib * 2**20 // 4, torch.device("cpu")
