@@ -146,6 +146,6 @@ def test_predicted_peak_within_15_percent_across_a_ladder(family):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("family,size,context", [("mamba2", "130m", 1024), ("qwen2_5", "0.5b", 1024),
-                                                 ("mamba", "130m", 512)])
+                                                 ("mamba", "130m", 256)])
 def test_predicted_peak_for_real_sizes(family, size, context):
     assert abs(_transient_ratio(family, size, context) - 1) < 0.15
