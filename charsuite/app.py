@@ -21,7 +21,14 @@ from charsuite.driver import WorkerDriver
 from charsuite.engines import memory_model_applies
 from charsuite.errors import one_line
 from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id, finished_job, plan
-from charsuite.interrupts import Interrupted, RunInterrupted, kept_points, raise_interrupted, time_limit_reached
+from charsuite.interrupts import (
+    Interrupted,
+    RunInterrupted,
+    kept_points,
+    raise_interrupted,
+    time_limit_reached,
+    watch_time_limit,
+)
 from charsuite.phase_summary import PhaseSummary
 from charsuite.preflight import check_machine
 from charsuite.progress import Progress, print_table
@@ -32,6 +39,7 @@ from charsuite.run_folder import discard_unused, move_aside
 from charsuite.run_plan import resolve_plan
 from charsuite.run_predictions import RunPredictions
 from charsuite.run_records import JobStatus, RunRecord
+from charsuite.scheduler import ended_without_result
 from charsuite.sweep import Sweep
 
 
@@ -127,6 +135,8 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     batch = hc.mode == RunMode.MULTIRUN
+    if batch:
+        watch_time_limit()  # in a Slurm job: submitit's verdict counts wherever its signal lands
     overrides = list(hc.overrides.task)
     exit_code = 0
     batch_id = os.environ.get(results.BATCH_ID_ENV) if batch else None  # counted in this batch's report
@@ -155,10 +165,11 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     except RunInterrupted as exc:  # scancel, requeue, preemption: say so, keep the exit code
         if batch:
             run_dir.mkdir(parents=True, exist_ok=True)
-            results.write_json(run_dir / JOB_STATUS, JobStatus(
-                interrupted=True, overrides=overrides, batch_id=batch_id,
-                error=f"interrupted (exit {exc.code}: cancelled, preempted or requeued); {exc.kept} points kept, "
-                      "re-submit the batch to resume").as_dict())
+            why = (f"{ended_without_result('TIMEOUT')} ({exc.kept} points kept)" if time_limit_reached(exc) else
+                   f"interrupted (exit {exc.code}: cancelled, preempted or requeued); {exc.kept} points kept, "
+                   "re-submit the batch to resume")
+            results.write_json(run_dir / JOB_STATUS, JobStatus(interrupted=True, overrides=overrides,
+                                                               batch_id=batch_id, error=why).as_dict())
         raise
     except ConfigError as exc:
         status = JobStatus(error=str(exc), overrides=overrides)
@@ -169,8 +180,6 @@ def main_job(cfg: DictConfig) -> dict[str, Any]:
     except Exception as exc:  # noqa: BLE001 - one line, and the batch report says why
         status = JobStatus(error=one_line(exc)[:300], overrides=overrides)
         if time_limit_reached(exc):
-            from charsuite.scheduler import ended_without_result
-
             status.interrupted = True
             status.error = f"{ended_without_result('TIMEOUT')} ({kept_points(run_dir)} points kept)"
         if not batch:
