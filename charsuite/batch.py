@@ -22,7 +22,7 @@ from omegaconf import OmegaConf
 from charsuite.config import CONF_DIR, ConfigError, choices
 from charsuite.phase_summary import PhaseSummary
 from charsuite.results import BATCH_ID_ENV, JOB_STATUS, SLURM_JOBS  # noqa: F401 - re-exported: callers import them from here
-from charsuite.run_records import JobStatus
+from charsuite.run_records import JobStatus, SlurmJobs
 from charsuite.scheduler import job_line
 
 REPORTED_BY_PARENT = "CHARSUITE_BATCH_REPORTS"  # set for the families charsuite.batch runs
@@ -50,12 +50,12 @@ def never_started(sweep_dir: Path) -> list[JobStatus]:
     """Jobs the scheduler ended before they opened a folder (cancelled while pending), from the
     batch's slurm_jobs.json (charsuite.scheduler)."""
     try:
-        jobs = json.loads((Path(sweep_dir) / SLURM_JOBS).read_text())["jobs"]
-    except (OSError, ValueError, KeyError, TypeError):
+        recorded = SlurmJobs.from_dict(json.loads((Path(sweep_dir) / SLURM_JOBS).read_text()))
+    except (OSError, ValueError):
         return []
-    return [JobStatus(job=" ".join(j.get("overrides") or []), scheduler=j,
-                      error=f"never started (state {j.get('state') or 'unknown'})")
-            for j in jobs if isinstance(j, dict) and not j.get("job_dir")]
+    return [JobStatus(job=" ".join(j.overrides or []), scheduler=j,
+                      error=f"never started (state {j.state or 'unknown'})")
+            for j in (recorded.jobs if recorded else None) or [] if not j.job_dir]
 
 
 def report(sweep_dir: Path, file=sys.stderr, batch_id: str | None = None) -> tuple[int, int]:

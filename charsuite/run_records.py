@@ -4,6 +4,8 @@ WorkerInfo    what a worker built and runs with: its setup reply over the pipe, 
 GuardVerdict  the correctness guard's verdict (cached decode vs a full forward; chunked vs one-shot prefill)
 RunRecord     run.json: the resolved config and plan, the model's facts, the environment, the worker, the guard
 JobStatus     a batch job's outcome, job_status.json
+SlurmJob      Slurm's word on one job (sacct: state, elapsed time, max RSS), in job_status.json and slurm_jobs.json
+SlurmJobs     a batch's slurm_jobs.json: whether accounting answered, and every job it submitted
 
 Each is written from its record (`as_dict`) and read back through `from_dict`, which keeps the fields it knows and
 drops a field whose JSON does not fit its type (an older, hand-edited or torn file reads as far as it is whole;
@@ -35,7 +37,10 @@ class JsonRecord:
         kept = {}
         for f in fields(cls):
             v = data.get(f.name)
-            if f.name in cls.NESTED:
+            if f.name in cls.NESTED and str(f.type).startswith("list["):  # a list of records: its items that are
+                kept[f.name] = [r for r in map(cls.NESTED[f.name].from_dict, v) if r is not None] \
+                    if isinstance(v, list) else None
+            elif f.name in cls.NESTED:
                 kept[f.name] = cls.NESTED[f.name].from_dict(v)
             elif f.name in data and (fits(v, str(f.type)) or (isinstance(v, float) and not math.isfinite(v)
                                                               and "float" in str(f.type))):
@@ -116,7 +121,28 @@ class RunRecord(JsonRecord):
 
 
 @dataclass
+class SlurmJob(JsonRecord):
+    job_id: str | None = None                     # `6_0` (array task) or `7`
+    state: str | None = None                      # COMPLETED, CANCELLED, TIMEOUT, ... (None: not known yet)
+    elapsed_s: int | None = None
+    max_rss_bytes: int | None = None              # the largest over the job's steps
+    exit_code: str | None = None
+    overrides: list[str] | None = None            # the job's Hydra overrides (slurm_jobs.json)
+    job_dir: str | None = None                    # its run folder, None where it never opened one
+
+
+@dataclass
+class SlurmJobs(JsonRecord):
+    NESTED: ClassVar[dict[str, type]] = {"jobs": SlurmJob}
+
+    accounting: bool = False                      # sacct answered
+    jobs: list[SlurmJob] | None = None
+
+
+@dataclass
 class JobStatus(JsonRecord):
+    NESTED: ClassVar[dict[str, type]] = {"scheduler": SlurmJob}
+
     status: str = "failed"                        # ok | failed
     error: str | None = None
     overrides: list[str] | None = None
@@ -125,5 +151,5 @@ class JobStatus(JsonRecord):
     measured_on: str | None = None
     interrupted: bool | None = None
     batch_id: str | None = None
-    scheduler: dict[str, Any] | None = None       # Slurm's word on the job (scheduler.py)
+    scheduler: SlurmJob | None = None             # Slurm's word on the job (scheduler.py)
     job: str | None = None                        # the batch report's name for it: its folder under the batch's

@@ -14,6 +14,7 @@ outside this project's layout; the jobs themselves unpickle the plugin's class u
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -27,7 +28,7 @@ from typing import Any
 from charsuite import results
 from charsuite.job_watch import JobWatch
 from charsuite.results import JOB_STATUS, SLURM_JOBS
-from charsuite.run_records import JobStatus
+from charsuite.run_records import JobStatus, SlurmJob, SlurmJobs
 
 # Job states after which a job does no more work (sacct's words, first word only: "CANCELLED by 0").
 ENDED = {"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "OUT_OF_MEMORY", "NODE_FAIL", "PREEMPTED", "BOOT_FAIL",
@@ -51,27 +52,26 @@ def mem_bytes(text: str) -> int | None:
     return int(float(m.group(1)) * _MEM_UNITS[m.group(2)]) if m else None
 
 
-def parse_sacct(text: str) -> dict[str, dict[str, Any]]:
+def parse_sacct(text: str) -> dict[str, SlurmJob]:
     """`sacct -n -P -o JobID,State,Elapsed,MaxRSS,ExitCode` -> per job (`6_0`, `7`): its state,
     elapsed seconds and exit code from the job's own row, its max RSS over its steps."""
-    jobs: dict[str, dict[str, Any]] = {}
+    jobs: dict[str, SlurmJob] = {}
     for line in text.splitlines():
         cols = line.split("|")
         if len(cols) < len(SACCT_FIELDS):
             continue
         job_id, state, elapsed, rss, exit_code = cols[:len(SACCT_FIELDS)]
         base, _, step = job_id.partition(".")
-        job = jobs.setdefault(base, {"job_id": base, "state": None, "elapsed_s": None, "max_rss_bytes": None,
-                                     "exit_code": None})
+        job = jobs.setdefault(base, SlurmJob(job_id=base))
         if not step:
-            job.update(state=state.split()[0] if state else None, elapsed_s=elapsed_s(elapsed), exit_code=exit_code)
+            job.state, job.elapsed_s, job.exit_code = state.split()[0] if state else None, elapsed_s(elapsed), exit_code
         rss_b = mem_bytes(rss) if rss else None
-        if rss_b is not None and rss_b > (job["max_rss_bytes"] or 0):
-            job["max_rss_bytes"] = rss_b
+        if rss_b is not None and rss_b > (job.max_rss_bytes or 0):
+            job.max_rss_bytes = rss_b
     return jobs
 
 
-def sacct(job_ids: Iterable[str], run: Callable[..., Any] = subprocess.run) -> dict[str, dict[str, Any]] | None:
+def sacct(job_ids: Iterable[str], run: Callable[..., Any] = subprocess.run) -> dict[str, SlurmJob] | None:
     """Slurm's accounting for these jobs, or None where accounting is off or sacct is missing."""
     ids = list(job_ids)
     try:
@@ -86,7 +86,7 @@ def sacct(job_ids: Iterable[str], run: Callable[..., Any] = subprocess.run) -> d
 
 def settled_accounting(job_ids: list[str], wait_s: float = 60, run: Callable[..., Any] = subprocess.run,
                        clock: Callable[[], float] = time.monotonic, pause: Callable[[float], None] = time.sleep
-                       ) -> dict[str, dict[str, Any]] | None:
+                       ) -> dict[str, SlurmJob] | None:
     """sacct, asked again until every job has ended (a job writes its result before its process
     exits, so it may still read RUNNING or COMPLETING) or `wait_s` has passed."""
     deadline = clock() + wait_s
@@ -94,18 +94,18 @@ def settled_accounting(job_ids: list[str], wait_s: float = 60, run: Callable[...
         acct = sacct(job_ids, run)
         if acct is None:
             return None
-        if all((acct.get(j) or {}).get("state") in ENDED for j in job_ids) or clock() >= deadline:
+        if all((acct.get(j) or SlurmJob()).state in ENDED for j in job_ids) or clock() >= deadline:
             return acct
         pause(1.0)
 
 
-def job_line(acct: dict[str, Any]) -> str:
+def job_line(acct: SlurmJob) -> str:
     """`slurm 6_0 COMPLETED 34 s max RSS 787 MiB`, for the batch report."""
-    parts = [f"slurm {acct.get('job_id')}", str(acct.get("state") or "state unknown")]
-    if acct.get("elapsed_s") is not None:
-        parts.append(f"{acct['elapsed_s']} s")
-    if acct.get("max_rss_bytes"):
-        parts.append(f"max RSS {acct['max_rss_bytes'] / 2**20:.0f} MiB")
+    parts = [f"slurm {acct.job_id}", str(acct.state or "state unknown")]
+    if acct.elapsed_s is not None:
+        parts.append(f"{acct.elapsed_s} s")
+    if acct.max_rss_bytes:
+        parts.append(f"max RSS {acct.max_rss_bytes / 2**20:.0f} MiB")
     return " ".join(parts)
 
 
@@ -131,25 +131,25 @@ def job_folders(sweep_dir: Path) -> dict[tuple[str, ...], Path]:
     return out
 
 
-def record(sweep_dir: Path, jobs: list[tuple[str, list[str]]], acct: dict[str, dict[str, Any]] | None) -> None:
+def record(sweep_dir: Path, jobs: list[tuple[str, list[str]]], acct: dict[str, SlurmJob] | None) -> None:
     """Slurm's word on each (job id, overrides) into its job_status.json (written here for a job
     killed before it wrote one) and the batch's slurm_jobs.json."""
     folders = job_folders(sweep_dir)
     entries = []
     for job_id, overrides in jobs:
-        a = (acct or {}).get(job_id) or {"job_id": job_id, "state": None}
         folder = folders.get(tuple(overrides))
-        entries.append({**a, "overrides": overrides, "job_dir": str(folder) if folder else None})
+        a = dataclasses.replace((acct or {}).get(job_id) or SlurmJob(job_id=job_id), overrides=overrides,
+                                job_dir=str(folder) if folder else None)
+        entries.append(a)
         if folder is None or acct is None:
             continue
         status = JobStatus.from_dict(results.read_json(folder / JOB_STATUS)) or JobStatus(
-            error=ended_without_result(a.get("state")), overrides=overrides,
-            batch_id=os.environ.get(results.BATCH_ID_ENV))
-        if status.status == "ok" and a.get("state") not in (None, "COMPLETED"):
-            status.status, status.error = "failed", ended_without_result(a.get("state"))
+            error=ended_without_result(a.state), overrides=overrides, batch_id=os.environ.get(results.BATCH_ID_ENV))
+        if status.status == "ok" and a.state not in (None, "COMPLETED"):
+            status.status, status.error = "failed", ended_without_result(a.state)
         status.scheduler = a
         results.write_json(folder / JOB_STATUS, status.as_dict())
-    results.write_json(Path(sweep_dir) / SLURM_JOBS, {"accounting": acct is not None, "jobs": entries})
+    results.write_json(Path(sweep_dir) / SLURM_JOBS, SlurmJobs(accounting=acct is not None, jobs=entries).as_dict())
     if acct is None:
         print("charsuite: Slurm accounting is not available here (sacct answered nothing), so the report has no "
               "state, elapsed time or max RSS per job", file=sys.stderr)

@@ -100,7 +100,7 @@ def test_a_12_job_array_reads_back_as_one_table(cluster, tmp_path):
         assert j["state"] == "COMPLETED" and j["elapsed_s"] > 0, j
         assert j["max_rss_bytes"] > 100 * 2**20, j  # a Python process with torch, measured by Slurm
     statuses = job_statuses(sweep)
-    assert len(statuses) == 12 and all(s.scheduler["state"] == "COMPLETED" for s in statuses)
+    assert len(statuses) == 12 and all(s.scheduler.state == "COMPLETED" for s in statuses)
     assert "[slurm " in err and "COMPLETED" in err and "max RSS" in err
     table = results.load_table([sweep])
     assert len(table) == 12 and table["run_dir"].nunique() == 12

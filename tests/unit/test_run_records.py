@@ -7,7 +7,7 @@ import json
 import math
 
 from charsuite.records import Reply
-from charsuite.run_records import ChunkVerdict, GuardVerdict, JobStatus, RunRecord, WorkerInfo
+from charsuite.run_records import ChunkVerdict, GuardVerdict, JobStatus, RunRecord, SlurmJob, SlurmJobs, WorkerInfo
 
 
 def test_a_run_record_reads_back_as_written_through_json():
@@ -48,6 +48,10 @@ def test_an_engine_s_own_facts_go_to_details_and_the_common_ones_to_fields():
 
 def test_a_job_status_round_trips_and_an_unreadable_one_is_a_failure():
     status = JobStatus(status="ok", overrides=["+model=mamba2"], summary=[{"model": "mamba2", "phase": "prefill"}],
-                       plan={"fingerprint_id": "x"}, batch_id="b1")
+                       plan={"fingerprint_id": "x"}, batch_id="b1",
+                       scheduler=SlurmJob(job_id="6_0", state="COMPLETED", elapsed_s=34, max_rss_bytes=2**30))
     assert JobStatus.from_dict(json.loads(json.dumps(status.as_dict()))) == status
     assert JobStatus.from_dict({}).status == "failed"  # a status without a verdict is no success
+    batch = SlurmJobs(accounting=True, jobs=[SlurmJob(job_id="7", state="TIMEOUT", overrides=["a=1"])])
+    assert SlurmJobs.from_dict(json.loads(json.dumps(batch.as_dict()))) == batch
+    assert SlurmJobs.from_dict({"accounting": True, "jobs": [{"job_id": "7"}, "junk", 3]}).jobs == [SlurmJob("7")]

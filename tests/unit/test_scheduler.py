@@ -9,6 +9,7 @@ import subprocess
 
 from charsuite import results, scheduler
 from charsuite.batch import JOB_STATUS, SLURM_JOBS, report
+from charsuite.run_records import SlurmJob
 
 SACCT = """6_0|COMPLETED|00:00:34||0:0
 6_0.batch|COMPLETED|00:00:34|219836K|0:0
@@ -23,12 +24,12 @@ SACCT = """6_0|COMPLETED|00:00:34||0:0
 def test_sacct_parsed_per_job():
     jobs = scheduler.parse_sacct(SACCT)
     assert set(jobs) == {"6_0", "6_1", "6_2", "7"}
-    assert jobs["6_0"] == {"job_id": "6_0", "state": "COMPLETED", "elapsed_s": 34, "max_rss_bytes": 805306 * 1024,
-                           "exit_code": "0:0"}
-    assert jobs["6_1"]["state"] == "CANCELLED" and jobs["6_1"]["elapsed_s"] == 86400 + 62
-    assert jobs["6_1"]["max_rss_bytes"] == int(1.5 * 2**30)
-    assert jobs["6_2"]["max_rss_bytes"] is None
-    assert jobs["7"]["elapsed_s"] == 62 and jobs["7"]["state"] == "TIMEOUT"
+    assert jobs["6_0"] == SlurmJob(job_id="6_0", state="COMPLETED", elapsed_s=34, max_rss_bytes=805306 * 1024,
+                                   exit_code="0:0")
+    assert jobs["6_1"].state == "CANCELLED" and jobs["6_1"].elapsed_s == 86400 + 62
+    assert jobs["6_1"].max_rss_bytes == int(1.5 * 2**30)
+    assert jobs["6_2"].max_rss_bytes is None
+    assert jobs["7"].elapsed_s == 62 and jobs["7"].state == "TIMEOUT"
 
 
 def test_units():
@@ -56,11 +57,11 @@ def test_accounting_is_asked_again_until_every_job_has_ended():
     t = [0.0]
     acct = scheduler.settled_accounting(["6_0"], wait_s=60, run=run, clock=lambda: t[0],
                                         pause=lambda s: t.__setitem__(0, t[0] + s))
-    assert acct["6_0"]["state"] == "COMPLETED" and len(calls) == 3
+    assert acct["6_0"].state == "COMPLETED" and len(calls) == 3
     run, calls = _fake_sacct([running])
     acct = scheduler.settled_accounting(["6_0"], wait_s=5, run=run, clock=lambda: t[0],
                                         pause=lambda s: t.__setitem__(0, t[0] + s))
-    assert acct["6_0"]["state"] == "COMPLETING" and len(calls) == 6  # gave up after wait_s, said what it saw
+    assert acct["6_0"].state == "COMPLETING" and len(calls) == 6  # gave up after wait_s, said what it saw
 
 
 def _job_folder(sweep, name, overrides, status=None):
