@@ -98,3 +98,40 @@ def test_driver_killed_mid_sweep_resumes_without_loss_or_duplicates(tmp_path):
     keys = Counter(tuple(p[k] for k in Point.KEY) for p in points(resumed))
     assert all(c == 1 for c in keys.values()), keys
     assert set(keys) == {tuple(p[k] for k in Point.KEY) for p in points(clean)}
+
+
+def test_a_refused_fork_is_tried_again_before_it_counts(monkeypatch):
+    # issue 32: a failed fork once ended a phase as an error, and every length above it was skipped
+    import dataclasses
+    import errno
+    import subprocess
+
+    from charsuite import isolation
+    from charsuite.run_plan import resolve_plan
+    from helpers import compose
+
+    real, calls, naps = subprocess.Popen, [], []
+
+    def refuse_once(*a, **k):
+        calls.append(1)
+        if len(calls) == 1:
+            raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+        return real(*a, **k)
+
+    monkeypatch.setattr(isolation.subprocess, "Popen", refuse_once)
+    run = compose("+model=qwen2_5", "model.size=tiny", "device.memory_enforcement=rlimit")
+    plan = dataclasses.replace(resolve_plan(run), threads=1, enforcement="rlimit")  # (its thread count samples load)
+    monkeypatch.setattr(isolation.time, "sleep", naps.append)
+    worker = isolation.Worker(run, plan, setup_timeout_s=600)
+    try:
+        reply = worker.start()
+        assert reply.ok and len(calls) == 2 and len(naps) == 1, reply.error
+    finally:
+        worker.close()
+
+    def refuse(*a, **k):
+        raise BlockingIOError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(isolation.subprocess, "Popen", refuse)
+    reply = isolation.Worker(run, plan, setup_timeout_s=600).start()
+    assert reply.status.value == "error" and f"tried {isolation.START_TRIES} times" in reply.error

@@ -4,6 +4,10 @@ one-line refusals) and doctor."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+
+from helpers import REPO
 
 
 def test_predict_prints_its_assumptions_and_both_methods_agree_in_kind(cli):
@@ -48,3 +52,11 @@ def test_doctor_reports_every_check(cli):
     assert rows["C++ compiler"]["ok"] == bool(shutil.which("g++") or shutil.which("c++"))
     assert rows["Slurm"]["ok"] <= bool(shutil.which("sbatch")) and rows["Slurm"]["detail"]
     assert cli("--bogus", module="charsuite.doctor").returncode == 2
+
+
+def test_predict_into_a_closed_pipe_is_quiet():
+    p = subprocess.Popen(f"{sys.executable} -m charsuite.predict +model=qwen2_5 model.size=tiny "
+                         "context.min=1 context.max=64K | head -1", shell=True, cwd=REPO, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    out, err = p.communicate(timeout=120)
+    assert out.startswith("qwen2_5 tiny") and "Traceback" not in err and "BrokenPipe" not in err, err
