@@ -31,11 +31,13 @@ class EngineSpec:
     own_kernels: bool = False    # runs its own kernels whatever model.impl says (the SSM path is "kernels")
     mixer_paths: bool = False    # model.impl chooses its SSM mixers' path (reference | kernels: kernel_paths.py)
     dry_run: str | None = None   # "module:function" building it on fake tensors (simulate/dryrun.py), if it can be
+    library_forward: bool = False  # each forward pays the library's own Python beyond its ops (simulate/latency.py)
 
 
 BUILT_IN = {
     "transformers": EngineSpec("charsuite.engines.transformers", "TransformersEngine", memory_model=True,
-                               mixer_paths=True, dry_run="charsuite.simulate.dryrun:transformers_on_fakes"),
+                               mixer_paths=True, dry_run="charsuite.simulate.dryrun:transformers_on_fakes",
+                               library_forward=True),
     "llamacpp": EngineSpec("charsuite.engines.llamacpp", "LlamaCppEngine", weight_types=True,
                            settings=("n_batch", "n_ubatch", "n_gpu_layers", "kv_type", "repack"),
                            baseline_quant="f32"),

@@ -11,13 +11,15 @@ import math
 from dataclasses import dataclass
 
 from charsuite.analysis.roofline import number_at
+from charsuite.engines import spec as engine_spec
 from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
 
 KNOWN_GAPS = ("the SSM kernels' arithmetic is not counted, their traffic is (attention's FLOPs are); a GEMM is "
               "taken at the calibrated rate of the nearest measured shape, every other op at the triad bandwidth "
               "(no efficiency by op yet: a cumsum or a strided copy is slower); the host's cost per aten op is "
-              "calibrate's, on a stack of small decoder blocks - a model's own Python glue (cache bookkeeping, "
-              "masks) may cost more")
+              "calibrate's, on a stack of small decoder blocks, and each transformers forward adds what GPT-2's "
+              "cached step costs beyond its ops (calibrate) - each model's own glue (masks, cache bookkeeping) "
+              "differs from GPT-2's")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,7 @@ class Roof:
     attention: tuple[tuple[tuple[int, int, int], float], ...] = ()  # ... causal attention's by (L, D, L)
     loop_us: float | None = None   # host cost per op dispatched back to back from one frame (a folded loop's steps)
     first_touch_ns: float = 0.0    # per byte of a fresh large allocation where glibc maps it afresh (a CPU prefill)
+    forward_us: float = 0.0        # a transformers forward beyond its ops (calibrate's GPT-2 step; library_forward)
 
     def rate(self, mnk: tuple[int, int, int] | None, attention: bool = False) -> float:
         """TFLOP/s of a GEMM or of attention: the calibrated rate at the nearest measured shape (in log m, log k,
@@ -61,11 +64,22 @@ def roof_of(calibration: dict | None, device_cfg, dtype: str) -> Roof | None:
     if tflops and gbs:
         return Roof(tflops, gbs, us, f"calibrated {cal.get('measured_at') or ''}".strip(),
                     _grid(cal, "gemm_grid_tflops", dtype), _grid(cal, "attention_grid_tflops", dtype),
-                    number_at(cal, "dispatch", "us_per_op"), number_at(cal, "first_touch", "ns_per_byte") or 0.0)
+                    number_at(cal, "dispatch", "us_per_op"), number_at(cal, "first_touch", "ns_per_byte") or 0.0,
+                    forward_us(cal, us))
     sheet_tflops = (device_cfg.peak_tflops or {}).get(dtype)
     if sheet_tflops and device_cfg.peak_bandwidth_gbs:
         return Roof(float(sheet_tflops), float(device_cfg.peak_bandwidth_gbs), us, "data sheet")
     return None
+
+
+def forward_us(cal: dict, us_per_op: float) -> float:
+    """What one transformers forward costs the host beyond its ops: calibrate's cached GPT-2 decode step (mask
+    building, cache bookkeeping, output records) less its aten ops at the module stack's cost per op; 0 where
+    calibrate did not measure it. GPT-2's glue stands for every model's (a known gap: each model's differs)."""
+    step_s, ops = number_at(cal, "library_dispatch", "seconds"), number_at(cal, "library_dispatch", "ops")
+    if not step_s or not ops or not us_per_op:
+        return 0.0
+    return max(0.0, step_s * 1e6 - ops * us_per_op)
 
 
 def _grid(cal: dict, key: str, dtype: str) -> tuple[tuple[tuple[int, int, int], float], ...]:
@@ -75,13 +89,14 @@ def _grid(cal: dict, key: str, dtype: str) -> tuple[tuple[tuple[int, int, int], 
 
 
 def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = True,
-                  mapped: bool = False) -> PhaseLatency:
+                  mapped: bool = False, forwards: int = 0) -> PhaseLatency:
     """`synchronous` (a CPU): each op runs on the thread that dispatched it, so host and device time add up; on
     a GPU the host queues ahead and the slower of the two bounds the phase. On a CPU a GEMM priced at a calibrated
     shape's rate carries its own dispatch (calibrate timed the whole call), so it adds no host time of its own; a
     folded loop's steps (count > 1) are dispatched back to back, at the tight loop's cost per op. `mapped`: glibc
     maps every large block afresh (a CPU worker's prefill, allocator.py): each fresh output pays calibrate's first
-    touch on top of its traffic."""
+    touch on top of its traffic. `forwards`: the library forwards the phase calls (a chunked prefill's chunks; a
+    decode step's one), each at the roof's `forward_us` of host time beyond its ops ("other" in the split)."""
     compute = memory = device = host = 0.0
     by_category: dict[str, float] = {}
     for o in costs.phases.get(phase, []):
@@ -94,6 +109,10 @@ def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = Tr
         compute, memory = compute + (c if c >= m else 0.0), memory + (m if m > c else 0.0)
         device, host = device + max(c, m), host + h
         by_category[o.category] = by_category.get(o.category, 0.0) + max(c, m) + h
+    if forwards and roof.forward_us:
+        glue = forwards * roof.forward_us * 1e-6
+        host += glue
+        by_category["other"] = by_category.get("other", 0.0) + glue
     bound = max((("compute", compute), ("memory", memory), ("host", host)), key=lambda kv: kv[1])[0]
     return PhaseLatency(device + host if synchronous else max(device, host), device, host, bound, by_category)
 
@@ -112,6 +131,7 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
         return [], None
     rows = []
     sync = run.device.kind != "cuda"
+    library = engine_spec(run.engine.name).library_forward
     for n in lengths:
         costs = (recorded or {}).get(n)
         if costs is None:
@@ -124,7 +144,10 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
             costs = rec.costs
         # a CPU worker's glibc maps large blocks afresh in the prefill, and reuses its heap in decode steps
         mapped = {"prefill": sync and run.device.malloc == "phase", "decode": False}
-        pre, dec = (phase_latency(costs, p, roof, synchronous=sync, mapped=mapped[p]) for p in ("prefill", "decode"))
+        chunk = run.workload.prefill_chunk
+        forwards = {"prefill": -(-n // chunk) if chunk else 1, "decode": 1} if library else {}
+        pre, dec = (phase_latency(costs, p, roof, synchronous=sync, mapped=mapped[p], forwards=forwards.get(p, 0))
+                    for p in ("prefill", "decode"))
         # the names ../shared/CONTRACT.md gives predict's ladder rows (latency_bound and latency_by_category:
         # the prefill's; decode_bound beside them)
         rows.append({"context": n, "prefill_s": pre.seconds, "latency_bound": pre.bound,

@@ -49,6 +49,24 @@ def test_the_peaks_come_from_the_calibration_else_the_data_sheet_else_nowhere():
     assert roof_of(cal, Dev, "float32") == Roof(0.2, 9.5, 3.0, "calibrated t", loop_us=3.0)
     assert roof_of(None, Dev, "float16") == Roof(165.2, 1008.0, 0.0, "data sheet")
     assert roof_of(None, Dev, "float32") is None
+    # a library forward: GPT-2's cached step (1 ms, 100 ops) less its ops at the module stack's 3 us each
+    cal["library_dispatch"] = {"seconds": 1e-3, "ops": 100}
+    assert roof_of(cal, Dev, "float32").forward_us == pytest.approx(700.0)
+    cal["library_dispatch"] = {"seconds": 1e-4, "ops": 100}  # cheaper than its ops: nothing beyond them
+    assert roof_of(cal, Dev, "float32").forward_us == 0.0
+
+
+def test_each_library_forward_adds_its_glue_to_the_host_and_to_other():
+    with FakeTensorMode():
+        a = torch.empty(64, 128)
+        with OpCostRecorder() as rec:
+            torch.nn.functional.silu(a)
+    roof = Roof(tflops=1e-3, gbs=1.0, dispatch_us=10.0, basis="test", forward_us=500.0)
+    bare = phase_latency(rec.costs, "prefill", roof)
+    chunked = phase_latency(rec.costs, "prefill", roof, forwards=4)  # a prefill in four chunks
+    assert chunked.host_s == pytest.approx(bare.host_s + 4 * 500e-6)
+    assert chunked.by_category["other"] == pytest.approx(2e-3) and "other" not in bare.by_category
+    assert chunked.bound == "host" and bare.bound == "memory"
 
 
 def test_predict_prints_latency_beside_memory_labelled_simulated_with_its_peaks(tmp_path, monkeypatch, capsys):
