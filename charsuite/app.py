@@ -13,12 +13,10 @@ from omegaconf import DictConfig
 from charsuite import environment, results
 from charsuite.analysis.architectures import mixers
 from charsuite.analysis.facts import model_facts
-from charsuite.analysis.memory_model import max_context
 from charsuite.calibrate import read_calibration
 from charsuite.compose import to_run_config
 from charsuite.config import ConfigError, RunConfig
 from charsuite.driver import WorkerDriver
-from charsuite.engines import memory_model_applies
 from charsuite.errors import one_line
 from charsuite.fingerprint import check_resumable, fingerprint, fingerprint_id, finished_job, plan
 from charsuite.interrupts import (
@@ -89,17 +87,15 @@ def _execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
         results.check_writable(run_dir / "profiles")
     facts = model_facts(run.model)
     fp = fingerprint(run)
-    w = run.workload
     plan = resolve_plan(run)  # every "auto" setting, once: written below, handed down
     limit = plan.memory_limit_bytes
 
-    modelled = memory_model_applies(run.engine.name, w.prefill_chunk)
+    predictions = RunPredictions(run, plan, facts)
     record = RunRecord(
         config=run.raw, fingerprint=fp, fingerprint_id=fingerprint_id(fp), params=facts.params,
         mixers=mixers(facts.layout), memory_limit_bytes=limit, plan=plan.as_dict(),
         model_facts=facts.to_dict(),  # what the read side (summary, figures) needs, so it never imports torch
-        predicted_max_context=(max_context(facts, limit, w.batch, w.logits)
-                               if limit and not w.prefill_chunk and modelled else None),
+        predicted_max_context=predictions.max_context(),
         environment=environment.describe({**run.device.allocator_env}),
         # the machine's measured roofline (charsuite.calibrate), where one was saved for this profile
         calibration=read_calibration(run.device.name))
@@ -113,7 +109,7 @@ def _execute(run: RunConfig, run_dir: Path) -> list[PhaseSummary]:
                f"device={run.device.name} context.max={run.context.max}")
     progress = Progress(f"charsuite: {run.model.name} {run.model.size} ({run.model.dtype}) on {run.device.name} "
                         f"-> {run_dir}", quicker=quicker)
-    sweep = Sweep(run, driver, recorder, progress, RunPredictions(run, plan, facts))
+    sweep = Sweep(run, driver, recorder, progress, predictions)
     try:
         summary = sweep.execute()
     finally:

@@ -26,6 +26,16 @@ class RunPredictions:
         self._latency: dict[int, dict[str, float] | None] = {}
         self.latency_basis: str | None = None  # the peaks the latency model used (calibrated ... | data sheet)
 
+    def max_context(self) -> int | None:
+        """The closed form's largest context under the cap (run.json): for a one-shot prefill of the engine it
+        was derived from, where a cap is set."""
+        from charsuite.analysis.memory_model import max_context
+
+        limit, w = self.plan.memory_limit_bytes, self.run.workload
+        if not limit or w.prefill_chunk or not self.modelled:
+            return None
+        return max_context(self.facts, limit, w.batch, w.logits)
+
     def memory(self, phase: str, context: int) -> dict[str, int] | None:
         """The closed form models a one-shot prefill of the engine it was derived from (transformers)."""
         if not self.modelled:

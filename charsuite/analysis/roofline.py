@@ -74,13 +74,19 @@ def point_shares(run: RunRecord | None, point: dict) -> dict[str, float | None] 
 def peaks(run: RunRecord, dtype: str) -> tuple[float | None, float | None, str]:
     """(TFLOP/s, GB/s, where they come from): the machine's own calibration (charsuite.calibrate: the large
     matmul in the run's dtype, the triad) when run.json carries one, else the profile's data-sheet peaks."""
-    cal = run.calibration
-    tflops = number_at(cal, "matmul_tflops", dtype, "large", "value")
-    gbs = number_at(cal, "bandwidth", "triad_gbs", "value")
+    tflops, gbs, basis = calibrated_peaks(run.calibration, dtype)
     if tflops or gbs:
-        return tflops, gbs, f"calibrated {cal.get('measured_at') or ''}".strip()
+        return tflops, gbs, basis
     dev = run.section("device")
     return (dev.get("peak_tflops") or {}).get(dtype), dev.get("peak_bandwidth_gbs"), "data sheet"
+
+
+def calibrated_peaks(cal: dict | None, dtype: str) -> tuple[float | None, float | None, str]:
+    """(TFLOP/s, GB/s, basis) of a calibration: its large matmul in the dtype and its triad - the one rule the
+    roofline of measured points and the latency model's peaks share."""
+    cal = cal or {}
+    return (number_at(cal, "matmul_tflops", dtype, "large", "value"), number_at(cal, "bandwidth", "triad_gbs", "value"),
+            f"calibrated {cal.get('measured_at') or ''}".strip())
 
 
 def number_at(data: object, *keys: str) -> float | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from charsuite.analysis.roofline import number_at
+from charsuite.analysis.roofline import calibrated_peaks, number_at
 from charsuite.engines import spec as engine_spec
 from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
 
@@ -57,12 +57,11 @@ def roof_of(calibration: dict | None, device_cfg, dtype: str) -> Roof | None:
     """The machine's peaks: calibrated where saved (large matmul in the dtype, triad, dispatch), else the data
     sheet's (no dispatch cost known: 0); None where neither gives both rates."""
     cal = calibration or {}
-    tflops = number_at(cal, "matmul_tflops", dtype, "large", "value")
-    gbs = number_at(cal, "bandwidth", "triad_gbs", "value")
+    tflops, gbs, basis = calibrated_peaks(cal, dtype)
     # per aten op of eager module code where calibrate measured it (the dry-run counts aten ops), else the tight loop's
     us = number_at(cal, "module_dispatch", "us_per_op") or number_at(cal, "dispatch", "us_per_op") or 0.0
     if tflops and gbs:
-        return Roof(tflops, gbs, us, f"calibrated {cal.get('measured_at') or ''}".strip(),
+        return Roof(tflops, gbs, us, basis,
                     _grid(cal, "gemm_grid_tflops", dtype), _grid(cal, "attention_grid_tflops", dtype),
                     number_at(cal, "dispatch", "us_per_op"), number_at(cal, "first_touch", "ns_per_byte") or 0.0,
                     forward_us(cal, us))
