@@ -1,12 +1,15 @@
 """The issue's acceptance check: under a deliberate background load (a busy process on every
 core) a sweep flags its points noisy for contention and the summary reports no exponent from
-them; without the load the same sweep finds no contention. (Whether a quiet point's interval
-is tight is the machine's own jitter, which the unit tests of noise.py cover.)"""
+them; without the load the same sweep finds no contention - where the machine was quiet by the
+test's own count of the other work on it (README's test command may run beside another test run:
+then flags in the quiet half are right, and only the loaded half is checked). (Whether a quiet
+point's interval is tight is the machine's own jitter, which the unit tests of noise.py cover.)"""
 
 import contextlib
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -34,6 +37,29 @@ def busy_cores():
             p.wait()
 
 
+QUIET_CORES = 0.25  # other work below a quarter of a core: a quiet machine, where no point may say contention
+
+
+def _busy_s() -> float:
+    """Seconds the machine's cores were busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:9]]
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def _ours_s() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system  # the sweep's driver and its worker: waited for
+
+
+def others_cores(block):
+    """What `block()` returns, and the cores other processes kept busy meanwhile: the machine's busy time less
+    this process's and its children's - counted apart from the product's own load readings."""
+    busy, ours, t0 = _busy_s(), _ours_s(), time.monotonic()
+    out = block()
+    wall = time.monotonic() - t0
+    return out, max(0.0, (_busy_s() - busy) - (_ours_s() - ours)) / wall
+
+
 def _sweep(run_dir):
     r = run_cli(*SWEEP, f"hydra.run.dir={run_dir}")
     assert r.returncode == 0, r.stderr[-3000:]
@@ -46,10 +72,14 @@ def _exponent(md: str) -> str:
 
 
 def test_a_loaded_machine_flags_its_points_and_a_quiet_one_does_not(tmp_path):
-    quiet, _ = _sweep(tmp_path / "quiet")
+    (quiet, _), others = others_cores(lambda: _sweep(tmp_path / "quiet"))
     # (time a hypervisor steals from this VM is outside the test's control: flagged, but not asserted here)
-    assert not any("other processes wanted" in (p.noise_reason or "") or "waited" in (p.noise_reason or "")
-                   for p in quiet), [p.noise_reason for p in quiet]
+    contention = [p.noise_reason for p in quiet
+                  if "other processes wanted" in (p.noise_reason or "") or "waited" in (p.noise_reason or "")]
+    if others < QUIET_CORES:
+        assert not contention, (others, contention)
+    else:  # other work shared the machine: what the flags say of it is the product's to say, not checked here
+        print(f"the quiet half ran beside {others:.2f} cores of other work: its absence of flags is not checked")
     # Whatever else shares the machine (a CI runner's own work), the thread choice leaves room for it.
     cores = len(os.sched_getaffinity(0))
     assert all(p.others_runnable is not None and 1 <= p.threads <= cores for p in quiet)
@@ -57,8 +87,9 @@ def test_a_loaded_machine_flags_its_points_and_a_quiet_one_does_not(tmp_path):
         loaded, output = _sweep(tmp_path / "loaded")
     assert all(p.noisy and "other processes wanted a core" in p.noise_reason for p in loaded), \
         [p.noise_reason for p in loaded]
-    # one spinner per core on top of whatever ran during the quiet half; the thread choice saw them too
-    background = min(p.others_runnable for p in quiet)
+    # one spinner per core on top of whatever ran during the quiet half (where it was quiet: other work beside
+    # the test comes and goes); the thread choice saw them too
+    background = min(p.others_runnable for p in quiet) if others < QUIET_CORES else 0.0
     assert all(p.others_runnable >= background + cores - 0.5 and p.threads == 1 for p in loaded), \
         ([p.others_runnable for p in quiet], [p.others_runnable for p in loaded])
     assert "NOISY" in output and "3 of 3 points are noisy" in output
