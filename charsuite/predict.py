@@ -90,9 +90,10 @@ def print_latency(out: dict) -> None:
         print(f"latency: {lat['why_none']}")
         return
     p = lat["peaks"]
-    print(f"latency (simulated, {p['basis']} peaks: {p['tflops']:.3g} TFLOP/s, {p['gbs']:.3g} GB/s, "
+    print(f"latency (simulated, {p['basis']} peaks: {p['tflops']:.3g} TFLOP/s, {p['gbs']:.3g} GB/s; host: "
           f"{p['dispatch_us']:.2g} us per dispatched op" +
-          (f", {p['forward_us']:.3g} us per transformers forward beyond its ops" if p.get("forward_us") else "") + "):")
+          (f", {p['forward_us']:.3g} us per transformers forward beyond its ops" if p.get("forward_us") else "") +
+          (f" ({p['host_basis']})" if p.get("host_basis") else "") + "):")
     print(f"{'context':>8} {'TTFT':>10} {'bound':>8} {'s/token':>10} {'bound':>8}")
     for r in out["ladder"]:
         if "prefill_s" not in r:

@@ -33,6 +33,7 @@ class Roof:
     loop_us: float | None = None   # host cost per op dispatched back to back from one frame (a folded loop's steps)
     first_touch_ns: float = 0.0    # per byte of a fresh large allocation where glibc maps it afresh (a CPU prefill)
     forward_us: float = 0.0        # a transformers forward beyond its ops (calibrate's GPT-2 step; library_forward)
+    host_basis: str = ""           # where the host costs come from, if not from `basis`
 
     def rate(self, mnk: tuple[int, int, int] | None, attention: bool = False) -> float:
         """TFLOP/s of a GEMM or of attention: the calibrated rate at the nearest measured shape (in log m, log k,
@@ -53,9 +54,11 @@ class PhaseLatency:
     by_category: dict[str, float]
 
 
-def roof_of(calibration: dict | None, device_cfg, dtype: str) -> Roof | None:
+def roof_of(calibration: dict | None, device_cfg, dtype: str, host: dict | None = None) -> Roof | None:
     """The machine's peaks: calibrated where saved (large matmul in the dtype, triad, dispatch), else the data
-    sheet's (no dispatch cost known: 0); None where neither gives both rates."""
+    sheet's; None where neither gives both rates. A data sheet says nothing of the host: its costs per op and per
+    forward come from `host` (the calibration of the machine predicting: a stand-in, said in the basis, with no
+    CUDA launch in it - a floor), else 0."""
     cal = calibration or {}
     tflops, gbs, basis = calibrated_peaks(cal, dtype)
     # per aten op of eager module code where calibrate measured it (the dry-run counts aten ops), else the tight loop's
@@ -67,7 +70,10 @@ def roof_of(calibration: dict | None, device_cfg, dtype: str) -> Roof | None:
                     forward_us(cal, us))
     sheet_tflops = (device_cfg.peak_tflops or {}).get(dtype)
     if sheet_tflops and device_cfg.peak_bandwidth_gbs:
-        return Roof(float(sheet_tflops), float(device_cfg.peak_bandwidth_gbs), us, "data sheet")
+        hus = number_at(host, "module_dispatch", "us_per_op") or 0.0
+        stand_in = f"this machine's calibration {host.get('measured_at') or ''}, no CUDA launch in it" if hus else ""
+        return Roof(float(sheet_tflops), float(device_cfg.peak_bandwidth_gbs), us or hus, "data sheet",
+                    forward_us=forward_us(host or {}, hus) if hus else 0.0, host_basis=stand_in.replace("  ", " "))
     return None
 
 
@@ -125,7 +131,9 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
     from charsuite.calibrate import read_calibration
     from charsuite.simulate.dryrun import PastPositions, dry_run
 
-    roof = roof_of(read_calibration(run.device.name), run.device, run.model.dtype)
+    # a GPU without its own calibration: the host costs of the machine predicting stand in (its CPU profile's)
+    host = read_calibration("cpu") if run.device.kind == "cuda" else None
+    roof = roof_of(read_calibration(run.device.name), run.device, run.model.dtype, host=host)
     if roof is None:
         return [], None
     rows = []

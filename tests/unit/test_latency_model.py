@@ -54,6 +54,12 @@ def test_the_peaks_come_from_the_calibration_else_the_data_sheet_else_nowhere():
     assert roof_of(cal, Dev, "float32").forward_us == pytest.approx(700.0)
     cal["library_dispatch"] = {"seconds": 1e-4, "ops": 100}  # cheaper than its ops: nothing beyond them
     assert roof_of(cal, Dev, "float32").forward_us == 0.0
+    # a GPU's data sheet says nothing of its host: the predicting machine's calibration stands in, and says so
+    cal.update(measured_at="t", module_dispatch={"us_per_op": 3.0}, library_dispatch={"seconds": 1e-3, "ops": 100})
+    gpu = roof_of(None, Dev, "float16", host=cal)
+    assert (gpu.tflops, gpu.dispatch_us, gpu.forward_us, gpu.basis) == (165.2, 3.0, pytest.approx(700.0), "data sheet")
+    assert "this machine's calibration t" in gpu.host_basis
+    assert roof_of(None, Dev, "float16", host=None) == Roof(165.2, 1008.0, 0.0, "data sheet")
 
 
 def test_each_library_forward_adds_its_glue_to_the_host_and_to_other():
