@@ -90,8 +90,26 @@ def folded_rnn_scan(original):
         product = torch.empty(hidden_states[:, 0].shape, dtype=acc_dtype, device=hidden_states.device)
         recurrent_states = torch.empty_like(product)  # the last step's state; its product dies with it
         del product
+        rec = active_recorder()
+        if rec is not None:  # a latency prediction: every step of the loop, as it would run
+            record_rnn_steps(rec, hidden_states[:, 0].numel(), hidden_states.dtype, acc_dtype, hidden_states.shape[1])
         return contextualized_states, recurrent_states
     return scan
+
+
+def record_rnn_steps(rec: OpCostRecorder, n: int, dtype: torch.dtype, acc_dtype: torch.dtype, steps: int) -> None:
+    """The RG-LRU loop's ops per step as transformers' `_rnn_scan` runs them (its linear mode), `steps` times, on
+    a state of `n` elements: `recurrent_gate[:, t].type(acc)` and `hidden_states[:, t].type(acc)` (a select each,
+    and a copy where the dtypes differ), the mul and the add on the state, and `contextualized_states[:, t] =
+    state.type(dtype)` (a copy back where they differ, a select, the copy_ into the output): six dispatches a step,
+    nine with the casts (counted under a dispatch mode on real tensors)."""
+    fs, es = (torch.empty((), dtype=t).element_size() for t in (acc_dtype, dtype))
+    cast = [] if dtype == acc_dtype else [("aten::_to_copy", float(n), n * (es + fs), False)]
+    per_step = [("aten::select", 0.0, 0, True), *cast, ("aten::mul", float(n), 3 * n * fs, False),
+                ("aten::select", 0.0, 0, True), *cast, ("aten::add", float(n), 3 * n * fs, False), *cast,
+                ("aten::select", 0.0, 0, True), ("aten::copy_", float(n), 2 * n * es, False)]
+    for op, flops, nbytes, view in per_step:
+        rec.add(OpCost(op, rec.category_of(op=op), flops, nbytes, view, count=steps))
 
 
 @contextlib.contextmanager

@@ -152,3 +152,36 @@ def test_a_folded_loop_counts_every_step_it_stands_for():
     steps = rec.costs.phases["prefill"]
     assert len(steps) == 9 and all(o.count == 99 for o in steps)  # transformers' nine dispatches a step
     assert rec.costs.totals("prefill")["ops"] == 9 * 99 and sum(not o.view for o in steps) == 3
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_the_folded_rg_lru_loop_counts_the_ops_the_real_loop_dispatches_a_step(dtype):
+    from collections import Counter
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+    from transformers.models.recurrent_gemma.modeling_recurrent_gemma import RecurrentGemmaRglru
+
+    from charsuite.simulate.folds import record_rnn_steps
+
+    class Seen(TorchDispatchMode):
+        def __init__(self):
+            super().__init__()
+            self.ops = Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops[func._schema.name] += 1
+            return func(*args, **(kwargs or {}))
+
+    def dispatched(steps: int) -> Counter:
+        h, g = torch.randn(2, steps, 8, dtype=dtype), torch.rand(2, steps, 8, dtype=dtype)
+        with Seen() as seen:
+            RecurrentGemmaRglru._rnn_scan(None, h, g, torch.zeros(2, steps, 1, dtype=torch.bool), None)
+        return seen.ops
+
+    per_step = dispatched(5) - dispatched(2)  # three steps' worth: the loop's, without what precedes it
+    rec = OpCostRecorder()
+    record_rnn_steps(rec, 16, dtype, torch.float32, steps=3)
+    recorded = Counter()
+    for o in rec.costs.phases["prefill"]:
+        recorded[o.op] += o.count
+    assert recorded == per_step and sum(per_step.values()) == 3 * (6 if dtype == torch.float32 else 9)
