@@ -15,7 +15,7 @@ COMMANDS = {
     "summary": ("charsuite.summary", "the tables of one or more run folders"),
     "claims": ("charsuite.claims", "the reference study's claims beside charsuite's numbers, measured or simulated"),
     "figures": ("charsuite.figures.__main__", "the paper's figures and report.html from run folders"),
-    "export": ("charsuite.export", "results as CSV or Parquet"),
+    "export": ("charsuite.export", "results as CSV, Parquet, JSON lines or a markdown table"),
     "profile": ("kernels_profile.__main__", "attribute a torch.profiler trace to kernel categories"),
     "doctor": ("charsuite.doctor", "what this machine can measure"),
     "calibrate": ("charsuite.calibrate", "this machine's roofline: bandwidth, matmul rates, dispatch cost"),
