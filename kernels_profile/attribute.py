@@ -44,8 +44,9 @@ class Attribution:
         return {**out, "graph_s": self.graph_s} if self.graph_s else out
 
 
-def _context(stack: list[dict]) -> dict[str, str | None]:
-    """Innermost module (class, path), innermost function scope, outermost op."""
+def enclosing(stack: list[dict]) -> dict[str, str | None]:
+    """Innermost module (class, path), innermost function scope, outermost op, of a stack of trace events
+    (or of scope labels as {"name": ...}: the dry-run's op costs classify by the same context)."""
     ctx: dict[str, str | None] = {"module": None, "path": None, "scope": None, "op": None}
     for ev in stack:
         name = ev["name"]
@@ -123,11 +124,11 @@ def attribute(trace: dict | str | Path, taxonomy: Taxonomy | None = None,
         elif ev.get("cat") in LAUNCH_CATS:
             corr = (ev.get("args") or {}).get("correlation")
             if corr is not None:
-                ctx = _context(stack)
+                ctx = enclosing(stack)
                 launches[corr] = ctx
     for ev, stack in ops:
         self_us = max(0.0, float(ev.get("dur", 0)) - children_time.get(id(ev), 0.0))
-        ctx = _context(stack + [ev])
+        ctx = enclosing(stack + [ev])
         host_units.append(({**ctx, "name": ev["name"]}, self_us))
 
     host = _breakdown("host", [(tax.classify(op=u["op"], module=u["module"], path=u["path"], scope=u["scope"]),

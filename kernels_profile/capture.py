@@ -27,14 +27,16 @@ MIXER_CLASS = ("mamba", "mixer", "ssm", "deltanet", "shortconv")
 
 
 @contextlib.contextmanager
-def module_scopes(model: torch.nn.Module):
+def module_scopes(model: torch.nn.Module, opener=record_function):
+    """A scope per module call, opened by `opener(label)` (a context manager: a profiler range, or the dry-run's
+    op-cost recorder keeping the same context)."""
     open_ranges: dict[int, list] = {}
     handles = []
     for path, mod in model.named_modules():
         label = f"{MODULE_PREFIX}{path or 'model'} ({type(mod).__name__})"
 
         def pre(m, args, label=label):
-            rf = record_function(label)
+            rf = opener(label)
             rf.__enter__()
             open_ranges.setdefault(id(m), []).append(rf)
 
@@ -53,8 +55,8 @@ def module_scopes(model: torch.nn.Module):
 
 
 @contextlib.contextmanager
-def function_scopes(model: torch.nn.Module):
-    """Wrap the matching free functions of every module that defines an SSM mixer."""
+def function_scopes(model: torch.nn.Module, opener=record_function):
+    """Wrap the matching free functions of every module that defines an SSM mixer, each call in `opener(label)`."""
     pattern = load().scoped_functions
     patched = []
     modules = {type(m).__module__ for m in model.modules() if any(k in type(m).__name__.lower() for k in MIXER_CLASS)}
@@ -66,7 +68,7 @@ def function_scopes(model: torch.nn.Module):
             if callable(fn) and not inspect.isclass(fn) and pattern.search(name):
 
                 def wrapped(*a, __fn=fn, __label=f"{FUNCTION_PREFIX}{name}", **kw):
-                    with record_function(__label):
+                    with opener(__label):
                         return __fn(*a, **kw)
 
                 functools.update_wrapper(wrapped, fn)

@@ -5,7 +5,7 @@ what the model says bounds the phase, then the median and largest absolute error
 prediction never sees the measurement.
 
     python -m charsuite.calibrate                 # first: this machine's roofline (conf/device/calibrated/cpu.json)
-    python scripts/latency_accuracy.py --out /tmp/acc [--models mamba2:tiny,qwen2_5:130m] [--lengths 512,1024]
+    python scripts/latency_accuracy.py --out /tmp/acc [--models mamba2:tiny,qwen2_5:130m] [--lengths 512,1024] [--shares 2048]
 
 Run folders are kept under --out: a second call measures only what is missing (the run's own resume).
 """
@@ -54,7 +54,39 @@ def predicted(family: str, size: str, lengths: list[int], extra: list[str]) -> t
         if "prefill_s" in r:
             rows[("prefill", r["context"])] = (r["prefill_s"], r["latency_bound"])
             rows[("decode", r["context"])] = (r["decode_s_per_token"], r["decode_bound"])
+            rows[("shares", r["context"])] = shares(r.get("latency_by_category") or {})
     return rows, out.get("latency", {})
+
+
+def shares(seconds: dict) -> dict[str, float]:
+    """Each category's share of the total (non-numbers, such as a breakdown's basis, left out)."""
+    kept = {k: float(v) for k, v in seconds.items() if isinstance(v, (int, float)) and v > 0}
+    total = sum(kept.values())
+    return {k: v / total for k, v in kept.items()} if total else {}
+
+
+def profiled(family: str, size: str, n: int, folder: Path, extra: list[str]) -> dict[str, float]:
+    """Category shares of a profiled prefill of `n` tokens (torch.profiler, the taxonomy, host basis on a CPU)."""
+    cmd = [sys.executable, "-m", "charsuite", f"+model={family}", f"model.size={size}", f"context.ladder=[{n}]",
+           f"context.min={n}", f"context.max={n}", "workload.phases=[prefill]", "profile.enabled=true",
+           f"profile.contexts=[{n}]", f"hydra.run.dir={folder}", *extra]
+    subprocess.run(cmd, cwd=REPO, capture_output=True, text=True)
+    from charsuite import results
+
+    pts = results.latest(results.read_points(folder / results.RESULTS, quiet=True)).values()
+    return next((shares(p.breakdown) for p in pts if p.breakdown and p.profiled_phase == "prefill"), {})
+
+
+def print_shares(compared: list[tuple[str, int, dict, dict]]) -> None:
+    """Predicted beside profiled category shares of each prefill, and the largest difference in points."""
+    print("\n| model | context | category: predicted % / profiled % | largest difference |")
+    print("|---|---:|---|---:|")
+    for name, n, pred, prof in compared:
+        cats = sorted(set(pred) | set(prof), key=lambda c: -max(pred.get(c, 0), prof.get(c, 0)))
+        cells = ", ".join(f"{c} {pred.get(c, 0):.0%} / {prof.get(c, 0):.0%}" for c in cats
+                          if max(pred.get(c, 0), prof.get(c, 0)) >= 0.01)
+        worst = max((abs(pred.get(c, 0) - prof.get(c, 0)) for c in cats), default=float("nan"))
+        print(f"| {name} | {n} | {cells} | {worst * 100:.0f} points |")
 
 
 def main() -> None:
@@ -62,18 +94,23 @@ def main() -> None:
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--models", default=TINY, help="family:size,... (default: every family at tiny size)")
     ap.add_argument("--lengths", default="512,1024,2048,4096,8192")
+    ap.add_argument("--shares", type=int, help="also profile each model's prefill at this length and compare its "
+                                                "category shares with the predicted ones")
     ap.add_argument("overrides", nargs="*", help="Hydra overrides for both sides (e.g. model.dtype=float32)")
     args = ap.parse_args()
     lengths = [int(x) for x in args.lengths.split(",")]
-    rows, errors, peaks, curves = [], [], None, {}
+    rows, errors, peaks, curves, compared = [], [], None, {}, []
     for item in args.models.split(","):
         family, size = item.split(":")
         t0 = time.perf_counter()
         got = measured(family, size, lengths, args.out / f"{family}-{size}", args.overrides)
         pred, lat = predicted(family, size, lengths, args.overrides)
         peaks = lat.get("peaks") or peaks
+        if args.shares and ("shares", args.shares) in pred:
+            prof = profiled(family, size, args.shares, args.out / f"{family}-{size}-profile", args.overrides)
+            compared.append((f"{family} {size}", args.shares, pred[("shares", args.shares)], prof))
         for key in sorted(pred, key=lambda k: (k[0] != "prefill", k[1])):
-            if key not in got:
+            if key not in got or key[0] == "shares":
                 continue
             (m, noisy, family_kind), (p, bound) = got[key], pred[key]
             curve = curves.setdefault((f"{family} {size}", family_kind, key[0]), ({}, {}))
@@ -91,6 +128,8 @@ def main() -> None:
         print(f"\n{len(errors)} rows: median |error| {statistics.median(errors):.0%}, largest {max(errors):.0%}, "
               f"beyond 50%: {sum(e > 0.5 for e in errors)}")
     print_crossovers(curves)
+    if compared:
+        print_shares(compared)
 
 
 def print_crossovers(curves: dict) -> None:

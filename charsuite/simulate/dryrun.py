@@ -133,7 +133,11 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
         model = built.engine
         if model.max_positions is not None and context > model.max_positions:
             raise PastPositions(f"context {context} exceeds the model's {model.max_positions} learned positions")
-        if op_costs is not None:
+        if op_costs is not None:  # each op in its module and function scopes, as the profiler classifies it
+            from kernels_profile.capture import function_scopes, module_scopes
+
+            stack.enter_context(module_scopes(model.model, opener=op_costs.scope))
+            stack.enter_context(function_scopes(model.model, opener=op_costs.scope))
             stack.enter_context(op_costs)
         ids = torch.zeros(batch, context, dtype=torch.long)
         existing = [ids, *model.model.parameters(), *model.model.buffers()]

@@ -76,7 +76,7 @@ def record_scan_steps(rec: OpCostRecorder, batch: int, d_inner: int, d_state: in
                  (batch * d_inner, d_state, 1)),
                 ("aten::select", 0.0, 0, True, None)]
     for op, flops, nbytes, view, mnk in per_step:
-        rec.add(OpCost(op, rec.category_of(op=op), flops, nbytes, view, mnk, count=steps))
+        rec.add(OpCost(op, rec.category(op), flops, nbytes, view, mnk, count=steps))
 
 
 def folded_rnn_scan(original):
@@ -109,7 +109,7 @@ def record_rnn_steps(rec: OpCostRecorder, n: int, dtype: torch.dtype, acc_dtype:
                 ("aten::select", 0.0, 0, True), *cast, ("aten::add", float(n), 3 * n * fs, False), *cast,
                 ("aten::select", 0.0, 0, True), ("aten::copy_", float(n), 2 * n * es, False)]
     for op, flops, nbytes, view in per_step:
-        rec.add(OpCost(op, rec.category_of(op=op), flops, nbytes, view, count=steps))
+        rec.add(OpCost(op, rec.category(op), flops, nbytes, view, count=steps))
 
 
 @contextlib.contextmanager

@@ -18,7 +18,9 @@ its per-step ops once, with the count of steps it stands for (`count`)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import torch
@@ -26,6 +28,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import flop_registry
 
+from kernels_profile.attribute import enclosing
 from kernels_profile.taxonomy import load as load_taxonomy
 
 
@@ -75,7 +78,18 @@ class OpCostRecorder(TorchDispatchMode):
         self.costs = OpCosts()
         self.phase = "prefill"
         self._taxonomy = load_taxonomy()
-        self._category: dict[str, str] = {}
+        self._category: dict[tuple, str] = {}
+        self._scopes: list[dict[str, str]] = []  # the module and function scopes open now (as the profiler's)
+
+    @contextlib.contextmanager
+    def scope(self, label: str) -> Iterator[None]:
+        """A module or function scope (kernels_profile.capture's labels): the ops inside are classified in its
+        context, as the profiler classifies them (the taxonomy's module, path and scope rules)."""
+        self._scopes.append({"name": label})
+        try:
+            yield
+        finally:
+            self._scopes.pop()
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
@@ -98,13 +112,25 @@ class OpCostRecorder(TorchDispatchMode):
         nbytes = 0 if view else _bytes((args, kwargs)) + _bytes(out)
         fresh = not view and not any(r.alias_info is not None for r in returns)  # not in place, not out=
         new = sum(b for b in map(_bytes, tree_leaves(out)) if b >= MAPPED_BLOCK) if fresh else 0
-        self.add(OpCost(name, self.category_of(op=name), flops, nbytes, view, mnk, new_bytes=new))
+        self.add(OpCost(name, self.category(name), flops, nbytes, view, mnk, new_bytes=new))
         return out
 
-    def category_of(self, **what: str) -> str:
-        key = next(iter(what.values()))
+    def category(self, op: str) -> str:
+        """The taxonomy's category of an op in the scopes open now (host basis: op, module, path, scope)."""
+        ctx = enclosing(self._scopes)
+        key = (op, ctx["module"], ctx["path"], ctx["scope"])
         if key not in self._category:
-            self._category[key] = self._taxonomy.classify(**what)
+            self._category[key] = self._taxonomy.classify(op=op, module=ctx["module"], path=ctx["path"],
+                                                          scope=ctx["scope"])
+        return self._category[key]
+
+    def kernel_category(self, kernel: str) -> str:
+        """A launched kernel's category in the scopes open now (device basis: its name, then its context)."""
+        ctx = enclosing(self._scopes)
+        key = (kernel, "kernel", ctx["module"], ctx["path"], ctx["scope"])
+        if key not in self._category:
+            self._category[key] = self._taxonomy.classify_kernel(kernel, module=ctx["module"], path=ctx["path"],
+                                                                 scope=ctx["scope"])
         return self._category[key]
 
     def add(self, cost: OpCost) -> None:
@@ -114,7 +140,7 @@ class OpCostRecorder(TorchDispatchMode):
         """A shape-only kernel launch (simulate/launches.py, or a kernel fake that knows its arithmetic): one
         kernel that moves its tensor arguments once - what it reads and what it writes, its own traffic -
         classified by its name; `flops` where the caller derived them (else not counted: KNOWN_GAPS)."""
-        self.add(OpCost(kernel, self.category_of(kernel=kernel), float(flops), _bytes((args, kwargs)), False))
+        self.add(OpCost(kernel, self.kernel_category(kernel), float(flops), _bytes((args, kwargs)), False))
 
 
 def active_recorder() -> OpCostRecorder | None:
