@@ -185,3 +185,23 @@ def test_the_folded_rg_lru_loop_counts_the_ops_the_real_loop_dispatches_a_step(d
     for o in rec.costs.phases["prefill"]:
         recorded[o.op] += o.count
     assert recorded == per_step and sum(per_step.values()) == 3 * (6 if dtype == torch.float32 else 9)
+
+
+def test_an_op_is_classified_in_its_module_and_function_scopes_as_the_profiler_classifies_it():
+    from kernels_profile.taxonomy import classify
+
+    rec = OpCostRecorder()
+    with FakeTensorMode():
+        a = torch.empty(8, 8)
+        with rec:
+            torch.exp(a)
+            with rec.scope("module: model.layers.0.mixer (Mamba2Mixer)"), rec.scope("fn: segment_sum"):
+                torch.exp(a)
+            with rec.scope("module: lm_head (Linear)"):
+                torch.nn.functional.linear(a, a)
+    bare, scanned, *head = rec.costs.phases["prefill"]
+    head = next(o for o in head if o.mnk is not None)  # the GEMM linear became
+    assert bare.category == classify(op="aten::exp") == "elementwise"
+    assert scanned.category == classify(op="aten::exp", module="Mamba2Mixer", path="model.layers.0.mixer",
+                                        scope="segment_sum") == "ssm_scan"
+    assert head.category == "logits"
