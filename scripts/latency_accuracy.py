@@ -5,7 +5,8 @@ what the model says bounds the phase, then the median and largest absolute error
 prediction never sees the measurement.
 
     python -m charsuite.calibrate                 # first: this machine's roofline (conf/device/calibrated/cpu.json)
-    python scripts/latency_accuracy.py --out /tmp/acc [--models mamba2:tiny,qwen2_5:130m] [--lengths 512,1024] [--shares 2048]
+    python scripts/latency_accuracy.py --out /tmp/acc [--models mamba2:tiny,qwen2_5:130m] [--lengths 512,1024] \\
+        [--shares 2048]   # and each prefill's category shares at 2048 tokens, predicted beside profiled
 
 Run folders are kept under --out: a second call measures only what is missing (the run's own resume).
 """
@@ -59,8 +60,10 @@ def predicted(family: str, size: str, lengths: list[int], extra: list[str]) -> t
 
 
 def shares(seconds: dict) -> dict[str, float]:
-    """Each category's share of the total (non-numbers, such as a breakdown's basis, left out)."""
-    kept = {k: float(v) for k, v in seconds.items() if isinstance(v, (int, float)) and v > 0}
+    """Each taxonomy category's share of their total (a breakdown's other fields - basis, coverage - left out)."""
+    from kernels_profile.taxonomy import load
+
+    kept = {k: float(v) for k, v in seconds.items() if k in load().categories and isinstance(v, (int, float)) and v > 0}
     total = sum(kept.values())
     return {k: v / total for k, v in kept.items()} if total else {}
 
@@ -86,7 +89,7 @@ def print_shares(compared: list[tuple[str, int, dict, dict]]) -> None:
         cells = ", ".join(f"{c} {pred.get(c, 0):.0%} / {prof.get(c, 0):.0%}" for c in cats
                           if max(pred.get(c, 0), prof.get(c, 0)) >= 0.01)
         worst = max((abs(pred.get(c, 0) - prof.get(c, 0)) for c in cats), default=float("nan"))
-        print(f"| {name} | {n} | {cells} | {worst * 100:.0f} points |")
+        print(f"| {name} | {n} | {cells} | {worst * 100:.1f} points |")
 
 
 def main() -> None:
