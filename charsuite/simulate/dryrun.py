@@ -148,6 +148,8 @@ def dry_run(spec: ModelConfig, context: int, batch: int = 1, logits: str = "last
             logit_bytes = out_logits.untyped_storage().nbytes()
             del out_logits
             if cache is None:  # a prefill that keeps no state (engine.prefill_cache=false): decode after one that does
+                if op_costs is not None:
+                    op_costs.phase = "cache"  # built for the decode step only: no part of the measured prefill
                 _, cache, first = model.prefill(ids, "last", chunk, reserve=1)
             caches = model.cache_bytes(cache)
             tracker.reset_peak()

@@ -63,6 +63,7 @@ class OpCosts:
         return out
 
 
+ALLOCATIONS = ("aten::empty", "aten::empty_like", "aten::empty_strided", "aten::new_empty", "aten::new_empty_strided")
 MAPPED_BLOCK = 128 * 1024  # glibc's mmap threshold in a CPU worker's prefill (allocator.py, mode `mapped`)
 
 
@@ -99,6 +100,7 @@ class OpCostRecorder(TorchDispatchMode):
             return out
         returns = func._schema.returns
         view = bool(returns) and all(r.alias_info is not None and not r.alias_info.is_write for r in returns)
+        made = name in ALLOCATIONS  # memory handed out, nothing computed or moved (what writes it is counted)
         packet = func.overloadpacket
         mnk = gemm_shape(name, args) if name != "aten::einsum" else einsum_shape(args)
         if "scaled_dot_product" in name and packet not in flop_registry:
@@ -108,8 +110,9 @@ class OpCostRecorder(TorchDispatchMode):
         elif mnk is not None:  # a GEMM the counter sees whole (linear, matmul): 2 m k n
             flops = 2.0 * mnk[0] * mnk[1] * mnk[2]
         else:
-            flops = 0.0 if view else float(sum(t.numel() for t in tree_leaves(out) if isinstance(t, torch.Tensor)))
-        nbytes = 0 if view else _bytes((args, kwargs)) + _bytes(out)
+            flops = 0.0 if view or made else float(sum(t.numel() for t in tree_leaves(out)
+                                                         if isinstance(t, torch.Tensor)))
+        nbytes = 0 if view or made else _bytes((args, kwargs)) + _bytes(out)
         fresh = not view and not any(r.alias_info is not None for r in returns)  # not in place, not out=
         new = sum(b for b in map(_bytes, tree_leaves(out)) if b >= MAPPED_BLOCK) if fresh else 0
         self.add(OpCost(name, self.category(name), flops, nbytes, view, mnk, new_bytes=new))

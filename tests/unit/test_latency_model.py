@@ -205,3 +205,12 @@ def test_an_op_is_classified_in_its_module_and_function_scopes_as_the_profiler_c
     assert scanned.category == classify(op="aten::exp", module="Mamba2Mixer", path="model.layers.0.mixer",
                                         scope="segment_sum") == "ssm_scan"
     assert head.category == "logits"
+
+
+def test_an_empty_output_costs_a_dispatch_but_moves_nothing():
+    with FakeTensorMode():
+        with OpCostRecorder() as rec:
+            torch.empty(1024, 1024).fill_(1.0)
+    made, filled = rec.costs.phases["prefill"]
+    assert (made.flops, made.nbytes, made.view) == (0.0, 0, False) and made.new_bytes == 4 * 1024 * 1024
+    assert filled.nbytes >= 4 * 1024 * 1024 and rec.costs.totals("prefill")["ops"] == 2  # the write: its own
