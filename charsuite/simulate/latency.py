@@ -71,9 +71,10 @@ def roof_of(calibration: dict | None, device_cfg, dtype: str, host: dict | None 
     sheet_tflops = (device_cfg.peak_tflops or {}).get(dtype)
     if sheet_tflops and device_cfg.peak_bandwidth_gbs:
         hus = number_at(host, "module_dispatch", "us_per_op") or 0.0
-        stand_in = f"this machine's calibration {host.get('measured_at') or ''}, no CUDA launch in it" if hus else ""
+        when = f" {host['measured_at']}" if hus and host.get("measured_at") else ""
+        stand_in = f"this machine's calibration{when}, no CUDA launch in it" if hus else ""
         return Roof(float(sheet_tflops), float(device_cfg.peak_bandwidth_gbs), us or hus, "data sheet",
-                    forward_us=forward_us(host or {}, hus) if hus else 0.0, host_basis=stand_in.replace("  ", " "))
+                    forward_us=forward_us(host or {}, hus) if hus else 0.0, host_basis=stand_in)
     return None
 
 

@@ -142,7 +142,8 @@ class OpCostRecorder(TorchDispatchMode):
     def launch(self, kernel: str, args: tuple, kwargs: dict, flops: float = 0.0) -> None:
         """A shape-only kernel launch (simulate/launches.py, or a kernel fake that knows its arithmetic): one
         kernel that moves its tensor arguments once - what it reads and what it writes, its own traffic -
-        classified by its name; `flops` where the caller derived them (else not counted: KNOWN_GAPS)."""
+        classified by its name, then the scopes it runs in; `flops` where the caller derived them (else not counted:
+        KNOWN_GAPS)."""
         self.add(OpCost(kernel, self.kernel_category(kernel), float(flops), _bytes((args, kwargs)), False))
 
 
