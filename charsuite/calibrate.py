@@ -18,6 +18,7 @@ import torch
 
 from charsuite.calibrate_grids import GRID, QUICK_GRID, attention_grid, gemm_grid
 from charsuite.calibrate_host import first_touch, library_dispatch, module_dispatch
+from charsuite.calibrate_ops import op_rates
 from charsuite.calibrate_timing import DTYPES, measured
 from charsuite.config import CONF_DIR
 
@@ -89,6 +90,7 @@ def calibrate(device: torch.device, dtypes: list[str], quick: bool = False) -> d
         "matmul_tflops": {d: matmul(device, d, shapes, repeats) for d in dtypes},
         "gemm_grid_tflops": {d: gemm_grid(device, d, QUICK_GRID if quick else GRID, 3) for d in dtypes},
         "attention_grid_tflops": {d: attention_grid(device, d, quick) for d in dtypes},
+        "op_rates": op_rates(device, repeats),
         "first_touch": first_touch(device, 4 if quick else 16, repeats),
         "dispatch": dispatch(device, 200 if quick else 2000, repeats),
         "module_dispatch": module_dispatch(device, 4 if quick else 32, repeats),
@@ -155,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"bandwidth: copy {b['copy_gbs']['value']:.1f} GB/s, triad {b['triad_gbs']['value']:.1f} GB/s")
     for d, shapes in record["matmul_tflops"].items():
         print(f"matmul {d}: " + ", ".join(f"{k} {v['value']:.3g} TFLOP/s" for k, v in shapes.items() if "value" in v))
+    print("slow op classes: " + ", ".join(f"{r['class']} {r['value']:.3g} GB/s" for r in record["op_rates"]
+                                          if "value" in r))
     lib = record.get("library_dispatch") or {}
     print(f"dispatch: {record['dispatch']['us_per_op']:.2f} us per eager op in a tight loop, "
           f"{record['module_dispatch']['us_per_op']:.2f} us per aten op of eager module code"

@@ -11,12 +11,14 @@ import math
 from dataclasses import dataclass
 
 from charsuite.analysis.roofline import calibrated_peaks, number_at
+from charsuite.calibrate_ops import rate_at, rates_of
 from charsuite.engines import spec as engine_spec
 from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
 
 KNOWN_GAPS = ("the SSM kernels' arithmetic is not counted, their traffic is (attention's FLOPs are); a GEMM is "
-              "taken at the calibrated rate of the nearest measured shape, every other op at the triad bandwidth "
-              "(no efficiency by op yet: a cumsum or a strided copy is slower); the host's cost per aten op is "
+              "taken at the calibrated rate of the nearest measured shape, the slow op classes (masked_fill, cumsum, "
+              "exp over infinities, depthwise conv) at theirs, every other op at the triad bandwidth (a strided copy "
+              "or an op over tensors larger than calibrate's runs slower); the host's cost per aten op is "
               "calibrate's, on a stack of small decoder blocks, and each transformers forward adds what GPT-2's "
               "cached step costs beyond its ops (calibrate) - each model's own glue (masks, cache bookkeeping) "
               "differs from GPT-2's")
@@ -34,6 +36,7 @@ class Roof:
     first_touch_ns: float = 0.0    # per byte of a fresh large allocation where glibc maps it afresh (a CPU prefill)
     forward_us: float = 0.0        # a transformers forward beyond its ops (calibrate's GPT-2 step; library_forward)
     host_basis: str = ""           # where the host costs come from, if not from `basis`
+    op_rates: tuple[tuple[str, int, float], ...] = ()  # calibrate's GB/s of the slow op classes (calibrate_ops)
 
     def rate(self, mnk: tuple[int, int, int] | None, attention: bool = False) -> float:
         """TFLOP/s of a GEMM or of attention: the calibrated rate at the nearest measured shape (in log m, log k,
@@ -67,7 +70,7 @@ def roof_of(calibration: dict | None, device_cfg, dtype: str, host: dict | None 
         return Roof(tflops, gbs, us, basis,
                     _grid(cal, "gemm_grid_tflops", dtype), _grid(cal, "attention_grid_tflops", dtype),
                     number_at(cal, "dispatch", "us_per_op"), number_at(cal, "first_touch", "ns_per_byte") or 0.0,
-                    forward_us(cal, us))
+                    forward_us(cal, us), op_rates=rates_of(cal))
     sheet_tflops = (device_cfg.peak_tflops or {}).get(dtype)
     if sheet_tflops and device_cfg.peak_bandwidth_gbs:
         hus = number_at(host, "module_dispatch", "us_per_op") or 0.0
@@ -101,20 +104,25 @@ def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = Tr
     shape's rate carries its own dispatch (calibrate timed the whole call), so it adds no host time of its own; a
     folded loop's steps (count > 1) are dispatched back to back, at the tight loop's cost per op. `mapped`: glibc
     maps every large block afresh (a CPU worker's prefill, allocator.py): each fresh output pays calibrate's first
-    touch on top of its traffic. `forwards`: the library forwards the phase calls (a chunked prefill's chunks; a
-    decode step's one), each at the roof's `forward_us` of host time beyond its ops ("other" in the split)."""
+    touch on top of the op (a GEMM's too: the faults stall the threads that compute). `forwards`: the library
+    forwards the phase calls (a chunked prefill's chunks; a decode step's one), each at the roof's `forward_us` of
+    host time beyond its ops ("other" in the split). A composite op's parts (OpCost.part) pay no dispatch of their
+    own: the composite pays Python's one."""
     compute = memory = device = host = 0.0
     by_category: dict[str, float] = {}
     for o in costs.phases.get(phase, []):
         attention = "scaled_dot_product" in o.op
         priced = o.mnk is not None and bool(roof.attention if attention else roof.grid)
         c = o.count * o.flops / (roof.rate(o.mnk, attention) * 1e12)
-        m = o.count * (o.nbytes / (roof.gbs * 1e9) + (o.new_bytes * roof.first_touch_ns * 1e-9 if mapped else 0.0))
+        gbs = (rate_at(roof.op_rates, *o.rate) if o.rate else None) or roof.gbs
+        m = o.count * o.nbytes / (gbs * 1e9)
+        # page faults stall the threads that write the output: on top of the op, whether it computes or moves
+        touch = o.count * o.new_bytes * roof.first_touch_ns * 1e-9 if mapped else 0.0
         per_op = roof.loop_us if o.count > 1 and roof.loop_us else roof.dispatch_us
-        h = 0.0 if priced and synchronous else o.count * per_op * 1e-6
-        compute, memory = compute + (c if c >= m else 0.0), memory + (m if m > c else 0.0)
-        device, host = device + max(c, m), host + h
-        by_category[o.category] = by_category.get(o.category, 0.0) + max(c, m) + h
+        h = 0.0 if (priced and synchronous) or not o.host else o.count * per_op * 1e-6
+        compute, memory = compute + (c if c >= m else 0.0), memory + (m if m > c else 0.0) + touch
+        device, host = device + max(c, m) + touch, host + h
+        by_category[o.category] = by_category.get(o.category, 0.0) + max(c, m) + touch + h
     if forwards and roof.forward_us:
         glue = forwards * roof.forward_us * 1e-6
         host += glue
@@ -160,5 +168,5 @@ def ladder(run, spec, lengths: list[int], dry_run_options: dict,
         # the prefill's; decode_bound beside them)
         rows.append({"context": n, "prefill_s": pre.seconds, "latency_bound": pre.bound,
                      "decode_s_per_token": dec.seconds, "decode_bound": dec.bound,
-                     "latency_by_category": pre.by_category, "prefill_ops": len(costs.phases.get("prefill", []))})
+                     "latency_by_category": pre.by_category, "prefill_ops": costs.totals("prefill")["ops"]})
     return rows, roof

@@ -19,6 +19,7 @@ its per-step ops once, with the count of steps it stands for (`count`)."""
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import flop_registry
 
+from charsuite.calibrate_ops import infinite_fill, op_class
 from kernels_profile.attribute import enclosing
 from kernels_profile.taxonomy import load as load_taxonomy
 
@@ -42,6 +44,9 @@ class OpCost:
     mnk: tuple[int, int, int] | None = None   # a GEMM's shape (batched: m counts every row)
     count: int = 1               # calls it stands for (a folded loop's steps)
     new_bytes: int = 0           # its fresh outputs in blocks of MAPPED_BLOCK or more (glibc maps each afresh)
+    host: bool = True            # pays a Python dispatch (not a composite's part, nor one whose GEMM part carries it)
+    part: bool = False           # run inside a composite op (einsum's bmm): no dispatch of its own
+    rate: tuple[str, int] | None = None  # its calibrated class and key (calibrate_ops.op_class), None: the triad's
 
 
 @dataclass
@@ -52,7 +57,7 @@ class OpCosts:
 
     def totals(self, phase: str) -> dict[str, float]:
         ops = self.phases.get(phase, [])
-        return {"ops": sum(o.count for o in ops), "kernels": sum(o.count for o in ops if not o.view),
+        return {"ops": sum(o.count for o in ops if not o.part), "kernels": sum(o.count for o in ops if not o.view),
                 "flops": sum(o.flops * o.count for o in ops), "bytes": sum(o.nbytes * o.count for o in ops)}
 
     def by_category(self, phase: str) -> dict[str, Counter]:
@@ -64,6 +69,8 @@ class OpCosts:
 
 
 ALLOCATIONS = ("aten::empty", "aten::empty_like", "aten::empty_strided", "aten::new_empty", "aten::new_empty_strided")
+# views whose schema does not say so (an alias torch hides from autograd on purpose: reshape's, einsum's last step)
+UNANNOTATED_VIEWS = ("aten::_unsafe_view",)
 MAPPED_BLOCK = 128 * 1024  # glibc's mmap threshold in a CPU worker's prefill (allocator.py, mode `mapped`)
 
 
@@ -72,13 +79,20 @@ def _bytes(values) -> int:
 
 
 class OpCostRecorder(TorchDispatchMode):
-    """Inside a dry-run's FakeTensorMode: each op's cost into `costs.phases[self.phase]`."""
+    """Inside a dry-run's FakeTensorMode: each op's cost into `costs.phases[self.phase]`.
 
-    def __init__(self) -> None:
+    An op Python dispatches whole but ATen runs as other ops (a CompositeImplicitAutograd op: einsum, linear,
+    contiguous, pad, reshape, SDPA) is recorded as its parts - the copies einsum makes to bring its operands
+    into a bmm's layout, the bmm itself - each in the composite's category (the profiler classifies by the
+    outermost op), while the composite keeps the one dispatch Python pays for it."""
+
+    def __init__(self, within: str | None = None) -> None:
         super().__init__()
         self.costs = OpCosts()
         self.phase = "prefill"
-        self._taxonomy = load_taxonomy()
+        self._within = within  # recording a composite op's parts: every part in its category
+        self._taxonomy = None if within else load_taxonomy()
+        self._infinite: dict[int, weakref.ref] = {}  # tensors an op wrote an infinity into (segsum's -inf), by id
         self._category: dict[tuple, str] = {}
         self._scopes: list[dict[str, str]] = []  # the module and function scopes open now (as the profiler's)
 
@@ -94,12 +108,25 @@ class OpCostRecorder(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
         name = func._schema.name
         if name.startswith("prim::"):
-            return out
+            return func(*args, **kwargs)
+        if torch._C._dispatch_has_kernel_for_dispatch_key(func.name(), "CompositeImplicitAutograd"):
+            category = self.category(name)
+            with OpCostRecorder(within=category) as parts:
+                out = func.decompose(*args, **kwargs)
+            if out is not NotImplemented:
+                made = parts.costs.phases.get("prefill", [])
+                # one Python dispatch; a GEMM part priced at a calibrated rate carries it already (latency.py)
+                self.add(OpCost(name, category, 0.0, 0, True, host=not any(p.mnk for p in made)))
+                for p in made:
+                    p.host, p.part = False, True
+                    self.add(p)
+                return out
+        out = func(*args, **kwargs)
         returns = func._schema.returns
-        view = bool(returns) and all(r.alias_info is not None and not r.alias_info.is_write for r in returns)
+        declared = bool(returns) and all(r.alias_info is not None and not r.alias_info.is_write for r in returns)
+        view = declared or name in UNANNOTATED_VIEWS
         made = name in ALLOCATIONS  # memory handed out, nothing computed or moved (what writes it is counted)
         packet = func.overloadpacket
         mnk = gemm_shape(name, args) if name != "aten::einsum" else einsum_shape(args)
@@ -115,11 +142,21 @@ class OpCostRecorder(TorchDispatchMode):
         nbytes = 0 if view or made else _bytes((args, kwargs)) + _bytes(out)
         fresh = not view and not any(r.alias_info is not None for r in returns)  # not in place, not out=
         new = sum(b for b in map(_bytes, tree_leaves(out)) if b >= MAPPED_BLOCK) if fresh else 0
-        self.add(OpCost(name, self.category(name), flops, nbytes, view, mnk, new_bytes=new))
+        first = args[0] if args and isinstance(args[0], torch.Tensor) else None
+        rate = None if view or made else op_class(name, args, self._holds_infinity(first))
+        if not view and infinite_fill(args, kwargs):
+            self._infinite.update((id(t), weakref.ref(t)) for t in tree_leaves(out) if isinstance(t, torch.Tensor))
+        self.add(OpCost(name, self.category(name), flops, nbytes, view, mnk, new_bytes=new, rate=rate))
         return out
+
+    def _holds_infinity(self, t: torch.Tensor | None) -> bool:
+        ref = self._infinite.get(id(t)) if t is not None else None
+        return ref is not None and ref() is t
 
     def category(self, op: str) -> str:
         """The taxonomy's category of an op in the scopes open now (host basis: op, module, path, scope)."""
+        if self._within is not None:
+            return self._within
         ctx = enclosing(self._scopes)
         key = (op, ctx["module"], ctx["path"], ctx["scope"])
         if key not in self._category:

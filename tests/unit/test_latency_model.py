@@ -214,3 +214,63 @@ def test_an_empty_output_costs_a_dispatch_but_moves_nothing():
     made, filled = rec.costs.phases["prefill"]
     assert (made.flops, made.nbytes, made.view) == (0.0, 0, False) and made.new_bytes == 4 * 1024 * 1024
     assert filled.nbytes >= 4 * 1024 * 1024 and rec.costs.totals("prefill")["ops"] == 2  # the write: its own
+
+
+def test_a_composite_op_is_recorded_as_the_parts_aten_runs_with_the_one_dispatch_python_pays():
+    with FakeTensorMode():
+        c, b = torch.empty(1, 4, 64, 8, 16), torch.empty(1, 4, 64, 8, 16)
+        t = torch.empty(32, 16).t()
+        with torch.inference_mode(), OpCostRecorder() as rec:
+            torch.einsum("bclhn,bcshn->bclsh", c, b)  # Mamba-2's C^T B: both operands copied into bmm's layout
+            t.contiguous()                           # a transposed tensor: a copy
+            t.t().contiguous()                       # already contiguous: nothing
+    ops = rec.costs.phases["prefill"]
+    einsum, *parts = ops[:next(i for i, o in enumerate(ops) if o.op == "aten::contiguous")]
+    copies = [o for o in parts if o.op == "aten::clone"]
+    bmm = next(o for o in parts if o.op == "aten::bmm")
+    assert einsum.op == "aten::einsum" and einsum.nbytes == 0 and not einsum.part and all(o.part for o in parts)
+    assert len(copies) == 2 and all(o.nbytes == 2 * 4 * c.numel() for o in copies)
+    assert bmm.flops == 2 * 4 * 8 * 64 * 16 * 64 and bmm.nbytes == 4 * (2 * c.numel() + 4 * 8 * 64 * 64)
+    assert all(o.view for o in parts if o.op == "aten::_unsafe_view")  # an alias its schema does not declare
+    moved = [o for o in ops if o.op == "aten::clone" and o.nbytes == 2 * 4 * 32 * 16]
+    assert len(moved) == 1 and rec.costs.totals("prefill")["ops"] == 3  # einsum, contiguous, contiguous
+    assert not einsum.host  # its GEMM part is priced at a calibrated rate that carries the dispatch already
+    p = phase_latency(rec.costs, "prefill", Roof(1e-3, 1.0, 10.0, "test", grid=(((64, 16, 64), 1e-3),)))
+    assert p.host_s == pytest.approx(2 * 10e-6)  # the two contiguous calls; einsum's dispatch rides its bmm
+
+
+def test_ops_of_the_slow_classes_run_at_their_calibrated_rates():
+    from charsuite.calibrate_ops import rates_of
+    from charsuite.simulate.op_costs import OpCost, OpCosts
+
+    with FakeTensorMode():
+        x, mask = torch.empty(4, 64, 64), torch.ones(64, 64, dtype=torch.bool)
+        seq, depthwise, dense = torch.empty(1, 32, 100), torch.empty(32, 1, 4), torch.empty(8, 32, 4)
+        with torch.inference_mode(), OpCostRecorder() as rec:
+            torch.exp(x.masked_fill(mask, -float("inf")))  # segsum's: an exp over infinities
+            torch.exp(x.masked_fill(mask, 0.0))
+            torch.cumsum(x, dim=-2)
+            torch.nn.functional.conv1d(seq, depthwise, groups=32, padding=3)
+            torch.nn.functional.conv1d(seq, dense)
+    rated = [(o.op, o.rate) for o in rec.costs.phases["prefill"] if not o.view]
+    n = x.numel()
+    assert rated == [("aten::masked_fill", ("masked_fill", n)), ("aten::exp", ("exp_infinite", n)),
+                     ("aten::masked_fill", ("masked_fill", n)), ("aten::exp", None), ("aten::cumsum", ("cumsum", n)),
+                     ("aten::convolution", ("depthwise_conv", 32)), ("aten::convolution", None)]
+    cal = {"op_rates": [{"class": "cumsum", "key": 2**20, "value": 2.0}, {"class": "cumsum", "key": 64, "value": 8.0},
+                        {"class": "exp_infinite", "key": "x", "value": 1.0}, {"value": 3.0}]}
+    roof = Roof(1.0, 10.0, 0.0, "test", op_rates=rates_of(cal))
+    assert roof.op_rates == (("cumsum", 2**20, 2.0), ("cumsum", 64, 8.0))  # malformed rows left out
+    costs = OpCosts({"prefill": [OpCost("aten::cumsum", "ssm_scan", 0.0, 10**9, False, rate=("cumsum", 2**19)),
+                                 OpCost("aten::exp", "ssm_scan", 0.0, 10**9, False, rate=("exp_infinite", 2**19))]})
+    # the cumsum at the nearest measured key's 2 GB/s; the exp's class unmeasured: the triad's 10 GB/s
+    assert phase_latency(costs, "prefill", roof).device_s == pytest.approx(0.5 + 0.1)
+
+
+def test_a_fresh_output_faults_on_top_of_a_gemm_that_computes():
+    from charsuite.simulate.op_costs import OpCost, OpCosts
+
+    gemm = OpCost("aten::bmm", "gemm", 1e12, 10**9, False, mnk=(256, 128, 256), new_bytes=10**9)
+    roof = Roof(1.0, 10.0, 0.0, "test", first_touch_ns=0.5)
+    # 1 s of compute (over 0.1 s of traffic) and 0.5 s of faults on its 1 GB output: not hidden under the compute
+    assert phase_latency(OpCosts({"prefill": [gemm]}), "prefill", roof, mapped=True).device_s == pytest.approx(1.5)
