@@ -26,6 +26,7 @@ CHUNK = 64               # segsum's (chunk x chunk) blocks (a small model's chun
 ELEMENTS = 2**20         # 4 MiB of float32 a tensor: the blocks of a 2K-token prefill, within the caches like them
 CHANNELS = (1024,)       # a depthwise conv1d's channels (Mamba-2's conv over x, B and C), its kernel CONV_WIDTH wide
 CONV_WIDTH = 4
+WARM_UPS = 8             # calls before the timed ones: a fresh process's first outputs are mapped, then reused
 
 # class -> the ops it holds (an exp only where its input holds infinities; a convolution only where depthwise)
 CLASSES = {"masked_fill": ("aten::masked_fill", "aten::masked_fill_"),
@@ -88,6 +89,8 @@ def op_rates(device: torch.device, repeats: int) -> list[dict[str, Any]]:
     out = []
     for cls, key, fn, nbytes in _benchmarks(device):
         try:
+            for _ in range(WARM_UPS):  # glibc settles its heap over the first few fresh outputs (2-4 ms, then 0.6)
+                fn()
             out.append({"class": cls, "key": key, **measured(fn, device, nbytes / 1e9, repeats), "bytes": nbytes})
         except RuntimeError as exc:  # an op this device cannot run: the class falls back on the triad
             out.append({"class": cls, "key": key, "error": str(exc).splitlines()[0][:200]})

@@ -71,6 +71,8 @@ class OpCosts:
 ALLOCATIONS = ("aten::empty", "aten::empty_like", "aten::empty_strided", "aten::new_empty", "aten::new_empty_strided")
 # views whose schema does not say so (an alias torch hides from autograd on purpose: reshape's, einsum's last step)
 UNANNOTATED_VIEWS = ("aten::_unsafe_view",)
+# ops that read their first argument only where indexed (an embedding's row per token, not its whole table)
+GATHERS = ("aten::embedding", "aten::index_select", "aten::gather", "aten::index")
 MAPPED_BLOCK = 128 * 1024  # glibc's mmap threshold in a CPU worker's prefill (allocator.py, mode `mapped`)
 
 
@@ -129,9 +131,11 @@ class OpCostRecorder(TorchDispatchMode):
         view = declared or name in UNANNOTATED_VIEWS
         made = name in ALLOCATIONS  # memory handed out, nothing computed or moved (what writes it is counted)
         packet = func.overloadpacket
-        mnk = gemm_shape(name, args) if name != "aten::einsum" else einsum_shape(args)
-        if "scaled_dot_product" in name and packet not in flop_registry:
+        mnk = gemm_shape(name, args)
+        if "scaled_dot_product" in name:  # the CPU's flash kernel, or CUDA's (whose FLOPs torch's counter knows)
             flops, mnk = attention_cost(func, args, kwargs)
+            if packet in flop_registry:
+                flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
         elif packet in flop_registry:
             flops = float(flop_registry[packet](*args, **kwargs, out_val=out))
         elif mnk is not None:  # a GEMM the counter sees whole (linear, matmul): 2 m k n
@@ -139,7 +143,12 @@ class OpCostRecorder(TorchDispatchMode):
         else:
             flops = 0.0 if view or made else float(sum(t.numel() for t in tree_leaves(out)
                                                          if isinstance(t, torch.Tensor)))
-        nbytes = 0 if view or made else _bytes((args, kwargs)) + _bytes(out)
+        if view or made:
+            nbytes = 0
+        elif name in GATHERS:  # the source is read where indexed only: as many bytes as the output holds
+            nbytes = _bytes((args[1:], kwargs)) + 2 * _bytes(out)
+        else:
+            nbytes = _bytes((args, kwargs)) + _bytes(out)
         fresh = not view and not any(r.alias_info is not None for r in returns)  # not in place, not out=
         new = sum(b for b in map(_bytes, tree_leaves(out)) if b >= MAPPED_BLOCK) if fresh else 0
         first = args[0] if args and isinstance(args[0], torch.Tensor) else None
@@ -207,28 +216,6 @@ def gemm_shape(name: str, args) -> tuple[int, int, int] | None:
     k = a.shape[-1]
     n = b.shape[0] if name == "aten::linear" else (b.shape[-1] if b.dim() > 1 else 1)
     return max(1, a.numel() // max(1, k)), int(k), int(n)
-
-
-def einsum_shape(args) -> tuple[int, int, int] | None:
-    """A two-operand einsum as the GEMM it is (torch.einsum contracts pairwise through bmm): rows = the batch
-    letters (in both operands and the output) times the first operand's own, inner = the contracted letters,
-    columns = the second operand's own; None for any other einsum (taken as elementwise)."""
-    if len(args) < 2 or not isinstance(args[0], str) or len(args[1]) != 2 or "..." in args[0]:
-        return None
-    ins, out = args[0].replace(" ", "").split("->") if "->" in args[0] else (args[0], None)
-    (ea, eb), (a, b) = ins.split(","), args[1]
-    if out is None or len(ea) != a.dim() or len(eb) != b.dim():
-        return None
-    size = {**dict(zip(ea, a.shape)), **dict(zip(eb, b.shape))}
-
-    def prod(letters) -> int:
-        n = 1
-        for c in set(letters):
-            n *= int(size[c])
-        return n
-
-    both = set(ea) & set(eb)
-    return (prod((both & set(out)) | (set(ea) - set(eb))), prod(both - set(out)), prod(set(eb) - set(ea)))
 
 
 def attention_cost(func, args, kwargs) -> tuple[float, tuple[int, int, int] | None]:

@@ -100,9 +100,9 @@ def test_predict_prints_latency_beside_memory_labelled_simulated_with_its_peaks(
 
 @pytest.mark.parametrize("whole", [True, False])
 def test_gemms_einsums_and_attention_count_their_arithmetic_and_shapes(whole):
-    """linear, einsum and SDPA reach the recorder whole under inference mode (a dry-run's), as mm, bmm and the CPU's
-    flash kernel otherwise: 2 m k n either way; causal SDPA on a square half of 4 H L^2 D, as the CPU's flash kernel
-    runs it; each with the (m, k, n) calibrate's grids are looked up by."""
+    """linear, einsum and SDPA are costed as the mm, bmm and CPU flash kernel ATen runs them as (with autograd on
+    or off): 2 m k n; causal SDPA on a square half of 4 H L^2 D, as the CPU's flash kernel runs it; each with the
+    (m, k, n) calibrate's grids are looked up by."""
     with FakeTensorMode():
         x, w = torch.empty(3, 10, 16), torch.empty(8, 16)
         a, b = torch.empty(2, 3, 5, 7), torch.empty(2, 3, 11, 7)
@@ -274,3 +274,12 @@ def test_a_fresh_output_faults_on_top_of_a_gemm_that_computes():
     roof = Roof(1.0, 10.0, 0.0, "test", first_touch_ns=0.5)
     # 1 s of compute (over 0.1 s of traffic) and 0.5 s of faults on its 1 GB output: not hidden under the compute
     assert phase_latency(OpCosts({"prefill": [gemm]}), "prefill", roof, mapped=True).device_s == pytest.approx(1.5)
+
+
+def test_an_embedding_reads_the_rows_it_gathers_not_its_table():
+    with FakeTensorMode():
+        table, ids = torch.empty(50_000, 64), torch.zeros(1, 3, dtype=torch.long)
+        with torch.inference_mode(), OpCostRecorder() as rec:
+            torch.nn.functional.embedding(ids, table)
+    gathered = next(o for o in rec.costs.phases["prefill"] if o.op == "aten::embedding")
+    assert gathered.nbytes == 8 * 3 + 2 * 4 * 3 * 64  # the ids, three rows read and written: not 12.8 MB of table
