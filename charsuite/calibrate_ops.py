@@ -8,9 +8,10 @@ writes) and every other op at the triad's.
 Which ops belong to a class is decided here too (`op_class`), so a benchmark and the ops it stands for are one
 definition. The benchmarks run on (CHUNK x CHUNK) blocks as the reference code makes them, ELEMENTS elements in
 all; the depthwise conv over 1024 channels in the layout models call it in (channels innermost: a transposed
-projection) - its rate on a 2-core Xeon wanders between 1 and 5 GB/s with the channels and the length, from one run to
-the next: one shape, whatever it measures. A class's rate is looked up at the nearest measured key in log scale
-(`rate_at`: a conv's channels, the others' elements), so a grid of keys can be added where a device needs one."""
+projection), over a prefill's length and over a decode step's few positions, where its fixed cost per call is all
+there is (on a 2-core Xeon its rate wanders between 1 and 5 GB/s with the channels and the length from one run to the
+next). A class's rate is looked up at the nearest measured key in log scale (`rate_at`: the elements of the op's
+first input), so a grid of keys can be added where a device needs one."""
 
 from __future__ import annotations
 
@@ -24,8 +25,9 @@ from charsuite.calibrate_timing import measured
 
 CHUNK = 64               # segsum's (chunk x chunk) blocks (a small model's chunk size; 256 at real sizes)
 ELEMENTS = 2**20         # 4 MiB of float32 a tensor: the blocks of a 2K-token prefill, within the caches like them
-CHANNELS = (1024,)       # a depthwise conv1d's channels (Mamba-2's conv over x, B and C), its kernel CONV_WIDTH wide
+CHANNELS = 1024          # a depthwise conv1d's channels (Mamba-2's conv over x, B and C), its kernel CONV_WIDTH wide
 CONV_WIDTH = 4
+CONV_LENGTHS = (ELEMENTS // CHANNELS, CONV_WIDTH)  # a prefill's positions; a decode step's (its last CONV_WIDTH)
 WARM_UPS = 8             # calls before the timed ones: a fresh process's first outputs are mapped, then reused
 
 # class -> the ops it holds (an exp only where its input holds infinities; a convolution only where depthwise)
@@ -36,7 +38,7 @@ CLASSES = {"masked_fill": ("aten::masked_fill", "aten::masked_fill_"),
 
 
 def op_class(name: str, args: tuple, infinite_input: bool) -> tuple[str, int] | None:
-    """The class whose calibrated rate an op runs at and its key (channels or elements), None for the triad's:
+    """The class whose calibrated rate an op runs at and its key (its first input's elements), None for the triad's:
     `infinite_input` says whether its first input holds infinities (the dry-run tracks what masked_fill(-inf) and
     its like wrote)."""
     cls = next((c for c, ops in CLASSES.items() if name in ops), None)
@@ -46,7 +48,7 @@ def op_class(name: str, args: tuple, infinite_input: bool) -> tuple[str, int] | 
     if cls == "depthwise_conv":
         groups = args[-1]
         depthwise = x.dim() >= 2 and isinstance(groups, int) and 1 < groups == x.shape[1]
-        return (cls, int(groups)) if depthwise else None
+        return (cls, int(x.numel())) if depthwise else None
     return cls, int(x.numel())
 
 
@@ -72,15 +74,16 @@ def _benchmarks(device: torch.device) -> list[tuple[str, int, Callable[[], Any],
     out = [("masked_fill", ELEMENTS, lambda: x.masked_fill(mask, 0.0), 2 * tensor + mask.numel()),
            ("cumsum", ELEMENTS, lambda: torch.cumsum(x, dim=-2), 2 * tensor),
            ("exp_infinite", ELEMENTS, lambda: torch.exp(infinite), 2 * tensor)]
-    for c in CHANNELS:
-        length = ELEMENTS // c
+    c = CHANNELS
+    weight = torch.randn(c, 1, CONV_WIDTH, device=device)
+    for length in CONV_LENGTHS:
         seq = torch.randn(1, length, c, device=device).transpose(1, 2)  # channels innermost, as models call it
-        weight = torch.randn(c, 1, CONV_WIDTH, device=device)
 
-        def conv(s=seq, w=weight, g=c):
-            return torch.nn.functional.conv1d(s, w, groups=g, padding=CONV_WIDTH - 1)
+        def conv(s=seq):
+            return torch.nn.functional.conv1d(s, weight, groups=c, padding=CONV_WIDTH - 1)
 
-        out.append(("depthwise_conv", c, conv, tensor + 4 * weight.numel() + 4 * c * (length + CONV_WIDTH - 1)))
+        out.append(("depthwise_conv", seq.numel(), conv,
+                    4 * (seq.numel() + weight.numel() + c * (length + CONV_WIDTH - 1))))
     return out
 
 

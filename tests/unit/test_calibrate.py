@@ -27,7 +27,8 @@ def test_every_rate_is_measured_with_its_repeats_interval_and_noise_verdict():
     assert len(grid) == 8 and all(g["value"] > 0 and len(g["mnk"]) == 3 for g in grid)  # the quick grid: 2 x 2 x 2
     assert [g["mnk"] for g in r["attention_grid_tflops"]["float32"]] == [[64, 16, 64], [1, 16, 64]]  # prefill, decode
     rates = {(o["class"], o["key"]): o for o in r["op_rates"]}
-    assert set(rates) == {("masked_fill", 2**20), ("cumsum", 2**20), ("exp_infinite", 2**20), ("depthwise_conv", 1024)}
+    assert set(rates) == {("masked_fill", 2**20), ("cumsum", 2**20), ("exp_infinite", 2**20), ("depthwise_conv", 2**20),
+                          ("depthwise_conv", 1024 * 4)}
     assert all(o["value"] > 0 and o["bytes"] > 0 and isinstance(o["noisy"], bool) for o in rates.values())
     touch = r["first_touch"]
     assert touch is None or (touch["ns_per_byte"] >= 0 and touch["fresh_gbs"] > 0)  # None: not glibc

@@ -256,7 +256,7 @@ def test_ops_of_the_slow_classes_run_at_their_calibrated_rates():
     n = x.numel()
     assert rated == [("aten::masked_fill", ("masked_fill", n)), ("aten::exp", ("exp_infinite", n)),
                      ("aten::masked_fill", ("masked_fill", n)), ("aten::exp", None), ("aten::cumsum", ("cumsum", n)),
-                     ("aten::convolution", ("depthwise_conv", 32)), ("aten::convolution", None)]
+                     ("aten::convolution", ("depthwise_conv", 32 * 100)), ("aten::convolution", None)]
     cal = {"op_rates": [{"class": "cumsum", "key": 2**20, "value": 2.0}, {"class": "cumsum", "key": 64, "value": 8.0},
                         {"class": "exp_infinite", "key": "x", "value": 1.0}, {"value": 3.0}]}
     roof = Roof(1.0, 10.0, 0.0, "test", op_rates=rates_of(cal))
