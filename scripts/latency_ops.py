@@ -22,11 +22,10 @@ sys.path.insert(0, str(REPO))
 def predicted(run, n: int) -> tuple[dict[str, list], float]:
     """{op: [calls, seconds, bytes]} of the dry-run's prefill at this machine's calibration, and the phase's total."""
     from charsuite.calibrate import read_calibration
-    from charsuite.calibrate_ops import rate_at
     from charsuite.predict import target_impl
     from charsuite.simulate.boundary import options
     from charsuite.simulate.dryrun import dry_run
-    from charsuite.simulate.latency import phase_latency, roof_of
+    from charsuite.simulate.latency import op_seconds, phase_latency, roof_of
     from charsuite.simulate.op_costs import OpCostRecorder
 
     roof = roof_of(read_calibration(run.device.name), run.device, run.model.dtype)
@@ -38,12 +37,7 @@ def predicted(run, n: int) -> tuple[dict[str, list], float]:
     parent = ""
     for o in rec.costs.phases.get("prefill", []):
         parent = parent if o.part else o.op
-        attention = "scaled_dot_product" in o.op
-        compute = o.count * o.flops / (roof.rate(o.mnk, attention) * 1e12)
-        gbs = (rate_at(roof.op_rates, *o.rate) if o.rate else None) or roof.gbs
-        memory = o.count * o.nbytes / (gbs * 1e9)
-        touch = o.count * o.new_bytes * roof.first_touch_ns * 1e-9
-        host = o.count * roof.dispatch_us * 1e-6 if o.host and o.mnk is None else 0.0
+        compute, memory, touch, host = op_seconds(o, roof, synchronous=True, mapped=True)
         row = out[parent]
         row[0] += 0 if o.part else o.count
         row[1] += max(compute, memory) + touch + host

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from charsuite.analysis.roofline import calibrated_peaks, number_at
 from charsuite.calibrate_ops import rate_at, rates_of
 from charsuite.engines import spec as engine_spec
-from charsuite.simulate.op_costs import OpCostRecorder, OpCosts
+from charsuite.simulate.op_costs import OpCost, OpCostRecorder, OpCosts
 
 KNOWN_GAPS = ("the SSM kernels' arithmetic is not counted, their traffic is (attention's FLOPs are); a GEMM is "
               "taken at the calibrated rate of the nearest measured shape, the slow op classes (masked_fill, cumsum, "
@@ -111,15 +111,7 @@ def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = Tr
     compute = memory = device = host = 0.0
     by_category: dict[str, float] = {}
     for o in costs.phases.get(phase, []):
-        attention = "scaled_dot_product" in o.op
-        priced = o.mnk is not None and bool(roof.attention if attention else roof.grid)
-        c = o.count * o.flops / (roof.rate(o.mnk, attention) * 1e12)
-        gbs = (rate_at(roof.op_rates, *o.rate) if o.rate else None) or roof.gbs
-        m = o.count * o.nbytes / (gbs * 1e9)
-        # page faults stall the threads that write the output: on top of the op, whether it computes or moves
-        touch = o.count * o.new_bytes * roof.first_touch_ns * 1e-9 if mapped else 0.0
-        per_op = roof.loop_us if o.count > 1 and roof.loop_us else roof.dispatch_us
-        h = 0.0 if (priced and synchronous) or not o.host else o.count * per_op * 1e-6
+        c, m, touch, h = op_seconds(o, roof, synchronous, mapped)
         compute, memory = compute + (c if c >= m else 0.0), memory + (m if m > c else 0.0) + touch
         device, host = device + max(c, m) + touch, host + h
         by_category[o.category] = by_category.get(o.category, 0.0) + max(c, m) + touch + h
@@ -129,6 +121,22 @@ def phase_latency(costs: OpCosts, phase: str, roof: Roof, synchronous: bool = Tr
         by_category["other"] = by_category.get("other", 0.0) + glue
     bound = max((("compute", compute), ("memory", memory), ("host", host)), key=lambda kv: kv[1])[0]
     return PhaseLatency(device + host if synchronous else max(device, host), device, host, bound, by_category)
+
+
+def op_seconds(o: OpCost, roof: Roof, synchronous: bool = True, mapped: bool = False
+               ) -> tuple[float, float, float, float]:
+    """One recorded op's (compute, memory, first-touch, host) seconds, its count included: the terms
+    phase_latency sums, each by the rules its docstring gives."""
+    attention = "scaled_dot_product" in o.op
+    priced = o.mnk is not None and bool(roof.attention if attention else roof.grid)
+    c = o.count * o.flops / (roof.rate(o.mnk, attention) * 1e12)
+    gbs = (rate_at(roof.op_rates, *o.rate) if o.rate else None) or roof.gbs
+    m = o.count * o.nbytes / (gbs * 1e9)
+    # page faults stall the threads that write the output: on top of the op, whether it computes or moves
+    touch = o.count * o.new_bytes * roof.first_touch_ns * 1e-9 if mapped else 0.0
+    per_op = roof.loop_us if o.count > 1 and roof.loop_us else roof.dispatch_us
+    h = 0.0 if (priced and synchronous) or not o.host else o.count * per_op * 1e-6
+    return c, m, touch, h
 
 
 def ladder(run, spec, lengths: list[int], dry_run_options: dict,
